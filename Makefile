@@ -1,0 +1,49 @@
+# aioflowserv: `make demo` runs the main job, `make test` runs every check.
+# Both set up everything they need on a fresh machine (Python 3.10+ and the package index).
+
+PYTHON ?= python3
+VENV := .venv
+SERVER_VENV := .venv-server
+PY := $(VENV)/bin/python
+SERVER_PY := $(SERVER_VENV)/bin/python
+SERVER_PINS := flowserv-core==0.8.1 rob-flask==0.6.0 Flask==2.0.3 Werkzeug==2.0.3
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+# The tests, the demo and the benchmarks find the real server's interpreter here.
+export AIOFLOWSERV_SERVER_PYTHON := $(abspath $(SERVER_PY))
+
+.PHONY: test demo lint typecheck pytest bench install clean
+
+test: lint typecheck pytest
+
+demo: $(VENV)/.installed $(SERVER_VENV)/.installed
+	$(PY) -m aioflowserv.cli demo
+
+install: $(VENV)/.installed $(SERVER_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+$(SERVER_VENV)/.installed:
+	$(PYTHON) -m venv $(SERVER_VENV)
+	$(SERVER_PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(SERVER_PY) -m pip install $(PIP_FLAGS) $(SERVER_PINS)
+	touch $@
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check src tests benchmarks
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
+pytest: $(VENV)/.installed $(SERVER_VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed $(SERVER_VENV)/.installed
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(SERVER_VENV) .mypy_cache .ruff_cache .pytest_cache

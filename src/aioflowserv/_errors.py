@@ -1,0 +1,278 @@
+"""The exception hierarchy, and the one place that turns HTTP answers into exceptions.
+
+Every exception raised by aioflowserv derives from :class:`FlowservError`.
+Messages name the request (method and path) and the server's own text, never
+the token: tokens travel in a header, and headers are never rendered here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import Run
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ArgumentError",
+    "BatchSubmissionError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "FlowservError",
+    "InvalidArgumentError",
+    "InvalidRequestError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RunWaitTimeout",
+    "ServerError",
+    "SubmissionUncertainError",
+    "UnauthenticatedError",
+    "UnauthorizedError",
+    "UnknownParameterError",
+    "UnsafePathError",
+]
+
+
+class FlowservError(Exception):
+    """Base class of every error raised by aioflowserv."""
+
+
+class ConfigurationError(FlowservError, ValueError):
+    """The client settings are unusable: a bad URL, scheme, timeout or retry policy."""
+
+
+class ClientClosedError(FlowservError, RuntimeError):
+    """The client was used after it was closed."""
+
+
+class UnsafePathError(FlowservError, ValueError):
+    """A name from the server would write outside the directory the caller chose."""
+
+
+class ArgumentError(FlowservError, ValueError):
+    """A run argument was rejected on the client, before anything was sent.
+
+    ``parameter`` is the name of the offending parameter.
+    """
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class UnknownParameterError(ArgumentError):
+    """An argument names a parameter that the workflow group does not declare."""
+
+    def __init__(self, parameter: str, known: Sequence[str] = ()) -> None:
+        hint = f" (known parameters: {', '.join(sorted(known))})" if known else ""
+        super().__init__(parameter, f"unknown parameter {parameter!r}{hint}")
+
+
+class InvalidArgumentError(ArgumentError):
+    """An argument value does not fit its parameter declaration."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        super().__init__(parameter, f"invalid argument for {parameter!r}: {reason}")
+        self.reason = reason
+
+
+class APIConnectionError(FlowservError):
+    """The server could not be reached, or the connection broke."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """A request took longer than the configured timeout."""
+
+
+class InvalidResponseError(FlowservError):
+    """The server answered with something that is not what flowServ sends.
+
+    For example HTML where JSON was expected, truncated JSON, missing keys or
+    an unknown run state.
+    """
+
+
+class APIStatusError(FlowservError):
+    """The server answered with an error status.
+
+    ``status_code`` is the HTTP status and ``message`` the server's own text
+    (the ``message`` or ``error`` field of a JSON body, or the text of an HTML
+    page).
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, method: str = "", path: str = ""
+    ) -> None:
+        where = f"{method} {path}: " if method else ""
+        super().__init__(f"{where}{status_code} {message}")
+        self.message = message
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+
+
+class InvalidRequestError(APIStatusError):
+    """400: the server rejected the request (bad arguments, wrong run state, duplicates)."""
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """413: an upload is larger than the server accepts."""
+
+
+class UnauthenticatedError(APIStatusError):
+    """No token, or the server does not know it any more ("not logged in")."""
+
+
+class UnauthorizedError(APIStatusError):
+    """403 "not authorized": the user is not a member of the group, or the token is invalid."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown (or deleted) workflow, group, run, file or user."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed while handling the request."""
+
+
+class SubmissionUncertainError(FlowservError):
+    """A run start or an upload may or may not have reached the server.
+
+    The request was sent and no answer came (a timeout or a broken connection),
+    so it was not sent again: sending it twice could create two runs. The error
+    carries what is needed to check later: ``group_id``, the wire ``arguments``
+    of the run start (None for an upload), ``sent_at`` (a UTC timestamp taken
+    just before sending) and ``candidates``, the ids of runs that might be it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        group_id: str,
+        arguments: list[dict[str, Any]] | None = None,
+        sent_at: str | None = None,
+        candidates: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.group_id = group_id
+        self.arguments = arguments
+        self.sent_at = sent_at
+        self.candidates = list(candidates)
+
+
+class RunWaitTimeout(FlowservError, TimeoutError):
+    """A wait passed its deadline. The run on the server was left alone.
+
+    ``run`` is the last seen snapshot of the run that was still active (the
+    first of them, when several were waited for), ``pending`` all of them, and
+    ``completed`` the runs of the same wait that did end (final snapshots).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run: Run,
+        pending: Sequence[Run] = (),
+        completed: Sequence[Run] = (),
+    ) -> None:
+        super().__init__(message)
+        self.run = run
+        self.pending = list(pending) or [run]
+        self.completed = list(completed)
+
+
+class BatchSubmissionError(FlowservError):
+    """Some submissions of a batch failed; the others went through.
+
+    ``results`` holds, in input order, the :class:`Run` of every submission
+    that succeeded and the exception of every one that failed, so that no
+    created run is lost. ``runs`` lists just the runs.
+    """
+
+    def __init__(self, message: str, results: Sequence[Run | BaseException]) -> None:
+        super().__init__(message)
+        self.results = list(results)
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs that were created, in input order."""
+        from ._models import Run
+
+        return [item for item in self.results if isinstance(item, Run)]
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """The errors of the submissions that failed, in input order."""
+        return [item for item in self.results if isinstance(item, BaseException)]
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def server_message(body: bytes, content_type: str = "") -> str:
+    """Extract the server's explanation from an error body.
+
+    flowServ answers with ``{"message": ...}``, ``{"error": ...}`` or, for
+    errors raised by Werkzeug itself, an HTML page. Anything else is shortened.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return ""
+    if text[:1] in "{[":
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, Mapping):
+            for key in ("message", "error"):
+                value = doc.get(key)
+                if isinstance(value, str) and value:
+                    return value
+    if "html" in content_type or text.lstrip().startswith("<"):
+        # Werkzeug pages have a <title> and a <p> with the explanation.
+        body_text = _SPACE.sub(" ", _TAG.sub(" ", _TITLE.sub("", text))).strip()
+        title = _TITLE.search(text)
+        if body_text:
+            return body_text[:300]
+        if title:
+            return title.group(1).strip()[:300]
+    return _SPACE.sub(" ", text)[:300]
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: InvalidRequestError,
+    401: UnauthenticatedError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+}
+
+
+def status_error(
+    status_code: int, body: bytes, content_type: str = "", *, method: str = "", path: str = ""
+) -> APIStatusError:
+    """Build the exception for an error answer from its status code and body."""
+    message = server_message(body, content_type) or f"HTTP {status_code}"
+    cls: type[APIStatusError]
+    if status_code == 403:
+        # flowServ uses 403 for both: a missing/expired token and a non-member.
+        cls = UnauthenticatedError if "not logged in" in message.lower() else UnauthorizedError
+    elif status_code >= 500:
+        cls = ServerError
+    else:
+        cls = _BY_STATUS.get(status_code, APIStatusError)
+    return cls(message, status_code=status_code, method=method, path=path)

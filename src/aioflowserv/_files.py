@@ -1,0 +1,207 @@
+"""Downloads: the FileHandle, safe saving and safe archive extraction.
+
+Names in server answers are untrusted. Saving never writes outside the
+directory the caller chose, and never leaves a partial file behind: content
+goes to a temporary file next to the target, which is renamed into place
+only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tarfile
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+import anyio
+import attrs
+import httpx
+
+from ._errors import APIConnectionError, UnsafePathError
+from ._http import HTTPClient
+
+__all__ = ["FileHandle", "open_download", "safe_name"]
+
+PREFETCH_LIMIT = 1 << 20
+"""Bodies up to this size (by Content-Length) are read with the first request."""
+
+CHUNK_SIZE = 1 << 16
+
+_DISPOSITION_NAME = re.compile(r"""filename\*?=(?:UTF-8'')?("?)([^";]*)\1""", re.IGNORECASE)
+
+
+def safe_name(name: str, fallback: str = "download") -> str:
+    """Reduce a server-given file name to a plain base name that is safe to create."""
+    base = re.split(r"[/\\]", name or "")[-1].strip().replace("\x00", "")
+    if base in ("", ".", ".."):
+        return fallback
+    return base
+
+
+def _content_name(response: httpx.Response, fallback: str) -> str:
+    match = _DISPOSITION_NAME.search(response.headers.get("content-disposition", ""))
+    return match.group(2) if match and match.group(2) else fallback
+
+
+@attrs.define(eq=False, repr=False)
+class FileHandle:
+    """A downloadable file: a run result, a run archive or an uploaded file.
+
+    ``name`` is the name the server gives (for run files, the relative path,
+    such as ``results/greetings.txt``), ``mime_type`` its content type and
+    ``size`` its length when the server says. The content is read with
+    :meth:`read`, streamed with :meth:`stream`, written to disk with
+    :meth:`save`, or, for archives, unpacked with :meth:`extract`.
+    Small files arrive with the first request; larger ones are fetched again,
+    streamed, when read.
+    """
+
+    name: str
+    mime_type: str
+    size: int | None
+    _http: HTTPClient
+    _path: str
+    _content: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"FileHandle(name={self.name!r}, mime_type={self.mime_type!r}, size={self.size!r})"
+
+    async def read(self) -> bytes:
+        """Return the whole content."""
+        if self._content is not None:
+            return self._content
+        return b"".join([chunk async for chunk in self.stream()])
+
+    async def stream(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """Yield the content in chunks, without holding it all in memory."""
+        if self._content is not None:
+            for start in range(0, len(self._content), chunk_size):
+                yield self._content[start : start + chunk_size]
+            return
+        async with self._http.stream(self._path) as response:
+            try:
+                async for chunk in response.aiter_bytes(chunk_size):
+                    yield chunk
+            except httpx.HTTPError as exc:
+                raise APIConnectionError(
+                    f"GET {self._path}: download broke off ({type(exc).__name__})",
+                    method="GET", path=self._path,
+                ) from None
+
+    async def save(self, path: str | os.PathLike[str] = ".") -> Path:
+        """Write the content to ``path`` and return the file's path.
+
+        If ``path`` is an existing directory the file is created in it under
+        the base name of :attr:`name` (a name from the server never leads
+        outside it). The content is streamed to a temporary file that is
+        renamed into place when complete; on any failure nothing is left.
+        """
+        target = Path(path)
+        if target.is_dir():
+            target = target / safe_name(self.name)
+        parent = target.parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"no such directory: {str(parent)!r}")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in self.stream():
+                    await anyio.to_thread.run_sync(out.write, chunk)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return target
+
+    async def extract(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """Unpack a ``.tar.gz`` archive (a run's results) into ``directory``.
+
+        Every member is checked before anything is written: only regular
+        files and directories, no absolute paths, no ``..``, nothing that
+        would land outside ``directory``. Returns the files written.
+        """
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as spool:
+            async for chunk in self.stream():
+                await anyio.to_thread.run_sync(spool.write, chunk)
+            spool.seek(0)
+            return await anyio.to_thread.run_sync(_extract_tar, spool, root)
+
+
+def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
+    base = root.resolve()
+    try:
+        archive = tarfile.open(fileobj=spool, mode="r:*")  # noqa: SIM115 - closed below
+    except tarfile.TarError as exc:
+        raise UnsafePathError(f"not a tar archive: {exc}") from None
+    with archive:
+        plan: list[tuple[tarfile.TarInfo, Path]] = []
+        for member in archive.getmembers():
+            name = member.name
+            parts = PurePosixPath(name).parts
+            if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+                raise UnsafePathError(f"archive member {name!r} points outside the directory")
+            if not (member.isfile() or member.isdir()):
+                raise UnsafePathError(
+                    f"archive member {name!r} is a link or a special file; refusing to extract"
+                )
+            target = (base / Path(*parts)).resolve() if parts else base
+            if target != base and base not in target.parents:
+                raise UnsafePathError(f"archive member {name!r} points outside the directory")
+            plan.append((member, target))
+        written = []
+        for member, target in plan:
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = archive.extractfile(member)
+            assert source is not None
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+            try:
+                with os.fdopen(fd, "wb") as out, source:
+                    while chunk := source.read(CHUNK_SIZE):
+                        out.write(chunk)
+                os.chmod(tmp_name, stat.S_IMODE(member.mode) & 0o644 | 0o600)
+                os.replace(tmp_name, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_name)
+                raise
+            written.append(target)
+        return written
+
+
+async def open_download(http: HTTPClient, path: str, fallback_name: str) -> FileHandle:
+    """Start a download: read the headers, and the body too when it is small."""
+    async with http.stream(path) as response:
+        length = response.headers.get("content-length")
+        size = int(length) if length and length.isdigit() else None
+        content = None
+        if size is not None and size <= PREFETCH_LIMIT:
+            try:
+                content = await response.aread()
+            except httpx.HTTPError as exc:
+                raise APIConnectionError(
+                    f"GET {path}: download broke off ({type(exc).__name__})",
+                    method="GET", path=path,
+                ) from None
+        mime_type = response.headers.get("content-type", "application/octet-stream")
+        return FileHandle(
+            name=_content_name(response, fallback_name),
+            mime_type=mime_type.split(";")[0].strip(),
+            size=size,
+            http=http,
+            path=path,
+            content=content,
+        )

@@ -1,0 +1,299 @@
+"""The one place that talks HTTP.
+
+It owns the ``httpx.AsyncClient``, sends the token in exactly one header,
+retries idempotent requests (capped exponential backoff with jitter, honouring
+``Retry-After``), turns error answers and transport failures into
+aioflowserv exceptions, and streams downloads. No httpx exception leaves this
+module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from ._config import RetryPolicy, Settings
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidResponseError,
+    UnauthenticatedError,
+    status_error,
+)
+
+if TYPE_CHECKING:
+    from ._parameters import FileSource
+
+__all__ = ["HTTPClient", "segment"]
+
+logger = logging.getLogger("aioflowserv")
+
+_UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+_TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# 429 and 503 mean the request was not processed: safe to resend even a POST.
+_NOT_PROCESSED = frozenset({429, 503})
+
+try:
+    from importlib.metadata import version as _version
+
+    _USER_AGENT = f"aioflowserv/{_version('aioflowserv')}"
+except Exception:  # pragma: no cover - running from a source tree without metadata
+    _USER_AGENT = "aioflowserv"
+
+
+def segment(value: object, what: str) -> str:
+    """Check an identifier and escape it for use as one path segment.
+
+    flowServ's server decodes ``%2F`` before routing, so escaping alone cannot
+    keep an id from reaching another route: ids with path characters are refused.
+    """
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise InvalidArgumentError(what, f"expected a non-empty id, got {value!r}")
+    if _UNSAFE_ID.search(value):
+        raise InvalidArgumentError(what, f"invalid id {value!r}: it contains path characters")
+    return quote(value, safe="")
+
+
+def check_token(token: str | None) -> str | None:
+    """Refuse tokens that cannot travel in a header (without echoing them)."""
+    if token is not None and (not isinstance(token, str) or not _TOKEN_OK.match(token)):
+        raise ConfigurationError("the token must be printable ASCII without spaces")
+    return token
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff(policy: RetryPolicy, attempt: int, hint: float | None = None) -> float:
+    """Seconds to wait before try ``attempt + 1``: exponential, capped, with jitter."""
+    if hint is not None:
+        return min(policy.max_wait, hint)
+    base: float = min(policy.max_wait, policy.initial_wait * 2.0 ** (attempt - 1))
+    return base + (random.uniform(0, policy.jitter) if policy.jitter else 0.0)
+
+
+def _transport_error(exc: httpx.HTTPError, method: str, path: str) -> APIConnectionError:
+    where = f"{method} {path}"
+    if isinstance(exc, httpx.TimeoutException):
+        error: APIConnectionError = APITimeoutError(
+            f"{where}: timed out ({type(exc).__name__})", method=method, path=path
+        )
+    else:
+        detail = str(exc) or type(exc).__name__
+        error = APIConnectionError(f"{where}: {detail}", method=method, path=path)
+    # Connect errors and pool timeouts happen before a byte of the request is sent.
+    error.request_sent = not isinstance(  # type: ignore[attr-defined]
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    )
+    return error
+
+
+def request_sent(error: BaseException) -> bool:
+    """Whether a transport error happened after the request may have reached the server."""
+    return bool(getattr(error, "request_sent", True))
+
+
+class HTTPClient:
+    """A thin, retrying wrapper around one ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        token: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._token: str | None = None
+        self._closed = False
+        self._client = httpx.AsyncClient(
+            base_url=settings.url + "/",
+            timeout=settings.timeout,
+            transport=transport,
+            verify=settings.verify,
+            follow_redirects=False,
+            headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+        )
+        self.token = token
+
+    @property
+    def token(self) -> str | None:
+        """The token sent in the auth header (None: no header)."""
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token = check_token(value)
+        if value is None:
+            self._client.headers.pop(self.settings.auth_header, None)
+        else:
+            self._client.headers[self.settings.auth_header] = value
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` was called."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the connection pool. Idempotent."""
+        self._closed = True
+        await self._client.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("this client is closed; create a new one")
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        upload: FileSource | None = None,
+        params: Mapping[str, str] | None = None,
+        auth: bool = False,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send a request and return the decoded JSON answer (None for an empty body).
+
+        Errors raise the matching :class:`APIStatusError`; transport failures
+        raise :class:`APIConnectionError` (whose ``request_sent`` says whether
+        the request may have reached the server).
+        """
+        response = await self._send(
+            method, path, json_body=json_body, upload=upload, params=params, auth=auth,
+            idempotent=idempotent, stream=False,
+        )
+        content = response.content
+        if not content:
+            return None
+        try:
+            return json.loads(content)
+        except ValueError:
+            snippet = content[:80].decode("utf-8", errors="replace")
+            raise InvalidResponseError(
+                f"{method} {path}: the server did not answer with JSON ({snippet!r}); "
+                f"is {self.settings.url} a flowServ API URL?"
+            ) from None
+
+    @asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[httpx.Response]:
+        """Open a streamed GET; the body is read by the caller, inside the context."""
+        response = await self._send("GET", path, stream=True, idempotent=True, accept="*/*")
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        upload: FileSource | None = None,
+        params: Mapping[str, str] | None = None,
+        auth: bool = False,
+        idempotent: bool | None = None,
+        stream: bool,
+        accept: str | None = None,
+    ) -> httpx.Response:
+        self._check_open()
+        if auth and self._token is None:
+            raise UnauthenticatedError(
+                "not logged in: no token (log in, pass token=..., or set FLOWSERV_ACCESS_TOKEN)",
+                status_code=403, method=method, path=path,
+            )
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT
+        policy = self.settings.retry
+        headers = {"Accept": accept} if accept else None
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            content = upload.open() if upload is not None else None
+            try:
+                files: Any = None
+                if upload is not None:
+                    files = {"file": (upload.filename, content, "application/octet-stream")}
+                request = self._client.build_request(
+                    method, path, json=json_body, files=files, params=params, headers=headers
+                )
+                response = await self._client.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc, method, path)
+                retry = attempt < policy.attempts and (idempotent or not request_sent(error))
+                logger.debug("%s %s failed: %s", method, path, type(exc).__name__)
+                if not retry:
+                    raise error from None
+                await anyio.sleep(backoff(policy, attempt))
+                continue
+            finally:
+                if upload is not None and upload.path is not None:
+                    content.close()  # type: ignore[union-attr]
+            status = response.status_code
+            if logger.isEnabledFor(logging.DEBUG):
+                elapsed = (time.perf_counter() - started) * 1000
+                logger.debug("%s %s -> %d (%.1f ms)", method, path, status, elapsed)
+            if status < 300:
+                return response
+            if (
+                status in policy.status_codes
+                and attempt < policy.attempts
+                and (idempotent or status in _NOT_PROCESSED)
+            ):
+                hint = _retry_after(response)
+                await response.aclose()
+                logger.info("%s %s answered %d; retrying (try %d)", method, path, status, attempt)
+                await anyio.sleep(backoff(policy, attempt, hint))
+                continue
+            raise await self._status_error(response, method, path)
+
+    async def _status_error(
+        self, response: httpx.Response, method: str, path: str
+    ) -> APIStatusError:
+        try:
+            body = await response.aread()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("location", "")
+            return APIStatusError(
+                f"unexpected redirect to {location!r} (redirects are not followed; "
+                "check the API URL)",
+                status_code=response.status_code, method=method, path=path,
+            )
+        return status_error(
+            response.status_code, body, response.headers.get("content-type", ""),
+            method=method, path=path,
+        )
+

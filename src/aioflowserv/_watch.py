@@ -1,0 +1,484 @@
+"""Run watching: one poll loop per client, batched per group.
+
+Every wait registers its runs here. One listing request per *group* and tick
+(``GET /groups/{id}/runs``) returns the state of all its runs; a run's full
+record (``GET /runs/{id}``) is fetched only once it is no longer active.
+Runs without a group (post-processing runs) are fetched one by one.
+
+There is no background task. The poll loop runs inside the waiting tasks
+themselves: one waiter at a time, the *leader*, polls on behalf of all and
+wakes the others; when it leaves (its runs are done, its deadline passed, or
+it was cancelled) it hands the lead to another waiter. With no waiter left,
+nothing runs and nothing is sent. Cancelling one wait never disturbs another.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import attrs
+
+from ._errors import (
+    APIConnectionError,
+    ClientClosedError,
+    FlowservError,
+    InvalidResponseError,
+    NotFoundError,
+    RunWaitTimeout,
+    ServerError,
+    UnauthenticatedError,
+    UnauthorizedError,
+)
+from ._models import Run, RunState
+
+__all__ = ["DEFAULT_MAX_INTERVAL", "DEFAULT_POLL_INTERVAL", "OnChange", "RunSpec", "Watcher"]
+
+logger = logging.getLogger("aioflowserv")
+
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_MAX_INTERVAL = 5.0
+GROWTH = 1.5
+JITTER = 0.1
+FETCH_CONCURRENCY = 8
+FATAL_AFTER = 5
+"""Consecutive non-transport failures of one group's listing before its waits fail."""
+
+OnChange = Callable[[Run], Any]
+"""Called with a snapshot whenever a watched run changes state (the final one included)."""
+
+RunSpec = tuple[str, "str | None", "Run | None"]
+"""What to watch: run id, group id (None: no group) and the last known snapshot."""
+
+ListRuns = Callable[[str], Awaitable[list[Any]]]
+GetRun = Callable[[str], Awaitable[Run]]
+
+
+@attrs.define(eq=False)
+class _Entry:
+    run_id: str
+    group_id: str | None
+    snapshot: Run | None
+    state: RunState | None
+    raw_state: object = None
+    first_listing: int = 0
+    result: Run | None = None
+    error: BaseException | None = None
+    waiters: set[_Waiter] = attrs.Factory(set)
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+    def last_seen(self) -> Run:
+        """The latest snapshot with the latest state seen in a listing."""
+        if self.result is not None:
+            return self.result
+        state = self.state or RunState.PENDING
+        if self.snapshot is None:
+            return Run(run_id=self.run_id, state=state, group_id=self.group_id)
+        if self.snapshot.state is state:
+            return self.snapshot
+        return attrs.evolve(self.snapshot, state=state)
+
+
+@attrs.define(eq=False)
+class _Waiter:
+    poll_interval: float
+    max_interval: float
+    on_change: OnChange | None
+    entries: list[_Entry] = attrs.Factory(list)
+    remaining: int = 0
+    finished: deque[_Entry] = attrs.Factory(deque)
+    wake: anyio.Event = attrs.Factory(anyio.Event)
+
+
+@attrs.define(eq=False)
+class _Group:
+    group_id: str | None
+    base: float
+    cap: float
+    interval: float
+    next_poll: float
+    entries: dict[str, _Entry] = attrs.Factory(dict)
+    listings: int = 0
+    failures: int = 0
+
+
+class Watcher:
+    """The per-client registry of waits and the poll loop that serves them."""
+
+    def __init__(self, list_runs: ListRuns, get_run: GetRun) -> None:
+        self._list_runs = list_runs
+        self._get_run = get_run
+        self._entries: dict[str, _Entry] = {}
+        self._groups: dict[str | None, _Group] = {}
+        self._driving: dict[_Waiter, None] = {}
+        self._leader: _Waiter | None = None
+        self._schedule_changed: anyio.Event | None = None
+        self.requests = 0
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is watched (and so nothing is polled)."""
+        return not self._entries and self._leader is None
+
+    async def wait_all(
+        self,
+        specs: Sequence[RunSpec],
+        *,
+        timeout: float | None,
+        poll_interval: float,
+        max_interval: float,
+        on_change: OnChange | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Wait until every run is final and return them in input order.
+
+        A run that cannot be watched (deleted, say) raises its error, or with
+        ``return_exceptions`` stands in the list as that error.
+        """
+        with self._register(specs, poll_interval, max_interval, on_change) as waiter:
+            with anyio.move_on_after(_deadline_delay(timeout)) as scope:
+                await self._drive(waiter, lambda: waiter.remaining == 0)
+            if scope.cancelled_caught and waiter.remaining:
+                raise _timeout_error(waiter, timeout)
+            if return_exceptions:
+                return [entry.result or entry.error for entry in waiter.entries]
+            return [_outcome(entry) for entry in waiter.entries]
+
+    async def as_completed(
+        self,
+        specs: Sequence[RunSpec],
+        *,
+        timeout: float | None,
+        poll_interval: float,
+        max_interval: float,
+        on_change: OnChange | None = None,
+    ) -> AsyncGenerator[Run, None]:
+        """Yield each run once it is final, in the order they end."""
+        deadline = anyio.current_time() + _deadline_delay(timeout)
+        with self._register(specs, poll_interval, max_interval, on_change) as waiter:
+            yielded: set[str] = set()
+            while True:
+                while waiter.finished:
+                    entry = waiter.finished.popleft()
+                    if entry.run_id not in yielded:
+                        yielded.add(entry.run_id)
+                        yield _outcome(entry)
+                if waiter.remaining == 0:
+                    return
+                # The lead is only held inside this call, never across a yield.
+                with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
+                    await self._drive(waiter, lambda: bool(waiter.finished) or not waiter.remaining)
+                if scope.cancelled_caught and not waiter.finished:
+                    raise _timeout_error(waiter, timeout)
+
+    @contextmanager
+    def _register(
+        self,
+        specs: Sequence[RunSpec],
+        poll_interval: float,
+        max_interval: float,
+        on_change: OnChange | None,
+    ) -> Iterator[_Waiter]:
+        waiter = _Waiter(poll_interval, max(poll_interval, max_interval), on_change)
+        now = anyio.current_time()
+        for run_id, group_id, snapshot in specs:
+            entry = self._entries.get(run_id)
+            if entry is None:
+                entry = _Entry(
+                    run_id, group_id, snapshot, snapshot.state if snapshot is not None else None
+                )
+                self._entries[run_id] = entry
+                if snapshot is not None and not snapshot.is_active():
+                    entry.result = snapshot
+                else:
+                    # A snapshot says the run was active a moment ago: poll after one interval.
+                    delay = poll_interval if snapshot is not None else 0.0
+                    self._track(entry, waiter, now + delay)
+            elif not entry.done:
+                group = self._groups[entry.group_id]
+                group.base = min(group.base, waiter.poll_interval)
+                group.cap = max(group.base, min(group.cap, waiter.max_interval))
+            if waiter not in entry.waiters:
+                entry.waiters.add(waiter)
+                if entry.done:
+                    waiter.finished.append(entry)
+                else:
+                    waiter.remaining += 1
+            waiter.entries.append(entry)
+        if self._schedule_changed is not None:
+            self._schedule_changed.set()
+        try:
+            yield waiter
+        finally:
+            self._unregister(waiter)
+
+    def _track(self, entry: _Entry, waiter: _Waiter | None, poll_at: float) -> None:
+        group = self._groups.get(entry.group_id)
+        base = waiter.poll_interval if waiter else DEFAULT_POLL_INTERVAL
+        cap = waiter.max_interval if waiter else DEFAULT_MAX_INTERVAL
+        if group is None:
+            group = _Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
+            self._groups[entry.group_id] = group
+        else:
+            group.base = min(group.base, base)
+            group.cap = max(group.base, min(group.cap, cap))
+            group.interval = group.base  # a new run is a change: drop back to the base interval
+            group.next_poll = min(group.next_poll, poll_at)
+        # Only a listing that starts after this moment can prove the run is gone.
+        entry.first_listing = group.listings + 1
+        group.entries[entry.run_id] = entry
+
+    def _unregister(self, waiter: _Waiter) -> None:
+        self._driving.pop(waiter, None)
+        for entry in waiter.entries:
+            entry.waiters.discard(waiter)
+            if not entry.waiters and self._entries.get(entry.run_id) is entry:
+                del self._entries[entry.run_id]
+                self._untrack(entry)
+        if self._leader is None:
+            self._hand_over()
+
+    def _untrack(self, entry: _Entry) -> None:
+        group = self._groups.get(entry.group_id)
+        if group is None or group.entries.pop(entry.run_id, None) is None:
+            return
+        if not group.entries:
+            del self._groups[entry.group_id]
+
+    def _hand_over(self) -> None:
+        for candidate in self._driving:
+            candidate.wake.set()
+            return
+
+    async def _drive(self, waiter: _Waiter, until: Callable[[], bool]) -> None:
+        self._driving[waiter] = None
+        try:
+            while not until():
+                if self._leader is None:
+                    self._leader = waiter
+                    try:
+                        await self._lead(until)
+                    finally:
+                        self._leader = None
+                        self._driving.pop(waiter, None)
+                        self._hand_over()
+                        self._driving[waiter] = None
+                else:
+                    await waiter.wake.wait()
+                    waiter.wake = anyio.Event()
+        finally:
+            self._driving.pop(waiter, None)
+
+    async def _lead(self, until: Callable[[], bool]) -> None:
+        while not until():
+            now = anyio.current_time()
+            due = [g for g in self._groups.values() if g.next_poll <= now]
+            if due:
+                if len(due) == 1:
+                    await self._poll(due[0])
+                else:
+                    async with anyio.create_task_group() as tg:
+                        for group in due:
+                            tg.start_soon(self._poll, group)
+                continue
+            if not self._groups:
+                return  # nothing left to poll; the caller re-checks its own condition
+            next_poll = min(g.next_poll for g in self._groups.values())
+            self._schedule_changed = anyio.Event()
+            with anyio.move_on_after(next_poll - now):
+                await self._schedule_changed.wait()
+            self._schedule_changed = None
+
+    async def _poll(self, group: _Group) -> None:
+        group.listings += 1
+        generation = group.listings
+        started = anyio.current_time()
+        group.next_poll = math.inf  # not due again while this poll is in flight
+        try:
+            if group.group_id is None:
+                changed = await self._fetch_each(list(group.entries.values()))
+            else:
+                changed = await self._poll_listing(group, generation)
+        except FlowservError as exc:
+            self._listing_failed(group, exc)
+            return
+        except BaseException:
+            if group.next_poll == math.inf:  # cancelled mid-poll: the next leader polls at once
+                group.next_poll = anyio.current_time()
+            raise
+        group.failures = 0
+        if changed:
+            group.interval = group.base
+        else:
+            grown = group.interval * GROWTH * random.uniform(1 - JITTER, 1 + JITTER)
+            group.interval = min(group.cap, grown)
+        # A run registered during the poll may have asked for an earlier poll.
+        group.next_poll = min(group.next_poll, started + group.interval)
+
+    async def _poll_listing(self, group: _Group, generation: int) -> bool:
+        assert group.group_id is not None
+        self.requests += 1
+        listing = await self._list_runs(group.group_id)
+        entries = group.entries
+        changed = False
+        fetch: list[_Entry] = []
+        seen = 0
+        for item in listing:
+            entry = entries.get(item.get("id", "")) if isinstance(item, dict) else None
+            if entry is None:
+                continue
+            seen += 1
+            raw = item.get("state")
+            if raw != entry.raw_state:
+                try:
+                    state = RunState.parse(raw)
+                except InvalidResponseError as exc:
+                    self._finish(entry, error=exc)
+                    continue
+                entry.raw_state = raw
+                if state is not entry.state:
+                    changed = True
+                    entry.state = state
+                    self._changed(entry, None)
+            if entry.state is not None and not entry.state.is_active:
+                fetch.append(entry)
+        if seen < len(entries):
+            listed = {item.get("id") for item in listing if isinstance(item, dict)}
+            fetch.extend(
+                entry
+                for entry in entries.values()
+                if entry.run_id not in listed and entry.first_listing <= generation
+            )
+        if fetch:
+            changed = await self._fetch_each(fetch) or changed
+        return changed
+
+    async def _fetch_each(self, entries: list[_Entry]) -> bool:
+        if len(entries) == 1:
+            return await self._fetch(entries[0])
+        results: list[bool] = []
+        limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
+
+        async def fetch(entry: _Entry) -> None:
+            async with limiter:
+                results.append(await self._fetch(entry))
+
+        async with anyio.create_task_group() as tg:
+            for entry in entries:
+                tg.start_soon(fetch, entry)
+        return any(results)
+
+    async def _fetch(self, entry: _Entry) -> bool:
+        """Fetch one run's full record; True if its state changed."""
+        if entry.done or not entry.waiters:
+            return False
+        self.requests += 1
+        try:
+            run = await self._get_run(entry.run_id)
+        except (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError) as exc:
+            self._finish(entry, error=exc)
+            return True
+        except InvalidResponseError as exc:
+            self._finish(entry, error=exc)
+            return True
+        except FlowservError as exc:
+            logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
+            return False
+        if run.group_id != entry.group_id and run.group_id is not None:
+            # The run belongs to another group than assumed: watch it there.
+            self._untrack(entry)
+            entry.group_id = run.group_id
+            self._track(entry, None, anyio.current_time())
+        if not run.is_active():
+            self._finish(entry, result=run)
+            return True
+        changed = run.state is not entry.state
+        entry.snapshot, entry.state, entry.raw_state = run, run.state, run.state.value
+        if changed:
+            self._changed(entry, run)
+        return changed
+
+    def _listing_failed(self, group: _Group, exc: FlowservError) -> None:
+        fatal = isinstance(
+            exc, (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
+        )
+        transient = isinstance(exc, APIConnectionError) or (
+            isinstance(exc, ServerError) and exc.status_code in (502, 503, 504)
+        )
+        group.failures += 1
+        if fatal or (not transient and group.failures >= FATAL_AFTER):
+            for entry in list(group.entries.values()):
+                self._finish(entry, error=exc)
+            return
+        delay = min(group.cap, group.base * (2 ** min(group.failures, 16)))
+        retry_at = anyio.current_time() + delay * random.uniform(1 - JITTER, 1 + JITTER)
+        group.next_poll = min(group.next_poll, retry_at)
+        logger.warning(
+            "listing the runs of group %s failed (%s); trying again in %.1f s",
+            group.group_id, exc, delay,
+        )
+
+    def _changed(self, entry: _Entry, run: Run | None) -> None:
+        callbacks = [w.on_change for w in entry.waiters if w.on_change is not None]
+        if not callbacks:
+            return
+        snapshot = run or entry.last_seen()
+        for callback in callbacks:
+            try:
+                callback(snapshot)
+            except Exception:
+                logger.exception("on_change callback failed for run %s", entry.run_id)
+
+    def _finish(self, entry: _Entry, *, result: Run | None = None,
+                error: BaseException | None = None) -> None:
+        if entry.done:
+            return
+        if result is not None:
+            entry.result = result
+            entry.state = result.state
+            self._changed(entry, result)
+        else:
+            entry.error = error
+        self._untrack(entry)
+        for waiter in entry.waiters:
+            waiter.finished.append(entry)
+            waiter.remaining -= 1
+            waiter.wake.set()
+
+
+def _deadline_delay(timeout: float | None) -> float:
+    if timeout is None:
+        return math.inf
+    if timeout < 0 or math.isnan(timeout):
+        raise ValueError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+    return timeout
+
+
+def _outcome(entry: _Entry) -> Run:
+    if entry.error is not None:
+        raise entry.error
+    assert entry.result is not None
+    return entry.result
+
+
+def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:
+    pending = [entry.last_seen() for entry in dict.fromkeys(waiter.entries) if not entry.done]
+    completed = [entry.result for entry in dict.fromkeys(waiter.entries) if entry.result]
+    first = pending[0]
+    more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+    return RunWaitTimeout(
+        f"run {first.run_id}{more} still {first.state.value} after {timeout} s; "
+        "it was left running on the server",
+        run=first,
+        pending=pending,
+        completed=completed,
+    )

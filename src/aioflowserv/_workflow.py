@@ -1,0 +1,374 @@
+"""AsyncWorkflow: flowServ's ``Workflow`` client, awaitable, for one group of a workflow."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._errors import (
+    ArgumentError,
+    BatchSubmissionError,
+    FlowservError,
+    InvalidArgumentError,
+    SubmissionUncertainError,
+)
+from ._files import FileHandle
+from ._http import segment
+from ._models import Group, Run, RunInfo, WorkflowInfo
+from ._parameters import FileSource, ParameterIndex, Prepared, prepare_arguments
+from ._watch import OnChange
+
+if TYPE_CHECKING:
+    from ._client import AsyncFlowserv, RunRef
+
+__all__ = ["AsyncWorkflow"]
+
+
+class AsyncWorkflow:
+    """One workflow, seen through one of its groups: run it, watch runs, fetch results.
+
+    Every method of flowServ's ``Workflow`` is here with the same name and
+    parameters, awaitable (``identifier`` is a property). Create it with
+    ``await fs.workflow(workflow_id, group_id)``, which loads the workflow's
+    metadata and the group's parameter declarations once.
+    """
+
+    def __init__(self, service: AsyncFlowserv, info: WorkflowInfo, group: Group) -> None:
+        self._service = service
+        self._info = info
+        self._group = group
+
+    @classmethod
+    async def load(cls, service: AsyncFlowserv, workflow_id: str, group_id: str) -> AsyncWorkflow:
+        """Fetch the workflow's metadata and the group's parameters (two requests, concurrently)."""
+        segment(workflow_id, "workflow_id")
+        segment(group_id, "group_id")
+        results: dict[str, Any] = {}
+
+        async def fetch(key: str, call: Any, arg: str) -> None:
+            results[key] = await call(arg)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch, "info", service.get_workflow, workflow_id)
+            tg.start_soon(fetch, "group", service.get_group, group_id)
+        return cls(service, results["info"], results["group"])
+
+    def __repr__(self) -> str:
+        return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
+
+    @property
+    def identifier(self) -> str:
+        """The workflow id."""
+        return self._info.id
+
+    @property
+    def group_id(self) -> str:
+        """The id of the group that runs are started in."""
+        return self._group.id
+
+    @property
+    def service(self) -> AsyncFlowserv:
+        """The client this workflow talks through."""
+        return self._service
+
+    @property
+    def info(self) -> WorkflowInfo:
+        """The workflow metadata loaded when this object was created."""
+        return self._info
+
+    async def name(self) -> str:
+        """The workflow's name."""
+        return self._info.name
+
+    async def description(self) -> str | None:
+        """The workflow's description, or None."""
+        return self._info.description
+
+    async def instructions(self) -> str | None:
+        """The workflow's instructions (Markdown), or None."""
+        return self._info.instructions
+
+    async def parameters(self) -> ParameterIndex:
+        """The group's parameter declarations, by name."""
+        return self._group.parameters
+
+    # -- runs ---------------------------------------------------------------
+
+    async def start_run(
+        self,
+        arguments: Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        poll_interval: float | None = None,
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+    ) -> Run:
+        """Start a run; with ``poll_interval``, wait until it (and post-processing) ended.
+
+        Arguments are checked against the group's parameters and defaults are
+        filled in before any request: an unknown name raises
+        :class:`UnknownParameterError`, a bad value :class:`InvalidArgumentError`.
+        A file argument may be a path, bytes, ``io.BytesIO``/``io.StringIO``,
+        an open file or a :class:`FileArgument`; it is uploaded first. A file
+        parameter left out keeps its default, a file on the server.
+
+        ``config`` cannot travel over the REST API: passing one raises instead
+        of being silently dropped. With ``poll_interval`` (seconds), the run is
+        watched until it is no longer active, then the workflow's
+        post-processing run, if any, as flowServ's client does; ``timeout``
+        bounds that wait (:class:`RunWaitTimeout`; the run is left alone).
+        Cancelling the awaiting task stops the wait and leaves the run running.
+        Returns the run (final when waited for).
+        """
+        if config is not None:
+            raise InvalidArgumentError(
+                "config",
+                "engine configuration cannot be sent over flowServ's REST API "
+                "(the server rejects it); leave config=None",
+            )
+        prepared = prepare_arguments(self._group.parameters, arguments)
+        intervals = (
+            self._service._intervals(poll_interval, max_interval) if poll_interval else None
+        )
+        _deadline(timeout)  # check it before anything is sent
+        run = await self._submit(prepared)
+        if intervals is None:
+            return run
+        deadline = _deadline(timeout)
+        run = await self._service.wait(
+            run, _remaining(deadline, timeout), on_change=on_change,
+            poll_interval=intervals[0], max_interval=intervals[1],
+        )
+        await self._wait_postproc(deadline, timeout, intervals)
+        return run
+
+    async def _submit(self, prepared: Prepared) -> Run:
+        wire: list[dict[str, Any]] = []
+        uploaded: list[str] = []
+        try:
+            for name, value in prepared:
+                if isinstance(value, FileSource):
+                    file_id = value.upload_id
+                    if file_id is None:
+                        file_id = (await self._service._upload(self.group_id, value)).id
+                        uploaded.append(file_id)
+                    value = value.wire(file_id)
+                wire.append({"name": name, "value": value})
+            return await self._service.start_run(self.group_id, wire)
+        except SubmissionUncertainError:
+            raise
+        except BaseException:
+            if uploaded:  # the run was certainly not created: do not leave its uploads behind
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    for file_id in uploaded:
+                        with contextlib.suppress(FlowservError):
+                            await self._service.delete_file(self.group_id, file_id)
+            raise
+
+    async def _wait_postproc(
+        self, deadline: float, timeout: float | None, intervals: tuple[float, float]
+    ) -> None:
+        postproc = await self.get_postproc_results()
+        if postproc is not None and postproc.is_active():
+            await self._service.wait(
+                postproc, _remaining(deadline, timeout),
+                poll_interval=intervals[0], max_interval=intervals[1],
+            )
+
+    async def start_runs(
+        self,
+        arguments: Iterable[Mapping[str, Any]],
+        concurrency: int = 8,
+        poll_interval: float | None = None,
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+        postproc: bool = False,
+        return_exceptions: bool = False,
+    ) -> list[Run]:
+        """Start one run per argument set, ``concurrency`` at a time; runs in input order.
+
+        Every argument set is checked before the first request. Submissions do
+        not cancel each other: if some fail, :class:`BatchSubmissionError`
+        carries, in input order, each created run and each error (or, with
+        ``return_exceptions=True``, that list is returned). With
+        ``poll_interval``, waits until all runs ended (not for
+        post-processing unless ``postproc=True``), within ``timeout``.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        batch: list[Prepared] = []
+        for index, args in enumerate(arguments):
+            try:
+                batch.append(prepare_arguments(self._group.parameters, args))
+            except ArgumentError as exc:
+                _note(exc, f"in argument set #{index} of the batch")
+                raise
+        intervals = (
+            self._service._intervals(poll_interval, max_interval) if poll_interval else None
+        )
+        _deadline(timeout)  # check it before anything is sent
+        results: list[Any] = [None] * len(batch)
+        limiter = anyio.CapacityLimiter(concurrency)
+
+        async def submit(index: int) -> None:
+            async with limiter:
+                try:
+                    results[index] = await self._submit(batch[index])
+                except FlowservError as exc:
+                    results[index] = exc
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(batch)):
+                tg.start_soon(submit, index)
+        if intervals is not None:
+            deadline = _deadline(timeout)
+            started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]
+            finals = await self._service._watcher.wait_all(
+                [(run.run_id, run.group_id, run) for _, run in started],
+                timeout=_remaining(deadline, timeout), on_change=on_change,
+                return_exceptions=True, poll_interval=intervals[0], max_interval=intervals[1],
+            )
+            for (index, _), final in zip(started, finals, strict=True):
+                results[index] = final
+            if postproc:
+                await self._wait_postproc(deadline, timeout, intervals)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and not return_exceptions:
+            raise BatchSubmissionError(
+                f"{len(failures)} of {len(results)} runs could not be started or watched; "
+                f"first error: {failures[0]}",
+                results,
+            )
+        return results
+
+    async def poll_run(self, run_id: str) -> Run:
+        """The current snapshot of a run."""
+        return await self._service.get_run(run_id)
+
+    async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
+        """Cancel an active run; ``reason`` becomes its message. Returns the canceled run."""
+        return await self._service.cancel_run(run_id, reason)
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run that is no longer active."""
+        await self._service.delete_run(run_id)
+
+    async def get_file(self, run_id: str, file_id: str | None = None) -> FileHandle:
+        """A result file of a run, or, without ``file_id``, the run's result archive."""
+        if file_id is None:
+            return await self._service.download_run_archive(run_id)
+        return await self._service.download_run_file(run_id, file_id)
+
+    async def get_postproc_results(self) -> Run | None:
+        """The workflow's latest post-processing run, or None if there is none yet."""
+        return (await self._service.get_workflow(self.identifier)).postproc
+
+    async def list_runs(self) -> list[RunInfo]:
+        """Id, state and creation time of every run of the group."""
+        return await self._service.list_runs(self.group_id)
+
+    # -- watching ---------------------------------------------------------------
+
+    async def wait(
+        self,
+        run: RunRef,
+        timeout: float | None = None,
+        *,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+        cancel_remote: bool | str = False,
+        postproc: bool = False,
+    ) -> Run:
+        """Wait until a run is no longer active; return its final snapshot.
+
+        ``run`` is a :class:`Run` or a run id (of this group). The wait joins
+        the client's watcher: one listing per group and tick serves every
+        wait. The first poll comes after ``poll_interval``; while nothing
+        changes the interval grows (with jitter) up to ``max_interval``.
+        ``timeout`` is a deadline for the whole wait: past it,
+        :class:`RunWaitTimeout` carries the last seen snapshot and the run is
+        left alone. Cancelling the waiting task stops only this wait; with
+        ``cancel_remote=True`` (or a reason string) the run is then canceled
+        on the server too. ``on_change`` is called with a snapshot at each
+        state change. With ``postproc=True``, also waits for the workflow's
+        post-processing run.
+        """
+        deadline = _deadline(timeout)
+        (final,) = await self._service.wait_all(
+            [run], timeout, poll_interval=poll_interval, max_interval=max_interval,
+            on_change=on_change, cancel_remote=cancel_remote, group_id=self.group_id,
+        )
+        if postproc:
+            await self._wait_postproc(
+                deadline, timeout, self._service._intervals(poll_interval, max_interval)
+            )
+        return final
+
+    async def wait_all(
+        self,
+        runs: Iterable[RunRef],
+        timeout: float | None = None,
+        *,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+        cancel_remote: bool | str = False,
+    ) -> list[Run]:
+        """Wait until every run ended; return the final snapshots in input order."""
+        return await self._service.wait_all(
+            runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
+            on_change=on_change, cancel_remote=cancel_remote, group_id=self.group_id,
+        )
+
+    async def as_completed(
+        self,
+        runs: Iterable[RunRef],
+        timeout: float | None = None,
+        *,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+    ) -> AsyncGenerator[Run, None]:
+        """Yield each run's final snapshot as it ends, in completion order.
+
+        ``async for run in wf.as_completed(runs, timeout=60): ...``. Past the
+        deadline :class:`RunWaitTimeout` is raised (runs are left alone).
+        """
+        stream = self._service.as_completed(
+            runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
+            on_change=on_change, group_id=self.group_id,
+        )
+        try:
+            async for run in stream:
+                yield run
+        finally:
+            await stream.aclose()
+
+
+def _note(exc: BaseException, note: str) -> None:
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+
+
+def _deadline(timeout: float | None) -> float:
+    if timeout is None:
+        return math.inf
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+    return anyio.current_time() + timeout
+
+
+def _remaining(deadline: float, timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    return max(0.0, deadline - anyio.current_time())
+

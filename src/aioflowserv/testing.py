@@ -1,0 +1,352 @@
+"""A real local flowServ server, for tests and demos.
+
+:class:`FlowservServer` starts flowServ's own REST server (rob-flask on
+flowserv-core, pinned as below) from a separate virtual environment, on a free
+127.0.0.1 port, with all of its state in a temporary directory; it installs
+the test workflows shipped with aioflowserv (``sleeper`` and ``types``) and
+stops the server, and every workflow step it started, on exit::
+
+    with FlowservServer() as server:
+        with Flowserv(server.url) as fs:
+            ...
+
+The server's interpreter is found in this order: the ``python`` argument,
+``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
+directory or one of its parents. :func:`ensure_server_venv` creates such a
+virtual environment (it needs the package index).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "SERVER_PINS",
+    "TEMPLATES",
+    "FlowservServer",
+    "ServerError",
+    "ensure_server_venv",
+    "find_server_python",
+    "template_path",
+]
+
+SERVER_PINS = ("flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3")
+"""The only versions of flowServ's server that work together (see the README)."""
+
+TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
+"""The workflow templates shipped with aioflowserv, by id, with their names."""
+
+API_PATH = "/flowserv/api/v1"
+ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
+START_TIMEOUT = 60.0
+
+
+class ServerError(RuntimeError):
+    """The local server could not be installed, started or configured."""
+
+
+def template_path(workflow_id: str) -> Path:
+    """The directory of a workflow template shipped with aioflowserv."""
+    path = Path(str(resources.files("aioflowserv") / "_templates" / workflow_id))
+    if not path.is_dir():
+        raise ServerError(f"no workflow template {workflow_id!r} (have: {', '.join(TEMPLATES)})")
+    return path
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the interpreter of the server's virtual environment."""
+    candidates: list[Path] = []
+    if python is not None:
+        candidates.append(Path(python))
+    elif os.environ.get(ENV_SERVER_PYTHON):
+        candidates.append(Path(os.environ[ENV_SERVER_PYTHON]))
+    else:
+        here = Path.cwd().resolve()
+        candidates.extend(_venv_python(d / ".venv-server") for d in (here, *here.parents))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ServerError(
+        "no flowServ server interpreter found: create one with `make .venv-server` (or "
+        "aioflowserv.testing.ensure_server_venv('.venv-server')), or point "
+        f"{ENV_SERVER_PYTHON} at its python (looked at: {', '.join(map(str, candidates))})"
+    )
+
+
+def ensure_server_venv(venv: str | os.PathLike[str], *, quiet: bool = True) -> Path:
+    """Create a virtual environment with the pinned flowServ server unless it exists.
+
+    Returns its interpreter. Needs the package index the first time (about 30 s).
+    """
+    path = Path(venv)
+    python = _venv_python(path)
+    if python.is_file() and _has_server(python):
+        return python
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    pip = [str(python), "-m", "pip", "install", *(["-q"] if quiet else []), *SERVER_PINS]
+    result = subprocess.run(pip, capture_output=quiet, text=True)
+    if result.returncode != 0:
+        raise ServerError(f"installing the flowServ server failed:\n{result.stderr or ''}")
+    return python
+
+
+def _has_server(python: Path) -> bool:
+    check = subprocess.run(
+        [str(python), "-c", "import robflask.api, flowserv"], capture_output=True
+    )
+    return check.returncode == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class FlowservServer:
+    """A real flowServ REST server in a subprocess, with its own state directory.
+
+    ``port`` defaults to a free one; ``directory`` to a new temporary directory
+    (removed on :meth:`stop` unless given). ``workflows`` are the shipped
+    templates to install (see :data:`TEMPLATES`). :meth:`stop` followed by
+    :meth:`start` restarts the server on the same port with the same state.
+    """
+
+    def __init__(
+        self,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        workflows: Mapping[str, str] | None = None,
+        auth_ttl: int = 86400,
+        max_upload: int | None = None,
+    ) -> None:
+        self.python = find_server_python(python)
+        self.host = "127.0.0.1"
+        self.port = port or free_port(self.host)
+        self._own_directory = directory is None
+        self.directory = Path(directory or tempfile.mkdtemp(prefix="aioflowserv-server-"))
+        self.workflows = dict(TEMPLATES if workflows is None else workflows)
+        self.auth_ttl = auth_ttl
+        self.max_upload = max_upload
+        self._process: subprocess.Popen[bytes] | None = None
+        self._installed = False
+
+    @property
+    def url(self) -> str:
+        """The API base URL, for ``AsyncFlowserv(url=...)``."""
+        return f"http://{self.host}:{self.port}{API_PATH}"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's console output."""
+        return self.directory / "server.log"
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self.running and self._process else None
+
+    def environment(self) -> dict[str, str]:
+        """The environment shared by the server and flowServ's command line."""
+        env = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(("FLOWSERV_", "ROB_", "FLASK_"))
+        }
+        env.update(
+            FLOWSERV_API_DIR=str(self.directory / "api"),
+            FLOWSERV_API_HOST=self.host,
+            FLOWSERV_API_PORT=str(self.port),
+            FLOWSERV_API_PATH=API_PATH,
+            FLOWSERV_AUTH_TTL=str(self.auth_ttl),
+            ROB_WEBAPI_LOG=str(self.directory / "log"),
+            XDG_CACHE_HOME=str(self.directory / "cache"),
+            GIT_PYTHON_REFRESH="quiet",
+            FLASK_APP="robflask.api",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        if self.max_upload is not None:
+            env["ROB_WEBAPI_CONTENTLENGTH"] = str(self.max_upload)
+        return env
+
+    def install_workflows(self) -> None:
+        """Install the configured workflow templates (once per state directory)."""
+        marker = self.directory / "workflows-installed"
+        if self._installed or marker.exists() or not self.workflows:
+            self._installed = True
+            return
+        (self.directory / "api").mkdir(parents=True, exist_ok=True)
+        commands = [
+            ["workflows", "create", "-k", key, "-n", name, str(template_path(key))]
+            for key, name in self.workflows.items()
+        ]
+        script = (
+            "import sys, json\n"
+            "from flowserv.client.cli.base import cli_flowserv\n"
+            "for args in json.loads(sys.argv[1]):\n"
+            "    cli_flowserv.main(args, standalone_mode=False)\n"
+        )
+        import json
+
+        result = subprocess.run(
+            [str(self.python), "-c", script, json.dumps(commands)],
+            env=self.environment(), capture_output=True, text=True, cwd=self.directory,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"installing workflows failed:\n{result.stderr[-2000:]}")
+        marker.touch()
+        self._installed = True
+
+    def start(self, timeout: float = START_TIMEOUT) -> FlowservServer:
+        """Install the workflows (first time) and start the server; wait until it answers."""
+        if self.running:
+            return self
+        self.install_workflows()
+        log = self.log_path.open("ab")
+        try:
+            self._process = subprocess.Popen(
+                [str(self.python), "-m", "flask", "run", "--host", self.host,
+                 "--port", str(self.port), "--with-threads", "--no-reload"],
+                env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=self.directory, start_new_session=True,
+            )
+        finally:
+            log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._process is None or self._process.poll() is not None:
+                    raise ServerError(
+                        f"the flowServ server exited during start-up:\n{self._log_tail()}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(self.url + "/").status_code == 200:
+                        return
+                time.sleep(0.05)
+        self.stop()
+        raise ServerError(f"the flowServ server did not answer within {timeout} s")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self, *, cleanup: bool | None = None) -> None:
+        """Stop the server and every workflow step it started.
+
+        The state directory is removed if this object created it, unless
+        ``cleanup=False`` (keep it for a restart).
+        """
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        if process is not None:
+            # Workflow steps live in the server's session; make sure none survives it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        if cleanup if cleanup is not None else False:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the server and remove the state directory this object created."""
+        self.stop(cleanup=self._own_directory)
+
+    def restart(self, timeout: float = START_TIMEOUT) -> FlowservServer:
+        """Stop and start again, on the same port with the same state."""
+        self.stop(cleanup=False)
+        return self.start(timeout)
+
+    def __enter__(self) -> FlowservServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- helpers for tests ---------------------------------------------------
+
+    def create_user(
+        self, username: str | None = None, password: str = "secret"
+    ) -> dict[str, Any]:
+        """Register an active user and log in.
+
+        Returns ``id``, ``username``, ``password`` and ``token``.
+        """
+        username = username or f"user-{uuid.uuid4().hex[:12]}"
+        with httpx.Client(base_url=self.url + "/", timeout=30.0) as client:
+            answer = client.post(
+                "users/register",
+                json={"username": username, "password": password, "verify": False},
+            )
+            if answer.status_code != 201:
+                raise ServerError(f"registering {username!r} failed: {answer.text}")
+            login = client.post("users/login", json={"username": username, "password": password})
+            login.raise_for_status()
+            doc = login.json()
+        return {"id": doc["id"], "username": username, "password": password, "token": doc["token"]}
+
+    def create_group(
+        self, token: str, workflow_id: str = "sleeper", name: str | None = None
+    ) -> str:
+        """Create a group of a workflow for the token's user; returns the group id."""
+        name = name or f"group-{uuid.uuid4().hex[:12]}"
+        with httpx.Client(base_url=self.url + "/", timeout=30.0) as client:
+            answer = client.post(
+                f"workflows/{workflow_id}/groups", json={"name": name}, headers={"api_key": token}
+            )
+            if answer.status_code != 201:
+                raise ServerError(f"creating group {name!r} failed: {answer.text}")
+            return str(answer.json()["id"])
+
+
+@contextlib.contextmanager
+def running_server(**options: Any) -> Iterator[FlowservServer]:
+    """Yield a started :class:`FlowservServer`; stop it on exit."""
+    server = FlowservServer(**options)
+    try:
+        yield server.start()
+    finally:
+        server.close()
