@@ -169,6 +169,15 @@ class HTTPClient:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
 
+    def check_ready(self, method: str, path: str, *, auth: bool) -> None:
+        """Raise, before anything is sent, if the client is closed or a needed token is missing."""
+        self._check_open()
+        if auth and self._token is None:
+            raise UnauthenticatedError(
+                "not logged in: no token (log in, pass token=..., or set FLOWSERV_ACCESS_TOKEN)",
+                status_code=403, method=method, path=path,
+            )
+
     async def request(
         self,
         method: str,
@@ -224,12 +233,7 @@ class HTTPClient:
         stream: bool,
         accept: str | None = None,
     ) -> httpx.Response:
-        self._check_open()
-        if auth and self._token is None:
-            raise UnauthenticatedError(
-                "not logged in: no token (log in, pass token=..., or set FLOWSERV_ACCESS_TOKEN)",
-                status_code=403, method=method, path=path,
-            )
+        self.check_ready(method, path, auth=auth)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT
         policy = self.settings.retry

@@ -47,14 +47,23 @@ class AsyncWorkflow:
         """Fetch the workflow's metadata and the group's parameters (two requests, concurrently)."""
         segment(workflow_id, "workflow_id")
         segment(group_id, "group_id")
+        # Reading the group needs a token: without one, fail before either request goes out.
+        service._http.check_ready("GET", f"groups/{group_id}", auth=True)
         results: dict[str, Any] = {}
+        errors: list[FlowservError] = []
 
         async def fetch(key: str, call: Any, arg: str) -> None:
-            results[key] = await call(arg)
+            try:
+                results[key] = await call(arg)
+            except FlowservError as exc:  # raised as itself below, not in an exception group
+                errors.append(exc)
+                tg.cancel_scope.cancel()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(fetch, "info", service.get_workflow, workflow_id)
             tg.start_soon(fetch, "group", service.get_group, group_id)
+        if errors:
+            raise errors[0]
         return cls(service, results["info"], results["group"])
 
     def __repr__(self) -> str:
