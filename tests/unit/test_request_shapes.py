@@ -1,0 +1,378 @@
+"""What goes over the wire for every service call: method, path and exact JSON body.
+
+The server validates bodies strictly (an unexpected key is a 400), so each
+body is compared as a whole, not key by key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+import aioflowserv as afs
+
+from ._support import CREATED, body, group_doc, multipart_parts, run_doc, workflow_doc
+
+pytestmark = pytest.mark.asyncio
+
+USER = {"id": "u1", "username": "alice"}
+
+
+def only_request(route: respx.Route) -> httpx.Request:
+    """The single request a route received."""
+    assert route.call_count == 1
+    return route.calls.last.request
+
+
+# -- service and users ----------------------------------------------------------
+
+
+async def test_service_info_gets_the_descriptor_with_its_trailing_slash(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/").mock(
+        return_value=httpx.Response(
+            200, json={"name": "flowServ", "version": "0.8.1", "routes": []}
+        )
+    )
+    info = await fs.service_info()
+    assert str(only_request(route).url) == "http://flowserv.test/flowserv/api/v1/"
+    assert info["version"] == "0.8.1"
+
+
+async def test_register_user_posts_username_password_and_verify_false(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/users/register").mock(return_value=httpx.Response(201, json=USER))
+    user = await anonymous.register_user("alice", "secret")
+    assert body(only_request(route)) == {"username": "alice", "password": "secret", "verify": False}
+    assert user == afs.User(id="u1", username="alice")
+
+
+async def test_register_user_can_ask_for_verification(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/users/register").mock(return_value=httpx.Response(201, json=USER))
+    await anonymous.register_user("alice", "secret", verify=True)
+    assert body(only_request(route)) == {"username": "alice", "password": "secret", "verify": True}
+
+
+async def test_activate_user_posts_the_user_id(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/users/activate").mock(return_value=httpx.Response(200, json=USER))
+    await anonymous.activate_user("u1")
+    assert body(only_request(route)) == {"id": "u1"}
+
+
+async def test_login_posts_credentials_and_keeps_the_token(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    login = api.post("/users/login").mock(
+        return_value=httpx.Response(200, json={**USER, "token": "newtoken"})
+    )
+    whoami = api.get("/users/whoami").mock(
+        return_value=httpx.Response(200, json={**USER, "token": "newtoken"})
+    )
+    token = await anonymous.login("alice", "secret")
+    await anonymous.whoami()
+    assert body(only_request(login)) == {"username": "alice", "password": "secret"}
+    assert "api_key" not in only_request(login).headers
+    assert token == "newtoken" == anonymous.token
+    assert only_request(whoami).headers.get_list("api_key") == ["newtoken"]
+
+
+async def test_logout_posts_without_a_body_and_forgets_the_token(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/users/logout").mock(return_value=httpx.Response(200, json=USER))
+    await fs.logout()
+    request = only_request(route)
+    assert request.content == b""
+    assert fs.token is None
+
+
+async def test_whoami_gets_the_current_user(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/users/whoami").mock(
+        return_value=httpx.Response(200, json={**USER, "token": "x"})
+    )
+    assert await fs.whoami() == afs.User(id="u1", username="alice")
+    assert only_request(route).method == "GET"
+
+
+# -- workflows and groups -------------------------------------------------------
+
+
+async def test_list_workflows_gets_the_listing(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/workflows").mock(
+        return_value=httpx.Response(
+            200, json={"workflows": [{"id": "hello", "name": "Hello World"}, workflow_doc()]}
+        )
+    )
+    workflows = await fs.list_workflows()
+    assert only_request(route).content == b""
+    assert [w.id for w in workflows] == ["hello", "sleeper"]
+    assert workflows[0].description is None
+
+
+async def test_get_workflow_gets_one_workflow(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/workflows/sleeper").mock(
+        return_value=httpx.Response(200, json=workflow_doc())
+    )
+    info = await fs.get_workflow("sleeper")
+    assert route.call_count == 1
+    assert info.id == "sleeper"
+    assert info.name == "Sleeper"
+
+
+async def test_workflow_loads_workflow_and_group_once(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    wf_route = api.get("/workflows/sleeper").mock(
+        return_value=httpx.Response(200, json=workflow_doc())
+    )
+    group_route = api.get("/groups/g1").mock(return_value=httpx.Response(200, json=group_doc()))
+    workflow = await fs.workflow("sleeper", "g1")
+    assert await workflow.name() == "Sleeper"
+    assert await workflow.description() == "The sleeper workflow"
+    assert await workflow.instructions() == "# Run it"
+    assert list(await workflow.parameters()) == [
+        "sleep", "greeting", "names", "exitcode", "mode", "shout"
+    ]
+    assert workflow.identifier == "sleeper"
+    assert workflow.group_id == "g1"
+    assert wf_route.call_count == 1
+    assert group_route.call_count == 1
+
+
+async def test_create_group_posts_only_the_name(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/workflows/sleeper/groups").mock(
+        return_value=httpx.Response(201, json=group_doc("g2"))
+    )
+    group = await fs.create_group("sleeper", "team-a")
+    assert body(only_request(route)) == {"name": "team-a"}
+    assert group.id == "g2"
+
+
+async def test_create_group_posts_name_and_members(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/workflows/sleeper/groups").mock(
+        return_value=httpx.Response(201, json=group_doc("g2"))
+    )
+    await fs.create_group("sleeper", "team-a", members=("u2", "u3"))
+    assert body(only_request(route)) == {"name": "team-a", "members": ["u2", "u3"]}
+
+
+async def test_get_group_gets_one_group(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/groups/g1").mock(
+        return_value=httpx.Response(
+            200,
+            json=group_doc(
+                files=[{"id": "f1", "name": "names.txt", "createdAt": CREATED, "size": 0}],
+                runs=[{"id": "r1", "state": "SUCCESS", "createdAt": CREATED}],
+            ),
+        )
+    )
+    group = await fs.get_group("g1")
+    assert route.call_count == 1
+    assert group.members == (afs.User(id="u1", username="alice"),)
+    assert [f.id for f in group.files] == ["f1"]
+    assert [(r.run_id, r.state) for r in group.runs] == [("r1", afs.RunState.SUCCESS)]
+
+
+async def test_list_groups_gets_the_groups_of_a_workflow(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/workflows/sleeper/groups").mock(
+        return_value=httpx.Response(
+            200, json={"groups": [{"id": "g1", "name": "team-a", "workflow": "sleeper"}]}
+        )
+    )
+    groups = await fs.list_groups("sleeper")
+    assert route.call_count == 1
+    assert [(g.id, g.name, g.workflow_id) for g in groups] == [("g1", "team-a", "sleeper")]
+
+
+async def test_update_group_puts_only_the_given_fields(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.put("/groups/g1").mock(return_value=httpx.Response(200, json=group_doc()))
+    await fs.update_group("g1", name="renamed")
+    await fs.update_group("g1", members=["u1", "u2"])
+    await fs.update_group("g1", name="both", members=[])
+    assert [body(call.request) for call in route.calls] == [
+        {"name": "renamed"},
+        {"members": ["u1", "u2"]},
+        {"name": "both", "members": []},
+    ]
+
+
+async def test_delete_group_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.delete("/groups/g1").mock(return_value=httpx.Response(204))
+    assert await fs.delete_group("g1") is None
+    assert only_request(route).content == b""
+
+
+# -- uploads ----------------------------------------------------------------------
+
+
+async def test_upload_file_sends_one_multipart_part_named_file(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/uploads/g1/files").mock(
+        return_value=httpx.Response(
+            201, json={"id": "f1", "name": "names.txt", "createdAt": CREATED, "size": 0}
+        )
+    )
+    uploaded = await fs.upload_file("g1", b"Alice\nBob\n", filename="names.txt")
+    assert multipart_parts(only_request(route)) == [("file", "names.txt", b"Alice\nBob\n")]
+    assert uploaded == afs.UploadedFile(
+        id="f1", name="names.txt", created_at=uploaded.created_at
+    )
+    assert uploaded.created_at is not None
+
+
+async def test_upload_file_names_a_local_file_after_its_base_name(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"a,b\n")
+    route = api.post("/uploads/g1/files").mock(
+        return_value=httpx.Response(201, json={"id": "f1", "name": "people.csv"})
+    )
+    await fs.upload_file("g1", path)
+    assert multipart_parts(only_request(route)) == [("file", "people.csv", b"a,b\n")]
+
+
+async def test_list_files_gets_the_uploads(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/uploads/g1/files").mock(
+        return_value=httpx.Response(
+            200, json={"files": [{"id": "f1", "name": "a.txt", "createdAt": CREATED, "size": 0}]}
+        )
+    )
+    files = await fs.list_files("g1")
+    assert route.call_count == 1
+    assert [(f.id, f.name) for f in files] == [("f1", "a.txt")]
+
+
+async def test_delete_file_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.delete("/uploads/g1/files/f1").mock(return_value=httpx.Response(204))
+    assert await fs.delete_file("g1", "f1") is None
+    assert route.call_count == 1
+
+
+async def test_download_file_gets_the_upload(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/uploads/g1/files/f1").mock(
+        return_value=httpx.Response(
+            200, content=b"Alice\n",
+            headers={"Content-Disposition": "attachment; filename=names.txt",
+                     "Content-Type": "text/plain; charset=utf-8"},
+        )
+    )
+    handle = await fs.download_file("g1", "f1")
+    assert route.call_count == 1
+    assert (handle.name, handle.mime_type) == ("names.txt", "text/plain")
+    assert await handle.read() == b"Alice\n"
+
+
+# -- runs -------------------------------------------------------------------------
+
+
+async def test_list_runs_gets_the_group_listing(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/groups/g1/runs").mock(
+        return_value=httpx.Response(
+            200, json={"runs": [{"id": "r1", "state": "RUNNING", "createdAt": CREATED}]}
+        )
+    )
+    runs = await fs.list_runs("g1")
+    assert route.call_count == 1
+    assert [(r.run_id, r.state, r.is_active()) for r in runs] == [
+        ("r1", afs.RunState.RUNNING, True)
+    ]
+
+
+async def test_get_run_gets_one_run(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.get("/runs/r1").mock(return_value=httpx.Response(200, json=run_doc()))
+    run = await fs.get_run("r1")
+    assert route.call_count == 1
+    assert run.run_id == "r1"
+    assert run.is_running()
+
+
+async def test_start_run_posts_arguments_as_given(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/groups/g1/runs").mock(return_value=httpx.Response(201, json=run_doc()))
+    arguments = [{"name": "sleep", "value": 1.0}]
+    run = await fs.start_run("g1", arguments)
+    assert body(only_request(route)) == {"arguments": [{"name": "sleep", "value": 1.0}]}
+    assert run.run_id == "r1"
+
+
+async def test_cancel_run_sends_the_reason(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.put("/runs/r1").mock(
+        return_value=httpx.Response(200, json=run_doc(state="CANCELED", messages=["stop it"]))
+    )
+    run = await fs.cancel_run("r1", reason="stop it")
+    assert body(only_request(route)) == {"reason": "stop it"}
+    assert run.is_canceled()
+    assert run.messages() == ["stop it"]
+
+
+async def test_cancel_run_without_reason_sends_an_empty_json_object(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.put("/runs/r1").mock(
+        return_value=httpx.Response(
+            200, json=run_doc(state="CANCELED", messages=["canceled at user request"])
+        )
+    )
+    await fs.cancel_run("r1")
+    assert body(only_request(route)) == {}
+
+
+async def test_delete_run_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
+    route = api.delete("/runs/r1").mock(return_value=httpx.Response(204))
+    assert await fs.delete_run("r1") is None
+    assert route.call_count == 1
+
+
+async def test_download_run_file_gets_the_file_by_id(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/runs/r1/downloads/files/f1").mock(
+        return_value=httpx.Response(
+            200, content=b"{}",
+            headers={"Content-Disposition": 'attachment; filename="results/result.json"',
+                     "Content-Type": "application/json"},
+        )
+    )
+    handle = await fs.download_run_file("r1", "f1")
+    assert route.call_count == 1
+    assert handle.name == "results/result.json"
+    assert handle.mime_type == "application/json"
+
+
+async def test_download_run_archive_gets_the_archive(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.get("/runs/r1/downloads/archive").mock(
+        return_value=httpx.Response(
+            200, content=b"\x1f\x8b",
+            headers={"Content-Disposition": "attachment; filename=run.tar.gz",
+                     "Content-Type": "application/gzip"},
+        )
+    )
+    handle = await fs.download_run_archive("r1")
+    assert route.call_count == 1
+    assert (handle.name, handle.mime_type) == ("run.tar.gz", "application/gzip")
