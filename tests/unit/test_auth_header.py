@@ -113,9 +113,13 @@ async def test_call_without_token_sends_no_token_header(
     assert "api-key" not in headers
 
 
-async def test_auth_header_name_is_configurable(api: respx.MockRouter) -> None:
+async def test_auth_header_name_is_configurable(
+    api: respx.MockRouter, transport: httpx.MockTransport
+) -> None:
     route = api.get("/runs/r1").respond(200, json=run_doc())
-    async with afs.AsyncFlowserv(BASE, token=TOKEN, auth_header="X-Flowserv-Token") as fs:
+    async with afs.AsyncFlowserv(
+        BASE, token=TOKEN, auth_header="X-Flowserv-Token", transport=transport
+    ) as fs:
         await fs.get_run("r1")
     headers = route.calls.last.request.headers
     assert headers.get_list("X-Flowserv-Token") == [TOKEN]
@@ -160,26 +164,26 @@ async def test_empty_auth_header_name_is_a_configuration_error() -> None:
 
 
 async def test_token_comes_from_flowserv_access_token(
-    api: respx.MockRouter, clean_env: pytest.MonkeyPatch
+    api: respx.MockRouter, transport: httpx.MockTransport, clean_env: pytest.MonkeyPatch
 ) -> None:
     clean_env.setenv("FLOWSERV_ACCESS_TOKEN", "fromenv")
     route = api.get("/users/whoami").respond(
         200, json={"id": "u1", "username": "alice", "token": "fromenv"}
     )
-    async with afs.AsyncFlowserv(BASE) as fs:
+    async with afs.AsyncFlowserv(BASE, transport=transport) as fs:
         assert fs.token == "fromenv"
         await fs.whoami()
     assert route.calls.last.request.headers.get_list("api_key") == ["fromenv"]
 
 
 async def test_token_argument_wins_over_the_environment(
-    api: respx.MockRouter, clean_env: pytest.MonkeyPatch
+    api: respx.MockRouter, transport: httpx.MockTransport, clean_env: pytest.MonkeyPatch
 ) -> None:
     clean_env.setenv("FLOWSERV_ACCESS_TOKEN", "fromenv")
     route = api.get("/users/whoami").respond(
         200, json={"id": "u1", "username": "alice", "token": "given"}
     )
-    async with afs.AsyncFlowserv(BASE, token="given") as fs:
+    async with afs.AsyncFlowserv(BASE, token="given", transport=transport) as fs:
         await fs.whoami()
     assert route.calls.last.request.headers.get_list("api_key") == ["given"]
 
