@@ -117,6 +117,10 @@ class FileSource:
             return self.path.open("rb")
         assert self.stream is not None
         self.stream.seek(self.position)
+        if self.position:
+            # httpx rewinds a file object to 0 before sending it: pass the rest as bytes.
+            rest: bytes = self.stream.read()
+            return rest
         return self.stream
 
     def wire(self, file_id: str) -> dict[str, Any]:
