@@ -10,6 +10,9 @@ import json
 from typing import Any
 
 import httpx
+import respx
+
+import aioflowserv as afs
 
 BASE = "http://flowserv.test/flowserv/api/v1"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -139,3 +142,23 @@ def multipart_parts(request: httpx.Request) -> list[tuple[str, str | None, bytes
             (fields["name"].strip('"'), filename.strip('"') if filename else None, data)
         )
     return parts
+
+
+async def load_workflow(
+    api: respx.MockRouter,
+    fs: afs.AsyncFlowserv,
+    workflow_id: str,
+    parameters: list[dict[str, Any]],
+    group_id: str = "g1",
+) -> afs.AsyncWorkflow:
+    """Load a workflow whose group declares ``parameters``; then forget the loading calls.
+
+    Afterwards ``api.calls`` counts only what the test itself caused.
+    """
+    api.get(f"/workflows/{workflow_id}").respond(200, json=workflow_doc(workflow_id))
+    api.get(f"/groups/{group_id}").respond(
+        200, json=group_doc(group_id, parameters, workflow_id)
+    )
+    workflow = await fs.workflow(workflow_id, group_id)
+    api.reset()
+    return workflow

@@ -15,7 +15,7 @@ import respx
 
 import aioflowserv as afs
 
-from ._support import BASE, SLEEPER_PARAMETERS, TOKEN, TYPES_PARAMETERS, group_doc, workflow_doc
+from ._support import BASE, SLEEPER_PARAMETERS, TOKEN, TYPES_PARAMETERS, load_workflow
 
 NO_WAIT = afs.RetryPolicy(initial_wait=0, max_wait=0, jitter=0)
 """Retries as the client does them by default, but without sleeping between tries."""
@@ -65,29 +65,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-async def _load(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, workflow_id: str, parameters: list[object]
-) -> afs.AsyncWorkflow:
-    api.get(f"/workflows/{workflow_id}").mock(
-        return_value=httpx.Response(200, json=workflow_doc(workflow_id))
-    )
-    api.get("/groups/g1").mock(
-        return_value=httpx.Response(
-            200, json=group_doc("g1", parameters, workflow_id)  # type: ignore[arg-type]
-        )
-    )
-    workflow = await fs.workflow(workflow_id, "g1")
-    api.reset()  # tests count only what happens after loading
-    return workflow
-
-
 @pytest_asyncio.fixture
 async def sleeper(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> afs.AsyncWorkflow:
     """The sleeper workflow (group ``g1``) on the mocked API; loading calls are cleared."""
-    return await _load(api, fs, "sleeper", SLEEPER_PARAMETERS)  # type: ignore[arg-type]
+    return await load_workflow(api, fs, "sleeper", SLEEPER_PARAMETERS)
 
 
 @pytest_asyncio.fixture
 async def types_workflow(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> afs.AsyncWorkflow:
     """The types workflow (list and record parameters, group ``g1``) on the mocked API."""
-    return await _load(api, fs, "types", TYPES_PARAMETERS)  # type: ignore[arg-type]
+    return await load_workflow(api, fs, "types", TYPES_PARAMETERS)
