@@ -1,0 +1,288 @@
+"""Models built from server documents: runs, run listings, uploads, groups and workflows.
+
+The documents are the shapes of flowserv-rest-api.md section 8 (run handles in
+every state), section 5 (workflows, post-processing) and section 6 (groups).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pytest
+
+import aioflowserv as afs
+
+from ._support import CREATED, FINISHED, STARTED, group_doc, run_doc, workflow_doc
+
+SLEEPER_FILES = [
+    {"id": "6158d1", "name": "greetings", "title": "Greetings",
+     "caption": "One greeting per name.", "format": {"type": "plaintext"}, "widget": "TextView"},
+    {"id": "18ff71", "name": "result", "title": "Result", "format": {"type": "json"}},
+]
+"""Result files of a workflow with an outputs spec: key, title, caption, format, widget."""
+
+HELLO_FILES = [
+    {"id": "e7f0bc", "name": "results/greetings.txt"},
+    {"id": "6d61bb", "name": "results/analytics.json"},
+]
+"""Result files of a workflow without an outputs spec: the name is the relative path."""
+
+POSTPROC = {
+    "id": "65835a", "workflowId": "sleeper", "state": "SUCCESS",
+    "arguments": [{"name": "runs", "value": {"type": "$file", "value": {
+        "fileId": "/tmp/flowserv/tmpdir", "targetPath": "runs/"}}}],
+    "createdAt": CREATED, "startedAt": STARTED, "finishedAt": FINISHED,
+    "files": [{"id": "561942", "name": "results/summary.json", "title": "Summary",
+               "caption": "Sleep time of every run in the ranking.", "format": {"type": "json"}}],
+}
+"""A post-processing run handle: no groupId, no parameters, a server temp path as argument."""
+
+PREDICATES = ("is_active", "is_pending", "is_running", "is_success", "is_error", "is_canceled")
+
+
+# -- Run -------------------------------------------------------------------------------
+
+
+def test_running_run_has_a_start_but_no_end() -> None:
+    run = afs.Run.from_json(
+        run_doc(arguments=[{"name": "sleep", "value": 0.2}, {"name": "greeting", "value": "Hi"}])
+    )
+    assert run.run_id == "r1"
+    assert run.state is afs.RunState.RUNNING
+    assert (run.workflow_id, run.group_id) == ("sleeper", "g1")
+    assert run.created_at == datetime(2026, 11, 26, 15, 19, 6, 885669, tzinfo=timezone.utc)
+    assert run.started_at is not None
+    assert run.finished_at is None
+    assert run.duration is None
+    assert dict(run.arguments) == {"sleep": 0.2, "greeting": "Hi"}
+    assert run.messages() == []
+    assert run.files() == []
+
+
+def test_pending_run_has_no_start() -> None:
+    run = afs.Run.from_json(run_doc(state="PENDING"))
+    assert run.is_pending()
+    assert run.started_at is None
+
+
+def test_successful_run_with_an_outputs_spec_carries_file_metadata() -> None:
+    run = afs.Run.from_json(run_doc(state="SUCCESS", files=SLEEPER_FILES))
+    greetings, result = run.files()
+    assert greetings == afs.RunFile(
+        id="6158d1", name="greetings", title="Greetings", caption="One greeting per name.",
+        format={"type": "plaintext"}, widget="TextView",
+    )
+    assert (result.title, result.caption, result.format, result.widget) == (
+        "Result", None, {"type": "json"}, None
+    )
+    assert greetings.file_id == "6158d1"
+    assert run.duration == timedelta(microseconds=204396)
+
+
+def test_successful_run_without_an_outputs_spec_names_files_by_path() -> None:
+    run = afs.Run.from_json(run_doc(state="SUCCESS", files=HELLO_FILES))
+    assert [(f.id, f.name, f.title) for f in run.files()] == [
+        ("e7f0bc", "results/greetings.txt", "results/greetings.txt"),
+        ("6d61bb", "results/analytics.json", "results/analytics.json"),
+    ]
+    assert all(f.format == {} and f.caption is None for f in run.files())
+
+
+def test_failed_run_carries_the_step_output_as_messages() -> None:
+    lines = ["sleeper: sleeping 0.0s\n", "sleeper: failing on purpose with exit code 3\n"]
+    run = afs.Run.from_json(run_doc(state="ERROR", messages=lines))
+    assert run.is_error()
+    assert run.messages() == lines
+    assert run.files() == []
+
+
+def test_canceled_run_carries_the_reason() -> None:
+    run = afs.Run.from_json(run_doc(state="CANCELED", messages=["canceled at user request"]))
+    assert run.is_canceled()
+    assert run.messages() == ["canceled at user request"]
+
+
+def test_post_processing_run_has_no_group() -> None:
+    run = afs.Run.from_json(POSTPROC)
+    assert run.group_id is None
+    assert run.is_success()
+    assert run.get_file("results/summary.json") is not None
+    assert run.arguments["runs"]["type"] == "$file"
+
+
+@pytest.mark.parametrize(
+    ("state", "true"),
+    [
+        ("PENDING", {"is_active", "is_pending"}),
+        ("RUNNING", {"is_active", "is_running"}),
+        ("SUCCESS", {"is_success"}),
+        ("ERROR", {"is_error"}),
+        ("CANCELED", {"is_canceled"}),
+    ],
+)
+def test_predicates_follow_the_state(state: str, true: set[str]) -> None:
+    run = afs.Run.from_json(run_doc(state=state))
+    assert {name for name in PREDICATES if getattr(run, name)()} == true
+
+
+@pytest.mark.parametrize("state", ["PENDING", "RUNNING", "SUCCESS", "ERROR", "CANCELED"])
+def test_str_of_a_run_is_its_state(state: str) -> None:
+    assert str(afs.Run.from_json(run_doc(state=state))) == state
+
+
+def test_get_file_finds_a_file_by_name_or_id() -> None:
+    run = afs.Run.from_json(run_doc(state="SUCCESS", files=SLEEPER_FILES))
+    assert run.get_file("greetings") is run.files()[0]
+    assert run.get_file("18ff71") is not None
+    assert run.get_file("18ff71") == run.get_file("result")
+    assert run.get_file("nope") is None
+
+
+def test_get_file_prefers_a_name_over_an_id() -> None:
+    files = [{"id": "a", "name": "b"}, {"id": "b", "name": "c"}]
+    run = afs.Run.from_json(run_doc(state="SUCCESS", files=files))
+    found = run.get_file("b")
+    assert found is not None
+    assert found.id == "a"
+
+
+def test_get_file_of_a_run_without_files_is_none() -> None:
+    assert afs.Run.from_json(run_doc()).get_file("greetings") is None
+
+
+def test_run_is_immutable_and_its_lists_are_copies() -> None:
+    run = afs.Run.from_json(run_doc(state="ERROR", messages=["boom\n"]))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        run.state = afs.RunState.SUCCESS  # type: ignore[misc]
+    run.messages().append("more")
+    run.files().append(afs.RunFile(id="x", name="x", title="x"))
+    assert run.messages() == ["boom\n"]
+    assert run.files() == []
+
+
+def test_snapshots_of_the_same_document_are_equal() -> None:
+    assert afs.Run.from_json(run_doc()) == afs.Run.from_json(run_doc())
+    assert afs.Run.from_json(run_doc()) != afs.Run.from_json(run_doc(state="SUCCESS"))
+
+
+def test_run_keeps_the_raw_document() -> None:
+    doc = run_doc(extra="kept")
+    assert afs.Run.from_json(doc).doc["extra"] == "kept"
+
+
+# -- RunState ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", list(afs.RunState))
+def test_run_state_parses_its_own_name(state: afs.RunState) -> None:
+    assert afs.RunState.parse(state.value) is state
+    assert str(state) == state.value
+    assert state == state.value  # a str enum
+
+
+@pytest.mark.parametrize("value", ["DONE", "running", "", None, 1, ["RUNNING"]])
+def test_run_state_refuses_unknown_values(value: Any) -> None:
+    with pytest.raises(afs.InvalidResponseError):
+        afs.RunState.parse(value)
+
+
+def test_only_pending_and_running_are_active() -> None:
+    assert {s for s in afs.RunState if s.is_active} == {
+        afs.RunState.PENDING, afs.RunState.RUNNING
+    }
+
+
+# -- listings, uploads, users, groups, workflows ------------------------------------------
+
+
+def test_run_info_from_a_listing_entry() -> None:
+    info = afs.RunInfo.from_json({"id": "r1", "state": "SUCCESS", "createdAt": CREATED})
+    assert (info.run_id, info.state, info.is_active()) == ("r1", afs.RunState.SUCCESS, False)
+    assert info.created_at is not None
+
+
+def test_uploaded_file_ignores_the_size_the_server_gets_wrong() -> None:
+    upload = afs.UploadedFile.from_json(
+        {"id": "11ce28", "name": "names.txt", "createdAt": CREATED, "size": 0}
+    )
+    assert (upload.id, upload.name) == ("11ce28", "names.txt")
+    assert not hasattr(upload, "size")
+
+
+def test_user_keeps_no_token() -> None:
+    user = afs.User.from_json({"id": "u1", "username": "alice", "token": "secret"})
+    assert user == afs.User(id="u1", username="alice")
+    assert "secret" not in repr(user)
+
+
+def test_group_handle_has_members_parameters_files_and_runs() -> None:
+    group = afs.Group.from_json(
+        group_doc(
+            files=[{"id": "f1", "name": "names.txt", "createdAt": CREATED, "size": 0}],
+            runs=[{"id": "r1", "state": "RUNNING", "createdAt": CREATED}],
+        )
+    )
+    assert (group.id, group.name, group.workflow_id) == ("g1", "team-g1", "sleeper")
+    assert group.members == (afs.User(id="u1", username="alice"),)
+    assert isinstance(group.parameters, afs.ParameterIndex)
+    assert group.parameters["sleep"].dtype == "float"
+    assert [f.name for f in group.files] == ["names.txt"]
+    assert [r.run_id for r in group.runs] == ["r1"]
+
+
+def test_group_listing_entry_has_only_id_name_and_workflow() -> None:
+    group = afs.Group.from_json({"id": "g1", "name": "team-a", "workflow": "sleeper"})
+    assert group.members == ()
+    assert group.parameters == {}
+    assert group.files == ()
+    assert group.runs == ()
+
+
+def test_workflow_without_post_processing() -> None:
+    info = afs.WorkflowInfo.from_json(workflow_doc(parameters=[{"name": "n", "dtype": "int"}]))
+    assert (info.id, info.name) == ("sleeper", "Sleeper")
+    assert info.description == "The sleeper workflow"
+    assert info.instructions == "# Run it"
+    assert list(info.parameters) == ["n"]
+    assert info.postproc is None
+    assert info.groups == ()
+
+
+def test_workflow_with_post_processing_and_groups() -> None:
+    info = afs.WorkflowInfo.from_json(
+        workflow_doc(
+            postproc=POSTPROC,
+            groups=[{"id": "g1", "name": "team-a2", "workflow": "sleeper"}],
+        )
+    )
+    assert info.postproc is not None
+    assert info.postproc.run_id == "65835a"
+    assert info.postproc.files()[0].title == "Summary"
+    assert [g.id for g in info.groups] == ["g1"]
+
+
+def test_workflow_listing_entry_without_description_or_instructions() -> None:
+    info = afs.WorkflowInfo.from_json({"id": "hello", "name": "Hello World"})
+    assert info.description is None
+    assert info.instructions is None
+    assert info.parameters == {}
+
+
+@pytest.mark.parametrize(
+    ("model", "doc"),
+    [
+        (afs.RunInfo, {"state": "RUNNING"}),
+        (afs.UploadedFile, {"id": "f1"}),
+        (afs.User, {"username": "alice"}),
+        (afs.Group, {"id": "g1"}),
+        (afs.WorkflowInfo, {"name": "x"}),
+        (afs.RunFile, {"id": "f1"}),
+        (afs.Group, {"id": "g1", "name": "n", "runs": "r1"}),
+        (afs.WorkflowInfo, {"id": "w", "name": "n", "postproc": {"id": "p"}}),
+    ],
+)
+def test_document_lacking_a_key_is_an_invalid_response(model: Any, doc: object) -> None:
+    with pytest.raises(afs.InvalidResponseError):
+        model.from_json(doc)
