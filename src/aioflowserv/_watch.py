@@ -277,6 +277,10 @@ class Watcher:
                     waiter.wake = anyio.Event()
         finally:
             self._driving.pop(waiter, None)
+            if self._leader is None:
+                # The lead may have been handed to this waiter just as it was done:
+                # pass it on, or the others would wait until it comes back.
+                self._hand_over()
 
     async def _lead(self, until: Callable[[], bool]) -> None:
         while not until():
