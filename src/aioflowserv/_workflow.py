@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncGenerator, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncWorkflow"]
 
+POSTPROC_GRACE = 10.0
+"""Seconds to wait for the server to create the post-processing run a ranked run triggered."""
+
+FIRST_POSTPROC_GRACE = 2.0
+"""The same while the workflow has no post-processing run yet (it may have none at all)."""
+
 
 class AsyncWorkflow:
     """One workflow, seen through one of its groups: run it, watch runs, fetch results.
@@ -41,6 +48,7 @@ class AsyncWorkflow:
         self._service = service
         self._info = info
         self._group = group
+        self._postproc_absent = False  # no post-processing run appeared after a ranked run
 
     @classmethod
     async def load(cls, service: AsyncFlowserv, workflow_id: str, group_id: str) -> AsyncWorkflow:
@@ -153,7 +161,7 @@ class AsyncWorkflow:
             run, _remaining(deadline, timeout), on_change=on_change,
             poll_interval=intervals[0], max_interval=intervals[1],
         )
-        await self._wait_postproc(deadline, timeout, intervals)
+        await self._wait_postproc(deadline, timeout, intervals, [run])
         return run
 
     async def _submit(self, prepared: Prepared) -> Run:
@@ -180,14 +188,70 @@ class AsyncWorkflow:
             raise
 
     async def _wait_postproc(
-        self, deadline: float, timeout: float | None, intervals: tuple[float, float]
+        self,
+        deadline: float,
+        timeout: float | None,
+        intervals: tuple[float, float],
+        runs: Iterable[Run] = (),
     ) -> None:
-        postproc = await self.get_postproc_results()
+        postproc = await self._postproc_for(runs, deadline, intervals[0])
         if postproc is not None and postproc.is_active():
             await self._service.wait(
                 postproc, _remaining(deadline, timeout),
                 poll_interval=intervals[0], max_interval=intervals[1],
             )
+
+    async def _postproc_for(
+        self, runs: Iterable[Run], deadline: float, poll_interval: float
+    ) -> Run | None:
+        """The post-processing run that covers ``runs`` (else the latest one, or None).
+
+        The server commits a successful run's state first and only then, if the
+        run entered the ranking, creates the post-processing run: for a moment
+        the workflow still shows the previous one (or none). So while the
+        latest post-processing run is final but older than a ranked run, keep
+        looking for the new one, within the deadline and :data:`POSTPROC_GRACE`.
+        An active post-processing run is returned as it is (to be waited for).
+        """
+        postproc = await self.get_postproc_results()
+        finished = {
+            run.run_id: run.finished_at
+            for run in runs
+            if run.is_success() and run.finished_at is not None
+        }
+        if postproc is not None and postproc.is_active():
+            return postproc
+        if not finished or _covers(postproc, max(finished.values())):
+            return postproc
+        if postproc is None and self._postproc_absent:
+            return None
+        ranked = await self._ranked_run_ids()
+        due = [at for run_id, at in finished.items() if run_id in ranked]
+        if not due:
+            return postproc
+        since = max(due)
+        # Without any post-processing run yet, the workflow may have none at all.
+        grace = POSTPROC_GRACE if postproc is not None else FIRST_POSTPROC_GRACE
+        limit = min(deadline, anyio.current_time() + grace)
+        while not _covers(postproc, since) and anyio.current_time() < limit:
+            await anyio.sleep(min(poll_interval, max(0.0, limit - anyio.current_time())))
+            postproc = await self.get_postproc_results()
+        if postproc is None and limit < deadline:  # the whole grace passed: none comes
+            self._postproc_absent = True
+        return postproc
+
+    async def _ranked_run_ids(self) -> set[str]:
+        """Ids of the runs in the workflow's ranking (none without a results schema)."""
+        path = f"workflows/{segment(self.identifier, 'workflow_id')}/leaderboard"
+        doc = await self._service._http.request("GET", path)
+        entries = doc.get("ranking") if isinstance(doc, Mapping) else None
+        return {
+            entry["run"]["id"]
+            for entry in entries or []
+            if isinstance(entry, Mapping)
+            and isinstance(entry.get("run"), Mapping)
+            and isinstance(entry["run"].get("id"), str)
+        }
 
     async def start_runs(
         self,
@@ -247,7 +311,8 @@ class AsyncWorkflow:
             for (index, _), final in zip(started, finals, strict=True):
                 results[index] = final
             if postproc:
-                await self._wait_postproc(deadline, timeout, intervals)
+                finished = [run for run in results if isinstance(run, Run)]
+                await self._wait_postproc(deadline, timeout, intervals, finished)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures and not return_exceptions:
             raise BatchSubmissionError(
@@ -317,7 +382,7 @@ class AsyncWorkflow:
         )
         if postproc:
             await self._wait_postproc(
-                deadline, timeout, self._service._intervals(poll_interval, max_interval)
+                deadline, timeout, self._service._intervals(poll_interval, max_interval), [final]
             )
         return final
 
@@ -360,6 +425,15 @@ class AsyncWorkflow:
                 yield run
         finally:
             await stream.aclose()
+
+
+def _covers(postproc: Run | None, finished_at: datetime) -> bool:
+    """True if ``postproc`` was created after a run that finished at ``finished_at``."""
+    return (
+        postproc is not None
+        and postproc.created_at is not None
+        and postproc.created_at >= finished_at
+    )
 
 
 def _note(exc: BaseException, note: str) -> None:
