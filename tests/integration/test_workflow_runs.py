@@ -4,6 +4,7 @@ failure, cancel, delete and poll."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,35 @@ async def test_poll_run_returns_the_current_snapshot(workflow: afs.AsyncWorkflow
 async def test_poll_run_of_an_unknown_run_raises_not_found(workflow: afs.AsyncWorkflow) -> None:
     with pytest.raises(afs.NotFoundError):
         await workflow.poll_run("0" * 32)
+
+
+@pytest.mark.asyncio
+async def test_start_run_waits_for_the_postproc_run_that_its_success_triggered(
+    client: afs.AsyncFlowserv,
+) -> None:
+    # The server shows the new post-processing run only a moment after the run's
+    # success; several runs in a row show that start_run never returns before it.
+    for _ in range(4):
+        group = await client.create_group("sleeper", f"pp-{uuid.uuid4().hex[:12]}")
+        workflow = await client.workflow("sleeper", group.id)
+        run = await final(workflow, {"sleep": 0})
+        postproc = await workflow.get_postproc_results()
+        assert postproc is not None
+        assert run.finished_at is not None
+        assert postproc.created_at is not None
+        assert postproc.created_at >= run.finished_at
+        assert postproc.is_success()
+        summary = postproc.get_file("results/summary.json")
+        assert summary is not None
+        entries = json.loads(await (await workflow.get_file(postproc.run_id, summary.id)).read())
+        assert run.run_id in {entry["run"] for entry in entries}
+
+
+@pytest.mark.asyncio
+async def test_workflow_without_post_processing_has_no_postproc_results(
+    client: afs.AsyncFlowserv, types_group_id: str
+) -> None:
+    types = await client.workflow("types", types_group_id)
+    run = await final(types, {"point": {"x": 0}})
+    assert run.is_success()
+    assert await types.get_postproc_results() is None
