@@ -107,7 +107,6 @@ async def test_every_status_error_is_a_flowserv_error(
 async def test_html_error_page_gives_its_text_as_the_message(
     api: respx.MockRouter, once: afs.AsyncFlowserv
 ) -> None:
-    api.get("/groups").respond(404, text=WERKZEUG_404, headers={"Content-Type": "text/html"})
     api.get("/runs/r1").respond(404, text=WERKZEUG_404, headers={"Content-Type": "text/html"})
     with pytest.raises(afs.NotFoundError) as caught:
         await once.get_run("r1")
