@@ -68,6 +68,7 @@ class _Entry:
     state: RunState | None
     raw_state: object = None
     first_listing: int = 0
+    failures: int = 0
     result: Run | None = None
     error: BaseException | None = None
     waiters: set[_Waiter] = attrs.Factory(set)
@@ -207,6 +208,8 @@ class Watcher:
                 group = self._groups[entry.group_id]
                 group.base = min(group.base, waiter.poll_interval)
                 group.cap = max(group.base, min(group.cap, waiter.max_interval))
+                if snapshot is not None and not snapshot.is_active():
+                    self._finish(entry, result=snapshot)
             if waiter not in entry.waiters:
                 entry.waiters.add(waiter)
                 if entry.done:
@@ -352,7 +355,8 @@ class Watcher:
                 if state is not entry.state:
                     changed = True
                     entry.state = state
-                    self._changed(entry, None)
+                    if state.is_active:  # a final state is reported with the full record
+                        self._changed(entry, None)
             if entry.state is not None and not entry.state.is_active:
                 fetch.append(entry)
         if seen < len(entries):
@@ -367,36 +371,68 @@ class Watcher:
         return changed
 
     async def _fetch_each(self, entries: list[_Entry]) -> bool:
-        if len(entries) == 1:
-            return await self._fetch(entries[0])
-        results: list[bool] = []
-        limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
+        """Fetch full records; True if a state changed.
+
+        Runs found ended in the same tick are finished in the order they
+        ended (``finishedAt``), so that ``as_completed`` yields in that order.
+        """
+        fetched: list[tuple[_Entry, Run]] = []
 
         async def fetch(entry: _Entry) -> None:
-            async with limiter:
-                results.append(await self._fetch(entry))
+            run = await self._fetch(entry)
+            if run is not None:
+                fetched.append((entry, run))
 
-        async with anyio.create_task_group() as tg:
-            for entry in entries:
-                tg.start_soon(fetch, entry)
-        return any(results)
+        if len(entries) == 1:
+            await fetch(entries[0])
+        else:
+            limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
 
-    async def _fetch(self, entry: _Entry) -> bool:
-        """Fetch one run's full record; True if its state changed."""
+            async def fetch_limited(entry: _Entry) -> None:
+                async with limiter:
+                    await fetch(entry)
+
+            async with anyio.create_task_group() as tg:
+                for entry in entries:
+                    tg.start_soon(fetch_limited, entry)
+        fetched.sort(key=lambda item: _end_time(item[1]))
+        changed = False
+        for entry, run in fetched:
+            changed = self._apply(entry, run) or changed
+        return changed
+
+    async def _fetch(self, entry: _Entry) -> Run | None:
+        """Fetch one run's full record; None when there is none to apply.
+
+        An error that will not go away ends the run's waits; others are
+        retried at the next tick, up to ``FATAL_AFTER`` times in a row unless
+        they are transient.
+        """
         if entry.done or not entry.waiters:
-            return False
+            return None
         self.requests += 1
         try:
             run = await self._get_run(entry.run_id)
-        except (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError) as exc:
+        except _FATAL as exc:
             self._finish(entry, error=exc)
-            return True
+            return None
         except InvalidResponseError as exc:
             self._finish(entry, error=exc)
-            return True
+            return None
         except FlowservError as exc:
-            logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
-            return False
+            entry.failures += 1
+            if not _transient(exc) and entry.failures >= FATAL_AFTER:
+                self._finish(entry, error=exc)
+            else:
+                logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
+            return None
+        entry.failures = 0
+        return run
+
+    def _apply(self, entry: _Entry, run: Run) -> bool:
+        """Take in a fetched record; True if the run's state changed."""
+        if entry.done or not entry.waiters:
+            return False  # finished or given up meanwhile
         if run.group_id != entry.group_id and run.group_id is not None:
             # The run belongs to another group than assumed: watch it there.
             self._untrack(entry)
@@ -412,14 +448,8 @@ class Watcher:
         return changed
 
     def _listing_failed(self, group: _Group, exc: FlowservError) -> None:
-        fatal = isinstance(
-            exc, (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
-        )
-        transient = isinstance(exc, APIConnectionError) or (
-            isinstance(exc, ServerError) and exc.status_code in (502, 503, 504)
-        )
         group.failures += 1
-        if fatal or (not transient and group.failures >= FATAL_AFTER):
+        if isinstance(exc, _FATAL) or (not _transient(exc) and group.failures >= FATAL_AFTER):
             for entry in list(group.entries.values()):
                 self._finish(entry, error=exc)
             return
@@ -457,6 +487,21 @@ class Watcher:
             waiter.finished.append(entry)
             waiter.remaining -= 1
             waiter.wake.set()
+
+
+_FATAL = (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
+"""Errors that will not go away by asking again: they end the waits concerned at once."""
+
+
+def _transient(exc: FlowservError) -> bool:
+    """A failure of the connection or a gateway: retried until the waits' deadlines."""
+    return isinstance(exc, APIConnectionError) or (
+        isinstance(exc, ServerError) and exc.status_code in (502, 503, 504)
+    )
+
+
+def _end_time(run: Run) -> float:
+    return run.finished_at.timestamp() if run.finished_at is not None else math.inf
 
 
 def _deadline_delay(timeout: float | None) -> float:
