@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,12 @@ from ._errors import (
     FlowservError,
     InvalidResponseError,
     ServerError,
-    SubmissionUncertainError,
 )
 from ._files import FileHandle, open_download
 from ._http import HTTPClient, request_sent, segment
 from ._models import Group, Run, RunInfo, UploadedFile, User, WorkflowInfo
 from ._parameters import FileArgument, FileLike, FileSource, Parameter, _file_source
+from ._resolve import Submissions, resolve_start, resolve_upload, start_key, upload_key
 from ._watch import DEFAULT_MAX_INTERVAL, DEFAULT_POLL_INTERVAL, OnChange, RunSpec, Watcher
 
 if TYPE_CHECKING:
@@ -37,9 +37,6 @@ RunRef = Run | str
 
 _UNCERTAIN_STATUS = frozenset({502, 504})
 """Gateway answers to a run start: the server behind may or may not have made the run."""
-
-RESOLVE_SKEW = timedelta(seconds=5)
-"""Clock difference tolerated when matching an unanswered run start to the server's runs."""
 
 
 def _check_timeout(timeout: float | None) -> float | None:
@@ -93,7 +90,7 @@ class AsyncFlowserv:
         self.max_interval = _check_interval(max_interval, "max_interval")
         self._http = HTTPClient(self._settings, resolve_token(token), transport)
         self._watcher = Watcher(self._list_run_states, self.get_run)
-        self._own_runs: set[str] = set()
+        self._submissions = Submissions()
 
     def __repr__(self) -> str:
         state = "closed" if self._http.closed else "open"
@@ -258,20 +255,21 @@ class AsyncFlowserv:
 
     async def _upload(self, group_id: str, source: FileSource) -> UploadedFile:
         path = f"uploads/{segment(group_id, 'group_id')}/files"
-        try:
-            doc = await self._http.request(
-                "POST", path, upload=source, auth=True, idempotent=False
-            )
-        except APIConnectionError as exc:
-            if not request_sent(exc):
-                raise
-            raise SubmissionUncertainError(
-                f"the upload of {source.filename!r} to group {group_id} may or may not have "
-                f"reached the server ({exc}); it was not sent again. List the group's files "
-                "to check.",
-                group_id=group_id,
-            ) from exc
-        return UploadedFile.from_json(doc)
+        with self._submissions.sending(upload_key(group_id, source.filename)):
+            sent_at = datetime.now(timezone.utc)
+            try:
+                doc = await self._http.request(
+                    "POST", path, upload=source, auth=True, idempotent=False
+                )
+                uploaded = UploadedFile.from_json(doc)
+            except (APIConnectionError, ServerError, InvalidResponseError) as exc:
+                if not _ambiguous(exc):
+                    raise
+                return await resolve_upload(
+                    self, self._submissions, group_id, source, sent_at, exc
+                )
+            self._submissions.uploads.add(uploaded.id)
+            return uploaded
 
     async def list_files(self, group_id: str) -> list[UploadedFile]:
         """The files uploaded to a group."""
@@ -309,75 +307,27 @@ class AsyncFlowserv:
 
         Most code calls :meth:`AsyncWorkflow.start_run`, which validates the
         arguments and uploads files first. The start is never sent twice: if
-        it may have reached the server and no answer came, the group's runs
-        are searched for it; if exactly one run matches it is returned,
-        otherwise :class:`SubmissionUncertainError` is raised.
+        it may have reached the server and no usable answer came, the group's
+        runs are searched for a run created after the request with exactly
+        these arguments; if exactly one matches it is returned, otherwise
+        :class:`SubmissionUncertainError` is raised.
         """
         path = f"groups/{segment(group_id, 'group_id')}/runs"
-        sent_at = datetime.now(timezone.utc)
-        try:
-            doc = await self._http.request(
-                "POST", path, json_body={"arguments": arguments}, auth=True, idempotent=False
-            )
-        except APIConnectionError as exc:
-            if not request_sent(exc):
-                raise
-            return await self._resolve_start(group_id, arguments, sent_at, exc)
-        except ServerError as exc:
-            if exc.status_code not in _UNCERTAIN_STATUS:
-                raise
-            return await self._resolve_start(group_id, arguments, sent_at, exc)
-        run = Run.from_json(doc)
-        self._own_runs.add(run.run_id)
-        return run
-
-    async def _resolve_start(
-        self,
-        group_id: str,
-        arguments: list[dict[str, Any]],
-        sent_at: datetime,
-        cause: FlowservError,
-    ) -> Run:
-        """Find the run an unanswered start may have created, without starting another."""
-        candidates: list[str] = []
-        try:
-            with anyio.fail_after(self._settings.timeout or DEFAULT_TIMEOUT):
-                for attempt in range(3):
-                    if attempt:
-                        await anyio.sleep(0.5 * attempt)  # the server may still be committing
-                    listing = await self.list_runs(group_id)
-                    earliest = sent_at - RESOLVE_SKEW
-                    fresh = [
-                        info.run_id for info in listing
-                        if info.run_id not in self._own_runs
-                        and (info.created_at is None or info.created_at >= earliest)
-                    ]
-                    matches = []
-                    for run_id in fresh:
-                        run = await self.get_run(run_id)
-                        if list(run.doc.get("arguments") or []) == arguments:
-                            matches.append(run)
-                    candidates = [run.run_id for run in matches]
-                    if len(matches) == 1:
-                        self._own_runs.add(matches[0].run_id)
-                        return matches[0]
-                    if len(matches) > 1:
-                        break
-        except (FlowservError, TimeoutError):
-            pass
-        found = (
-            f"{len(candidates)} runs match it: {', '.join(candidates)}" if candidates
-            else "no run matching it was found"
-        )
-        raise SubmissionUncertainError(
-            f"the run start in group {group_id} may or may not have reached the server "
-            f"({cause}); it was not sent again, and {found}. Check the group's runs "
-            "before starting it again.",
-            group_id=group_id,
-            arguments=arguments,
-            sent_at=sent_at.isoformat(),
-            candidates=candidates,
-        ) from cause
+        with self._submissions.sending(start_key(group_id, arguments)):
+            sent_at = datetime.now(timezone.utc)
+            try:
+                doc = await self._http.request(
+                    "POST", path, json_body={"arguments": arguments}, auth=True, idempotent=False
+                )
+                run = Run.from_json(doc)
+            except (APIConnectionError, ServerError, InvalidResponseError) as exc:
+                if not _ambiguous(exc):
+                    raise
+                return await resolve_start(
+                    self, self._submissions, group_id, arguments, sent_at, exc
+                )
+            self._submissions.runs.add(run.run_id)
+            return run
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel an active run, with an optional reason (kept in its messages)."""
@@ -538,6 +488,19 @@ def _check_interval(value: float, name: str) -> float:
     if math.isinf(value):
         raise ValueError(f"{name} must be finite")
     return float(value)
+
+
+def _ambiguous(error: FlowservError) -> bool:
+    """Whether a failed run start or upload may still have been carried out by the server.
+
+    True for transport failures after the request went out, gateway errors
+    (502, 504) and a success answer that could not be read.
+    """
+    if isinstance(error, APIConnectionError):
+        return request_sent(error)
+    if isinstance(error, ServerError):
+        return error.status_code in _UNCERTAIN_STATUS
+    return isinstance(error, InvalidResponseError)
 
 
 def _items(doc: object, key: str) -> list[Any]:

@@ -152,8 +152,10 @@ class SubmissionUncertainError(FlowservError):
     The request was sent and no answer came (a timeout or a broken connection),
     so it was not sent again: sending it twice could create two runs. The error
     carries what is needed to check later: ``group_id``, the wire ``arguments``
-    of the run start (None for an upload), ``sent_at`` (a UTC timestamp taken
-    just before sending) and ``candidates``, the ids of runs that might be it.
+    of the run start (None for an upload), ``filename`` (for an upload: the
+    name the server stores it under), ``sent_at`` (a UTC timestamp taken just
+    before sending) and ``candidates``, the ids of runs (or uploaded files)
+    that might be it.
     """
 
     def __init__(
@@ -164,12 +166,14 @@ class SubmissionUncertainError(FlowservError):
         arguments: list[dict[str, Any]] | None = None,
         sent_at: str | None = None,
         candidates: Sequence[str] = (),
+        filename: str | None = None,
     ) -> None:
         super().__init__(message)
         self.group_id = group_id
         self.arguments = arguments
         self.sent_at = sent_at
         self.candidates = list(candidates)
+        self.filename = filename
 
 
 class RunWaitTimeout(FlowservError, TimeoutError):
