@@ -10,6 +10,8 @@ request the proxy either forwards it unchanged or applies a fault:
 - ``reset_response``: forward the request, then send only part of the
   server's answer and reset the connection (the request *did* reach it);
 - ``delay``: wait ``delay`` seconds, then forward;
+- ``slow_answer``: forward at once, but pass the answer on only after ``delay``
+  seconds (the server has acted; the client is still waiting);
 - ``hold``: forward the request, then hold the answer for ``hold`` seconds
   (longer than the client's timeout) and drop it;
 - ``status_502`` / ``status_503``: answer with that status (an HTML page, as
@@ -33,7 +35,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("reset_request", "reset_response", "delay", "hold", "status_502", "status_503")
+FAULT_KINDS = (
+    "reset_request", "reset_response", "delay", "slow_answer", "hold", "status_502", "status_503"
+)
 
 Matcher = Callable[[str, str], bool]
 """Decides from (method, path) whether a rule applies to a request."""
@@ -158,7 +162,7 @@ class FaultProxy:
         matches: Matcher | None = None,
     ) -> None:
         """Inject faults at random (seeded) into a share ``rate`` of requests."""
-        weights = kinds or {kind: 1.0 for kind in FAULT_KINDS}
+        weights = kinds or {kind: 1.0 for kind in FAULT_KINDS if kind != "slow_answer"}
         self._random = RandomFaults(
             random.Random(seed), rate, list(weights), list(weights.values()), matches
         )
@@ -222,6 +226,8 @@ class FaultProxy:
             self.upstream_down += 1
             _reset(writer)
             return
+        if fault == "slow_answer":
+            await asyncio.sleep(self.delay)
         if fault == "hold":
             await asyncio.sleep(self.hold)
             _reset(writer)
