@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import anyio
 import pytest
+
+import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
     FakeFlowserv,
     fake_server,
     sdk_client,
     virtual_clock_backends,
 )
-
-import aioflowserv as afs
 
 pytestmark = pytest.mark.anyio
 
@@ -59,9 +59,11 @@ async def test_run_wait_timeout_carries_the_last_seen_runs_and_the_completed_one
     assert error.run.state is afs.RunState.RUNNING
     assert error.pending == [error.run]
     (completed,) = error.completed
-    assert completed.run_id == ended and completed.is_success()
+    assert completed.run_id == ended
+    assert completed.is_success()
     assert completed.get_file("greetings") is not None  # the full final record
-    assert started_late in str(error) and "RUNNING" in str(error)
+    assert started_late in str(error)
+    assert "RUNNING" in str(error)
 
 
 async def test_a_deadline_leaves_the_run_running_on_the_server(
@@ -81,10 +83,14 @@ async def test_as_completed_yields_what_ended_then_raises_at_the_deadline(
     quick = fake.snapshot(fake.add_run(group, end_after_listings=1))
     endless = fake.snapshot(fake.add_run(group))
     yielded: list[afs.Run] = []
-    start = anyio.current_time()
-    with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout) as caught:
+
+    async def consume() -> None:
         async for run in sdk.as_completed([quick, endless], timeout=3, poll_interval=0.1):
             yielded.append(run)
+
+    start = anyio.current_time()
+    with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout) as caught:
+        await consume()
     assert anyio.current_time() - start == pytest.approx(3)
     assert [run.run_id for run in yielded] == [quick.run_id]
     assert [run.run_id for run in caught.value.pending] == [endless.run_id]
@@ -97,10 +103,14 @@ async def test_the_deadline_of_as_completed_counts_time_spent_by_the_consumer(
     group = fake.add_group()
     quick = fake.snapshot(fake.add_run(group, end_after_listings=1))
     endless = fake.snapshot(fake.add_run(group))
-    start = anyio.current_time()
-    with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout):
+
+    async def consume_slowly() -> None:
         async for _ in sdk.as_completed([quick, endless], timeout=3, poll_interval=0.1):
             await anyio.sleep(2)
+
+    start = anyio.current_time()
+    with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout):
+        await consume_slowly()
     assert anyio.current_time() - start == pytest.approx(3)
 
 

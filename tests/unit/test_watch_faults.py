@@ -9,12 +9,16 @@ fault. Under asyncio and trio on a virtual clock.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+
+import aioflowserv as afs
+from aioflowserv._watch import FATAL_AFTER
 from fakeserver import (  # noqa: F401 - fixtures
     FakeFlowserv,
     client_for,
@@ -22,9 +26,6 @@ from fakeserver import (  # noqa: F401 - fixtures
     sdk_client,
     virtual_clock_backends,
 )
-
-import aioflowserv as afs
-from aioflowserv._watch import FATAL_AFTER
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +76,8 @@ async def test_a_run_missing_from_the_listing_is_fetched_and_found_in_another_gr
     run_id = fake.add_run(actual, end_after_listings=2)
     with anyio.fail_after(600):
         (final,) = await sdk.wait_all([run_id], group_id=assumed, **FIXED)
-    assert final.is_success() and final.group_id == actual
+    assert final.is_success()
+    assert final.group_id == actual
     assert fake.count("list_runs", assumed) == 1
     assert fake.count("list_runs", actual) == 3
 
@@ -124,10 +126,10 @@ async def test_listing_retries_back_off_exponentially_up_to_max_interval(
     with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout):
         await sdk.wait(run, timeout=12, poll_interval=0.1, max_interval=2)
     times = fake.times("list_runs")
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     expected = [0.2, 0.4, 0.8, 1.6, 2, 2, 2]  # base * 2**failures, capped; then +-10% jitter
     assert len(gaps) >= len(expected)
-    for gap, nominal in zip(gaps, expected):
+    for gap, nominal in zip(gaps, expected, strict=False):
         assert nominal * 0.9 - 1e-9 <= gap <= nominal * 1.1 + 1e-9
 
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import anyio
 import pytest
+
+import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
     FakeFlowserv,
     fake_server,
     sdk_client,
     virtual_clock_backends,
 )
-
-import aioflowserv as afs
 
 pytestmark = pytest.mark.anyio
 
@@ -123,7 +123,8 @@ async def test_the_lead_passes_on_at_once_when_the_leader_is_cancelled_mid_reque
             await anyio.sleep(0.2)  # the listing is still in flight (it takes 1 s)
             cancelled_at = anyio.current_time()
             scope.cancel()
-    assert done and done[0].is_success()
+    assert done
+    assert done[0].is_success()
     listed_at = fake.times("list_runs")
     # The follower repeated the interrupted listing at once instead of waiting a tick.
     assert listed_at[1] == pytest.approx(cancelled_at)

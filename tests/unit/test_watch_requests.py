@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import anyio
 import pytest
+
+import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
     FakeFlowserv,
     fake_server,
     sdk_client,
     virtual_clock_backends,
 )
-
-import aioflowserv as afs
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +65,7 @@ async def test_every_watched_group_is_listed_once_per_tick(
     groups = [fake.add_group() for _ in range(3)]
     runs = [
         fake.snapshot(fake.add_run(group, end_after_listings=ticks))
-        for group, ticks in zip(groups, [2, 4, 6])
+        for group, ticks in zip(groups, [2, 4, 6], strict=True)
     ]
     with anyio.fail_after(60):
         await sdk.wait_all(runs, **FIXED)
@@ -90,7 +90,8 @@ async def test_many_waits_on_one_group_share_its_listing(
         async with anyio.create_task_group() as tg:
             for run in runs:
                 tg.start_soon(wait, run)
-    assert len(finals) == 50 and all(run.is_success() for run in finals)
+    assert len(finals) == 50
+    assert all(run.is_success() for run in finals)
     assert fake.count("list_runs") == 4
     assert fake.count("get_run") == 50
 
@@ -102,7 +103,8 @@ async def test_a_run_known_only_by_id_is_looked_up_once(
     run_id = fake.add_run(group, end_after_listings=2)
     with anyio.fail_after(60):
         final = await sdk.wait(run_id, **FIXED)
-    assert final.is_success() and final.group_id == group
+    assert final.is_success()
+    assert final.group_id == group
     # One fetch to learn its group, then listings, then one fetch of the final record.
     assert fake.count("get_run", run_id) == 2
     assert fake.count("list_runs", group) == 3
@@ -129,7 +131,8 @@ async def test_runs_without_a_group_are_fetched_one_by_one_each_tick(
     run_id = fake.add_run(None, duration=0.35)
     with anyio.fail_after(60):
         final = await sdk.wait(fake.snapshot(run_id), **FIXED)
-    assert final.is_success() and final.group_id is None
+    assert final.is_success()
+    assert final.group_id is None
     assert fake.count("list_runs") == 0
     assert fake.times("get_run", run_id) == pytest.approx(
         [fake.run(run_id).created + 0.1 * k for k in (1, 2, 3, 4)]

@@ -1,0 +1,302 @@
+"""The watching API of AsyncWorkflow/AsyncFlowserv: on_change, as_completed, start_runs, start_run.
+
+Under asyncio and trio on a virtual clock, against the fake flowServ (runs
+started over its API last their ``sleep`` argument in virtual seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import anyio
+import pytest
+
+import aioflowserv as afs
+from fakeserver import (  # noqa: F401 - fixtures
+    FakeFlowserv,
+    client_for,
+    fake_server,
+    sdk_client,
+    virtual_clock_backends,
+)
+
+pytestmark = pytest.mark.anyio
+
+FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
+
+
+@pytest.fixture
+async def workflow(fake: FakeFlowserv, sdk: afs.AsyncFlowserv) -> afs.AsyncWorkflow:
+    """The sleeper workflow of a fresh group; the loading requests are not counted."""
+    loaded = await sdk.workflow("sleeper", fake.add_group())
+    fake.reset_counts()
+    return loaded
+
+
+# -- on_change -------------------------------------------------------------------------------
+
+
+async def test_on_change_sees_every_state_change_once_and_the_final_record_last(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    run_id = fake.add_run(workflow.group_id, state="PENDING", end_after_listings=6)
+    seen: list[afs.Run] = []
+
+    async def start_it() -> None:
+        await fake.wait_for(lambda: fake.count("list_runs") == 3)
+        fake.set_state(run_id, "RUNNING")
+
+    with anyio.fail_after(600):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(start_it)
+            final = await workflow.wait(fake.snapshot(run_id), on_change=seen.append, **FIXED)
+    assert [run.state for run in seen] == [afs.RunState.RUNNING, afs.RunState.SUCCESS]
+    assert seen[0].run_id == run_id
+    assert seen[0].group_id == workflow.group_id
+    assert seen[-1] == final
+    assert final.files()
+
+
+async def test_on_change_of_a_batch_reports_each_run(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    seen: list[tuple[str, afs.RunState]] = []
+    with anyio.fail_after(600):
+        runs = await workflow.start_runs(
+            [{"sleep": 0.3}, {"sleep": 0.5, "exitcode": 2}], poll_interval=0.1,
+            on_change=lambda run: seen.append((run.run_id, run.state)),
+        )
+    assert sorted(seen) == sorted((run.run_id, run.state) for run in runs)
+    assert [run.state for run in runs] == [afs.RunState.SUCCESS, afs.RunState.ERROR]
+
+
+# -- as_completed ----------------------------------------------------------------------------
+
+
+async def test_as_completed_yields_final_runs_in_completion_order(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    durations = [0.7, 0.2, 1.1, 0.45, 0.9]
+    runs = [fake.snapshot(fake.add_run(workflow.group_id, duration=d)) for d in durations]
+    with anyio.fail_after(600):
+        yielded = [run async for run in workflow.as_completed(runs, **FIXED)]
+    by_end = sorted(runs, key=lambda run: durations[runs.index(run)])
+    assert [run.run_id for run in yielded] == [run.run_id for run in by_end]
+    assert all(run.is_success() and run.finished_at is not None for run in yielded)
+
+
+async def test_as_completed_orders_runs_seen_ending_in_the_same_tick_by_finish_time(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    # All three end between two listings; the listing shows them oldest first.
+    durations = [0.19, 0.13, 0.16]
+    runs = [fake.snapshot(fake.add_run(workflow.group_id, duration=d)) for d in durations]
+    with anyio.fail_after(600):
+        yielded = [run async for run in workflow.as_completed(runs, **FIXED)]
+    assert fake.count("list_runs") == 2
+    assert [run.run_id for run in yielded] == [runs[1].run_id, runs[2].run_id, runs[0].run_id]
+    assert [run.finished_at for run in yielded] == sorted(r.finished_at for r in yielded)
+
+
+async def test_as_completed_yields_a_run_given_twice_once(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    run = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=2))
+    with anyio.fail_after(600):
+        yielded = [r async for r in workflow.as_completed([run, run.run_id, run], **FIXED)]
+    assert [r.run_id for r in yielded] == [run.run_id]
+
+
+async def test_as_completed_yields_runs_known_to_be_final_first_without_a_request(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    done = fake.snapshot(fake.add_run(workflow.group_id, state="SUCCESS"))
+    running = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=1))
+    with anyio.fail_after(600):
+        stream = workflow.as_completed([running, done], **FIXED)
+        first = await stream.__anext__()
+        assert first == done
+        assert fake.count() == 0
+        rest = [run async for run in stream]
+    assert [run.run_id for run in rest] == [running.run_id]
+
+
+async def test_as_completed_raises_the_error_of_a_deleted_run_when_it_is_reached(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    quick = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=1))
+    doomed = fake.snapshot(fake.add_run(workflow.group_id))
+    yielded: list[afs.Run] = []
+
+    async def consume() -> None:
+        async for run in workflow.as_completed([quick, doomed], **FIXED):
+            yielded.append(run)
+            fake.delete(doomed.run_id)
+
+    with anyio.fail_after(600), pytest.raises(afs.NotFoundError):
+        await consume()
+    assert yielded == [fake.snapshot(quick.run_id)]
+
+
+async def test_leaving_as_completed_early_stops_the_watching(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    quick = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=1))
+    endless = fake.snapshot(fake.add_run(workflow.group_id))
+    with anyio.fail_after(600):
+        async with contextlib.aclosing(workflow.as_completed([quick, endless], **FIXED)) as stream:
+            async for _ in stream:
+                break
+    sent = fake.count()
+    await anyio.sleep(60)
+    assert fake.count() == sent
+    assert sdk._watcher.idle
+
+
+# -- start_runs ------------------------------------------------------------------------------
+
+
+async def test_start_runs_returns_runs_in_input_order_with_bounded_concurrency(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.latency["start_run"] = 0.5
+    arguments = [{"sleep": float(i), "greeting": f"hi {i}"} for i in range(20)]
+    with anyio.fail_after(600):
+        runs = await workflow.start_runs(arguments, concurrency=4)
+    assert [run.arguments["greeting"] for run in runs] == [f"hi {i}" for i in range(20)]
+    assert all(run.is_running() for run in runs)
+    assert fake.max_in_flight["start_run"] == 4
+    assert fake.count("start_run") == 20
+
+
+async def test_start_runs_never_sends_more_than_the_runs(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.latency["start_run"] = 0.5
+    with anyio.fail_after(600):
+        runs = await workflow.start_runs([{"sleep": 1}] * 3, concurrency=16)
+    assert len({run.run_id for run in runs}) == 3
+    assert fake.max_in_flight["start_run"] == 3
+
+
+async def test_start_runs_with_poll_interval_waits_for_every_run(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    arguments = [{"sleep": s} for s in (0.9, 0.1, 0.5)] + [{"sleep": 0.3, "exitcode": 3}]
+    with anyio.fail_after(600):
+        runs = await workflow.start_runs(arguments, poll_interval=0.1, max_interval=0.1)
+    assert [run.arguments["sleep"] for run in runs] == [0.9, 0.1, 0.5, 0.3]
+    assert [run.state.value for run in runs] == ["SUCCESS"] * 3 + ["ERROR"]
+    assert runs[3].messages()[-1] == "sleeper: failing on purpose with exit code 3\n"
+    # Watched together: one listing per tick for the whole batch.
+    assert fake.count("list_runs") <= 11
+
+
+async def test_a_failed_submission_raises_batch_submission_error_with_every_outcome(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.fail("start_run", status=400, message="no room", after=2)
+    with anyio.fail_after(600), pytest.raises(afs.BatchSubmissionError) as caught:
+        await workflow.start_runs([{"sleep": i} for i in range(5)], concurrency=1)
+    results = caught.value.results
+    assert [type(item).__name__ for item in results] == [
+        "Run", "Run", "InvalidRequestError", "Run", "Run",
+    ]
+    assert [run.arguments["sleep"] for run in caught.value.runs] == [0, 1, 3, 4]
+    assert [str(error) for error in caught.value.errors] == [str(results[2])]
+    assert "no room" in str(caught.value)
+    assert fake.count("start_run") == 5  # the other submissions went on
+
+
+async def test_return_exceptions_puts_errors_in_place_of_their_runs(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.fail("start_run", status=503, after=1)
+    with anyio.fail_after(600):
+        results = await workflow.start_runs(
+            [{"sleep": 0.2}, {"sleep": 0.1}, {"sleep": 0.3}], concurrency=1,
+            poll_interval=0.1, return_exceptions=True,
+        )
+    assert isinstance(results[1], afs.ServerError)
+    assert [r.state for r in results if isinstance(r, afs.Run)] == [afs.RunState.SUCCESS] * 2
+
+
+async def test_a_run_deleted_while_its_batch_is_watched_stands_as_its_error(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    async def delete_the_second() -> None:
+        await fake.wait_for(lambda: fake.count("list_runs") == 2)
+        fake.delete(list(fake.runs)[1])
+
+    with anyio.fail_after(600):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(delete_the_second)
+            results = await workflow.start_runs(
+                [{"sleep": 1}] * 3, poll_interval=0.1, return_exceptions=True
+            )
+    assert isinstance(results[1], afs.NotFoundError)
+    assert isinstance(results[0], afs.Run)
+    assert results[0].is_success()
+    assert isinstance(results[2], afs.Run)
+    assert results[2].is_success()
+
+
+async def test_arguments_are_all_checked_before_the_first_submission(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    with pytest.raises(afs.UnknownParameterError):
+        await workflow.start_runs([{"sleep": 1}, {"sleep": 1, "nap": 2}])
+    assert fake.count() == 0
+
+
+async def test_start_runs_does_not_wait_for_post_processing_unless_asked(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.postproc = 5.0
+    with anyio.fail_after(600):
+        runs = await workflow.start_runs([{"sleep": 0.2}], poll_interval=0.1)
+    assert runs[0].is_success()
+    assert fake.postproc_runs[-1].active
+    with anyio.fail_after(600):
+        await workflow.start_runs([{"sleep": 0.2}], poll_interval=0.1, postproc=True)
+    assert not fake.postproc_runs[-1].active
+
+
+# -- start_run with poll_interval ------------------------------------------------------------
+
+
+async def test_start_run_with_poll_interval_also_waits_for_the_post_processing_run(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.postproc = 2.0
+    with anyio.fail_after(600):
+        run = await workflow.start_run({"sleep": 1}, poll_interval=0.1)
+    assert run.is_success()
+    assert run.files()
+    (post,) = fake.postproc_runs
+    assert post.state == "SUCCESS"
+    assert anyio.current_time() >= post.finished  # type: ignore[operator]
+    assert fake.count("get_run", post.id) >= 1
+    postproc = await workflow.get_postproc_results()
+    assert postproc is not None
+    assert postproc.run_id == post.id
+    assert postproc.is_success()
+
+
+async def test_start_run_without_poll_interval_returns_the_started_run_at_once(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    run = await workflow.start_run({"sleep": 5})
+    assert run.is_running()
+    assert fake.count() == 1
+
+
+async def test_wait_with_postproc_waits_for_the_post_processing_run(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.postproc = 3.0
+    run = await workflow.start_run({"sleep": 0.5})
+    with anyio.fail_after(600):
+        final = await workflow.wait(run, postproc=True, **FIXED)
+    assert final.is_success()
+    assert not fake.postproc_runs[-1].active
