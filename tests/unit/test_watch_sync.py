@@ -1,0 +1,147 @@
+"""Watching through the sync facade: the same behaviour, plain values and a plain iterator.
+
+The facade runs the async client in its own event-loop thread, so these tests
+use real time (small intervals) and the fake on ``time.monotonic``. Every wait
+has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import aioflowserv as afs
+from fakeserver import FakeFlowserv, client_for
+
+POLL = {"poll_interval": 0.01, "max_interval": 0.02}
+DEADLINE = 20.0
+
+
+@pytest.fixture
+def fake() -> FakeFlowserv:
+    """A fake flowServ on the monotonic clock (it is driven from the facade's thread)."""
+    return FakeFlowserv(clock=time.monotonic)
+
+
+@pytest.fixture
+def fs(fake: FakeFlowserv) -> Iterator[afs.Flowserv]:
+    """A sync client on the fake, without HTTP-level retries."""
+    with afs.Flowserv(
+        client_for(fake).url, token=fake.token, transport=fake, retries=0
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def wf(fake: FakeFlowserv, fs: afs.Flowserv) -> afs.Workflow:
+    """The sleeper workflow of a fresh group, through the sync facade."""
+    return fs.workflow("sleeper", fake.add_group())
+
+
+def eventually(condition: object, within: float = 5.0) -> bool:
+    """Poll a condition (a callable) until it holds or ``within`` seconds passed."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return bool(condition())  # type: ignore[operator]
+
+
+def test_sync_wait_returns_the_final_run(fake: FakeFlowserv, wf: afs.Workflow) -> None:
+    run = fake.snapshot(fake.add_run(wf.group_id, duration=0.05))
+    final = wf.wait(run, timeout=DEADLINE, **POLL)
+    assert isinstance(final, afs.Run)
+    assert final.is_success()
+    assert final.get_file("result") is not None
+
+
+def test_sync_as_completed_is_a_plain_iterator_in_completion_order(
+    fake: FakeFlowserv, wf: afs.Workflow
+) -> None:
+    durations = [0.15, 0.03, 0.09]
+    runs = [fake.snapshot(fake.add_run(wf.group_id, duration=d)) for d in durations]
+    stream = wf.as_completed(runs, timeout=DEADLINE, **POLL)
+    assert isinstance(stream, Iterator)
+    yielded = list(stream)
+    assert [run.run_id for run in yielded] == [runs[1].run_id, runs[2].run_id, runs[0].run_id]
+    assert all(run.is_success() for run in yielded)
+
+
+def test_sync_service_as_completed_accepts_run_ids(fake: FakeFlowserv, fs: afs.Flowserv) -> None:
+    group = fake.add_group()
+    run_ids = [fake.add_run(group, duration=d) for d in (0.06, 0.02)]
+    yielded = [run.run_id for run in fs.as_completed(run_ids, timeout=DEADLINE, **POLL)]
+    assert yielded == run_ids[::-1]
+
+
+def test_sync_wait_past_its_deadline_raises_with_the_last_seen_run(
+    fake: FakeFlowserv, wf: afs.Workflow
+) -> None:
+    run = fake.snapshot(fake.add_run(wf.group_id, state="PENDING"))
+    fake.set_state(run.run_id, "RUNNING")
+    with pytest.raises(afs.RunWaitTimeout) as caught:
+        wf.wait(run, timeout=0.2, **POLL)
+    assert caught.value.run.run_id == run.run_id
+    assert caught.value.run.state is afs.RunState.RUNNING
+    assert fake.state(run.run_id) == "RUNNING"
+
+
+def test_leaving_the_sync_iterator_early_stops_the_watching(
+    fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
+) -> None:
+    quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
+    endless = fake.snapshot(fake.add_run(wf.group_id))
+    for run in wf.as_completed([quick, endless], timeout=DEADLINE, **POLL):
+        assert run.run_id == quick.run_id
+        break
+    assert eventually(lambda: fs.async_client._watcher.idle)
+    sent = fake.count()
+    time.sleep(0.2)
+    assert fake.count() == sent
+
+
+def test_sync_start_runs_returns_final_runs_in_input_order(
+    fake: FakeFlowserv, wf: afs.Workflow
+) -> None:
+    fake.latency["start_run"] = 0.02
+    arguments = [{"sleep": s, "greeting": f"g{i}"} for i, s in enumerate([0.1, 0.0, 0.05, 0.02])]
+    runs = wf.start_runs(arguments, concurrency=2, timeout=DEADLINE, **POLL)
+    assert [run.arguments["greeting"] for run in runs] == ["g0", "g1", "g2", "g3"]
+    assert all(run.is_success() for run in runs)
+    assert fake.max_in_flight["start_run"] == 2
+
+
+def test_sync_on_change_sees_the_final_run(fake: FakeFlowserv, wf: afs.Workflow) -> None:
+    seen: list[afs.Run] = []
+    run = fake.snapshot(fake.add_run(wf.group_id, duration=0.05, end_state="ERROR"))
+    final = wf.wait(run, timeout=DEADLINE, on_change=seen.append, **POLL)
+    assert seen == [final]
+    assert final.is_error()
+
+
+def test_ctrl_c_stops_a_sync_wait_and_leaves_the_client_usable(
+    fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
+) -> None:
+    endless = fake.snapshot(fake.add_run(wf.group_id))
+
+    def press_ctrl_c_once_the_wait_polls() -> None:
+        if eventually(lambda: fake.count("list_runs") >= 2):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_once_the_wait_polls)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            wf.wait(endless, timeout=DEADLINE, **POLL)
+    finally:
+        presser.join()
+    assert eventually(lambda: fs.async_client._watcher.idle)
+    assert fake.state(endless.run_id) == "RUNNING"
+    quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
+    assert wf.wait(quick, timeout=DEADLINE, **POLL).is_success()
