@@ -18,6 +18,7 @@ from ._errors import (
     ConfigurationError,
     FlowservError,
     InvalidResponseError,
+    PayloadTooLargeError,
     ServerError,
 )
 from ._files import FileHandle, open_download
@@ -262,6 +263,11 @@ class AsyncFlowserv:
                     "POST", path, upload=source, auth=True, idempotent=False
                 )
                 uploaded = UploadedFile.from_json(doc)
+            except PayloadTooLargeError as exc:
+                raise PayloadTooLargeError(
+                    f"{source.filename!r} is larger than the server accepts ({exc.message})",
+                    status_code=exc.status_code, method=exc.method, path=exc.path,
+                ) from None
             except (APIConnectionError, ServerError, InvalidResponseError) as exc:
                 if not _ambiguous(exc):
                     raise

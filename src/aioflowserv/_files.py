@@ -157,6 +157,7 @@ def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
             if target != base and base not in target.parents:
                 raise UnsafePathError(f"archive member {name!r} points outside the directory")
             plan.append((member, target))
+        _check_layout(plan, base)
         written = []
         for member, target in plan:
             if member.isdir():
@@ -180,6 +181,30 @@ def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
                 raise
             written.append(target)
         return written
+
+
+def _check_layout(plan: list[tuple[tarfile.TarInfo, Path]], base: Path) -> None:
+    """Refuse an archive whose members cannot all be written as planned.
+
+    A file that another member needs as a directory, or a member that would
+    replace an existing directory (or need an existing file as a directory),
+    would fail half-way and leave a partial extraction behind.
+    """
+    needed_dirs = {parent for _, target in plan for parent in target.parents}
+    needed_dirs |= {target for member, target in plan if member.isdir()}
+    for member, target in plan:
+        if member.isfile() and (target in needed_dirs or target.is_dir()):
+            raise UnsafePathError(
+                f"archive member {member.name!r} is a file where a directory is needed"
+            )
+    for directory in needed_dirs:
+        if (directory == base or base in directory.parents) and (
+            directory.exists() and not directory.is_dir()
+        ):
+            raise UnsafePathError(
+                f"archive needs {str(directory.relative_to(base))!r} as a directory, "
+                "but a file of that name exists"
+            )
 
 
 async def open_download(http: HTTPClient, path: str, fallback_name: str) -> FileHandle:

@@ -46,6 +46,7 @@ logger = logging.getLogger("aioflowserv")
 
 _UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 _TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
+_TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # 429 and 503 mean the request was not processed: safe to resend even a POST.
 _NOT_PROCESSED = frozenset({429, 503})
@@ -113,6 +114,19 @@ def _transport_error(exc: httpx.HTTPError, method: str, path: str) -> APIConnect
         exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
     )
     return error
+
+
+def _open_upload(upload: FileSource) -> Any:
+    try:
+        return upload.open()
+    except (OSError, ValueError) as exc:  # gone, unreadable or closed since it was checked
+        raise _unreadable(upload, exc) from None
+
+
+def _unreadable(upload: FileSource, exc: Exception) -> InvalidArgumentError:
+    where = str(upload.path) if upload.path is not None else upload.filename
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return InvalidArgumentError(upload.parameter, f"cannot read {where!r}: {reason}")
 
 
 def request_sent(error: BaseException) -> bool:
@@ -205,7 +219,7 @@ class HTTPClient:
         try:
             return json.loads(content)
         except ValueError:
-            snippet = content[:80].decode("utf-8", errors="replace")
+            snippet = self.redact(content)[:80].decode("utf-8", errors="replace")
             raise InvalidResponseError(
                 f"{method} {path}: the server did not answer with JSON ({snippet!r}); "
                 f"is {self.settings.url} a flowServ API URL?"
@@ -242,7 +256,7 @@ class HTTPClient:
         while True:
             attempt += 1
             started = time.perf_counter()
-            content = upload.open() if upload is not None else None
+            content = _open_upload(upload) if upload is not None else None
             try:
                 files: Any = None
                 if upload is not None:
@@ -251,6 +265,12 @@ class HTTPClient:
                     method, path, json=json_body, files=files, params=params, headers=headers
                 )
                 response = await self._client.send(request, stream=stream)
+            except OSError as exc:  # httpx maps socket errors: this is reading an upload
+                if upload is None:
+                    raise APIConnectionError(
+                        f"{method} {path}: {exc}", method=method, path=path
+                    ) from None
+                raise _unreadable(upload, exc) from None
             except httpx.HTTPError as exc:
                 error = _transport_error(exc, method, path)
                 retry = attempt < policy.attempts and (idempotent or not request_sent(error))
@@ -297,7 +317,18 @@ class HTTPClient:
                 status_code=response.status_code, method=method, path=path,
             )
         return status_error(
-            response.status_code, body, response.headers.get("content-type", ""),
+            response.status_code, self.redact(body), response.headers.get("content-type", ""),
             method=method, path=path,
         )
+
+    def redact(self, body: bytes) -> bytes:
+        """``body`` with the token (this client's, or any ``"token"`` field) replaced by ``***``.
+
+        Server answers end up in exception messages; a login answer cut short
+        or a server that echoes headers must not carry the token there.
+        """
+        body = _TOKEN_FIELD.sub(rb"\1***", body)
+        if self._token:
+            body = body.replace(self._token.encode(), b"***")
+        return body
 

@@ -366,6 +366,9 @@ def _file_source(para: Parameter, value: Any) -> FileSource:
         return FileSource(name, filename or path.name, path=path, target=target)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return FileSource(name, filename or name, data=bytes(value), target=target)
+    readable = getattr(value, "readable", None)
+    if callable(readable) and not getattr(value, "closed", False) and not readable():
+        raise _invalid(name, f"the file {_stream_name(value, '')!r} is not open for reading")
     if isinstance(value, io.TextIOBase):
         if value.closed:
             raise _invalid(name, "the file is closed")
