@@ -1,0 +1,103 @@
+"""Watching many runs on the real flowServ server: batch submission and as_completed.
+
+Runs sleep 1-2 s so that starting many at once does not trip the server's
+race that leaves a fast run RUNNING forever; every wait has a deadline all
+the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+import aioflowserv as afs
+from aioflowserv.testing import FlowservServer
+
+DEADLINE = 45.0
+TICK = 0.25
+COMMIT_LAG = 0.5
+"""How much later than its ``finishedAt`` the server may commit a run's final state."""
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """A real HTTP transport that counts requests by method and path shape."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.counts: Counter[str] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        route = request.url.path.split("/api/v1/", 1)[-1]
+        shape = "/".join("{id}" if len(part) == 32 else part for part in route.split("/"))
+        self.counts[f"{request.method} {shape}"] += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def assert_completion_order(runs: list[afs.Run]) -> None:
+    """No run is yielded after one that finished clearly later than it."""
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier.finished_at is not None
+        assert later.finished_at is not None
+        assert (earlier.finished_at - later.finished_at).total_seconds() <= COMMIT_LAG
+
+
+@pytest.mark.asyncio
+async def test_start_runs_then_as_completed_yields_every_run_once_in_completion_order(
+    server: FlowservServer, user: dict[str, Any], group_id: str
+) -> None:
+    transport = CountingTransport()
+    async with afs.AsyncFlowserv(server.url, token=user["token"], transport=transport) as fs:
+        workflow = await fs.workflow("sleeper", group_id)
+        sleeps = [1.0 + (i % 5) * 0.25 for i in range(20)]
+        runs = await workflow.start_runs([{"sleep": s} for s in sleeps], concurrency=8)
+        assert [run.arguments["sleep"] for run in runs] == sleeps
+        transport.counts.clear()
+        started = time.monotonic()
+        yielded = [
+            run async for run in workflow.as_completed(
+                runs, timeout=DEADLINE, poll_interval=TICK, max_interval=TICK
+            )
+        ]
+        elapsed = time.monotonic() - started
+    assert sorted(run.run_id for run in yielded) == sorted(run.run_id for run in runs)
+    assert all(run.is_success() for run in yielded)
+    assert_completion_order(yielded)
+    # One fetch per run (each when it ended) and one listing per tick for the whole batch.
+    assert transport.counts["GET runs/{id}"] == 20
+    assert transport.counts["GET groups/{id}/runs"] <= elapsed / TICK + 2
+    assert set(transport.counts) == {"GET runs/{id}", "GET groups/{id}/runs"}
+
+
+@pytest.mark.asyncio
+async def test_start_runs_with_poll_interval_returns_final_runs_in_input_order(
+    workflow: afs.AsyncWorkflow,
+) -> None:
+    sleeps = [1.5, 1.0, 1.25, 1.0]
+    runs = await workflow.start_runs(
+        [{"sleep": s, "greeting": f"hi {i}"} for i, s in enumerate(sleeps)],
+        concurrency=4, poll_interval=TICK, timeout=DEADLINE,
+    )
+    assert [run.arguments["greeting"] for run in runs] == [f"hi {i}" for i in range(4)]
+    assert all(run.is_success() and run.get_file("result") for run in runs)
+
+
+def test_sync_start_runs_then_as_completed_over_a_plain_iterator(
+    sync_workflow: afs.Workflow,
+) -> None:
+    sleeps = [1.0, 1.5, 1.25, 1.0, 1.5, 1.25]
+    runs = sync_workflow.start_runs([{"sleep": s} for s in sleeps], concurrency=3)
+    assert [run.arguments["sleep"] for run in runs] == sleeps
+    yielded = list(
+        sync_workflow.as_completed(runs, timeout=DEADLINE, poll_interval=TICK, max_interval=TICK)
+    )
+    assert sorted(run.run_id for run in yielded) == sorted(run.run_id for run in runs)
+    assert all(run.is_success() for run in yielded)
+    assert_completion_order(yielded)
