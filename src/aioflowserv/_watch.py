@@ -60,13 +60,17 @@ ListRuns = Callable[[str], Awaitable[list[Any]]]
 GetRun = Callable[[str], Awaitable[Run]]
 
 
+_UNSEEN = object()
+"""The raw state of a run not listed yet (a listing entry without a state is an error)."""
+
+
 @attrs.define(eq=False)
 class _Entry:
     run_id: str
     group_id: str | None
     snapshot: Run | None
     state: RunState | None
-    raw_state: object = None
+    raw_state: object = _UNSEEN
     first_listing: int = 0
     failures: int = 0
     result: Run | None = None
@@ -94,7 +98,7 @@ class _Waiter:
     poll_interval: float
     max_interval: float
     on_change: OnChange | None
-    entries: list[_Entry] = attrs.Factory(list)
+    entries: dict[str, _Entry] = attrs.Factory(dict)
     remaining: int = 0
     finished: deque[_Entry] = attrs.Factory(deque)
     wake: anyio.Event = attrs.Factory(anyio.Event)
@@ -150,9 +154,10 @@ class Watcher:
                 await self._drive(waiter, lambda: waiter.remaining == 0)
             if scope.cancelled_caught and waiter.remaining:
                 raise _timeout_error(waiter, timeout)
+            entries = [waiter.entries[run_id] for run_id, _, _ in specs]
             if return_exceptions:
-                return [entry.result or entry.error for entry in waiter.entries]
-            return [_outcome(entry) for entry in waiter.entries]
+                return [entry.result or entry.error for entry in entries]
+            return [_outcome(entry) for entry in entries]
 
     async def as_completed(
         self,
@@ -163,16 +168,19 @@ class Watcher:
         max_interval: float,
         on_change: OnChange | None = None,
     ) -> AsyncGenerator[Run, None]:
-        """Yield each run once it is final, in the order they end."""
+        """Yield each run once it is final, in the order they end.
+
+        A run is let go once yielded, so that memory stays bounded by the runs
+        still watched; the ``completed`` list of a :class:`RunWaitTimeout` is
+        therefore empty here (every run that ended was yielded).
+        """
         deadline = anyio.current_time() + _deadline_delay(timeout)
         with self._register(specs, poll_interval, max_interval, on_change) as waiter:
-            yielded: set[str] = set()
             while True:
                 while waiter.finished:
                     entry = waiter.finished.popleft()
-                    if entry.run_id not in yielded:
-                        yielded.add(entry.run_id)
-                        yield _outcome(entry)
+                    self._drop(waiter, entry)
+                    yield _outcome(entry)
                 if waiter.remaining == 0:
                     return
                 # The lead is only held inside this call, never across a yield.
@@ -216,7 +224,7 @@ class Watcher:
                     waiter.finished.append(entry)
                 else:
                     waiter.remaining += 1
-            waiter.entries.append(entry)
+                waiter.entries[run_id] = entry
         if self._schedule_changed is not None:
             self._schedule_changed.set()
         try:
@@ -242,13 +250,18 @@ class Watcher:
 
     def _unregister(self, waiter: _Waiter) -> None:
         self._driving.pop(waiter, None)
-        for entry in waiter.entries:
-            entry.waiters.discard(waiter)
-            if not entry.waiters and self._entries.get(entry.run_id) is entry:
-                del self._entries[entry.run_id]
-                self._untrack(entry)
+        for entry in list(waiter.entries.values()):
+            self._drop(waiter, entry)
         if self._leader is None:
             self._hand_over()
+
+    def _drop(self, waiter: _Waiter, entry: _Entry) -> None:
+        """Let go of one run of a wait; forget it when no wait is left on it."""
+        del waiter.entries[entry.run_id]
+        entry.waiters.discard(waiter)
+        if not entry.waiters and self._entries.get(entry.run_id) is entry:
+            del self._entries[entry.run_id]
+            self._untrack(entry)
 
     def _untrack(self, entry: _Entry) -> None:
         group = self._groups.get(entry.group_id)
@@ -340,7 +353,10 @@ class Watcher:
         fetch: list[_Entry] = []
         seen = 0
         for item in listing:
-            entry = entries.get(item.get("id", "")) if isinstance(item, dict) else None
+            try:
+                entry = entries.get(item["id"])
+            except (TypeError, KeyError):
+                continue  # not a run entry: nothing watched here
             if entry is None:
                 continue
             seen += 1
@@ -357,7 +373,7 @@ class Watcher:
                     entry.state = state
                     if state.is_active:  # a final state is reported with the full record
                         self._changed(entry, None)
-            if entry.state is not None and not entry.state.is_active:
+            if raw not in _ACTIVE_VALUES:
                 fetch.append(entry)
         if seen < len(entries):
             listed = {item.get("id") for item in listing if isinstance(item, dict)}
@@ -377,24 +393,21 @@ class Watcher:
         ended (``finishedAt``), so that ``as_completed`` yields in that order.
         """
         fetched: list[tuple[_Entry, Run]] = []
+        queue = iter(entries)
 
-        async def fetch(entry: _Entry) -> None:
-            run = await self._fetch(entry)
-            if run is not None:
-                fetched.append((entry, run))
+        async def fetch() -> None:
+            for entry in queue:  # shared by the workers: each entry is fetched once
+                run = await self._fetch(entry)
+                if run is not None:
+                    fetched.append((entry, run))
 
-        if len(entries) == 1:
-            await fetch(entries[0])
+        workers = min(FETCH_CONCURRENCY, len(entries))
+        if workers == 1:
+            await fetch()
         else:
-            limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
-
-            async def fetch_limited(entry: _Entry) -> None:
-                async with limiter:
-                    await fetch(entry)
-
             async with anyio.create_task_group() as tg:
-                for entry in entries:
-                    tg.start_soon(fetch_limited, entry)
+                for _ in range(workers):
+                    tg.start_soon(fetch)
         fetched.sort(key=lambda item: _end_time(item[1]))
         changed = False
         for entry, run in fetched:
@@ -489,6 +502,8 @@ class Watcher:
             waiter.wake.set()
 
 
+_ACTIVE_VALUES = frozenset(state.value for state in RunState if state.is_active)
+
 _FATAL = (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
 """Errors that will not go away by asking again: they end the waits concerned at once."""
 
@@ -520,8 +535,8 @@ def _outcome(entry: _Entry) -> Run:
 
 
 def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:
-    pending = [entry.last_seen() for entry in dict.fromkeys(waiter.entries) if not entry.done]
-    completed = [entry.result for entry in dict.fromkeys(waiter.entries) if entry.result]
+    pending = [entry.last_seen() for entry in waiter.entries.values() if not entry.done]
+    completed = [entry.result for entry in waiter.entries.values() if entry.result]
     first = pending[0]
     more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
     return RunWaitTimeout(
