@@ -95,7 +95,7 @@ class FakeRun:
     end_state: str = "SUCCESS"
     end_messages: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=lambda: _result_files())
 
     @property
     def active(self) -> bool:
@@ -265,6 +265,11 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                 group.ends_after_listing.setdefault(when, []).append(run.id)
             self._notify()
             return run.id
+
+    def end_at(self, run_id: str, when: float) -> None:
+        """Make an active run end (in its ``end_state``) at clock time ``when``."""
+        with self._lock:
+            self._schedule(self.runs[run_id], when)
 
     def finish(
         self, run_id: str, state: str = "SUCCESS", messages: Iterable[str] | None = None
@@ -619,15 +624,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         run.finished = at
         if run.started is None:
             run.started = at
-        if state == "SUCCESS":
-            run.files = [
-                {"caption": "One greeting per name.", "format": {"type": "plaintext"},
-                 "id": uuid.uuid4().hex, "name": "greetings", "title": "Greetings",
-                 "widget": "TextView"},
-                {"format": {"type": "json"}, "id": uuid.uuid4().hex, "name": "result",
-                 "title": "Result"},
-            ]
-        elif state in ("ERROR", "CANCELED"):
+        if state in ("ERROR", "CANCELED"):
             run.messages = list(messages)
         self._invalidate(run)
         if state == "SUCCESS" and run.group_id is not None and self.postproc is not None:
@@ -653,6 +650,15 @@ _BAD_STATE = (
     "invalid operation for run in state <bound method RunObject.state of "
     "<flowserv.model.base.RunObject object at 0x7f0000000000>>"
 )
+
+
+def _result_files() -> list[dict[str, Any]]:
+    """The sleeper's output files (made with the run, shown once it succeeded)."""
+    return [
+        {"caption": "One greeting per name.", "format": {"type": "plaintext"},
+         "id": uuid.uuid4().hex, "name": "greetings", "title": "Greetings", "widget": "TextView"},
+        {"format": {"type": "json"}, "id": uuid.uuid4().hex, "name": "result", "title": "Result"},
+    ]
 
 
 def _sleep_argument(arguments: Mapping[str, Any]) -> float:

@@ -121,6 +121,18 @@ async def test_as_completed_yields_runs_known_to_be_final_first_without_a_reques
     assert [run.run_id for run in rest] == [running.run_id]
 
 
+async def test_as_completed_lets_go_of_each_run_once_yielded(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    quick = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=1))
+    slow = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=3))
+    watched: list[set[str]] = []
+    with anyio.fail_after(600):
+        async for _ in workflow.as_completed([quick, slow], **FIXED):
+            watched.append(set(sdk._watcher._entries))
+    assert watched == [{slow.run_id}, set()]
+
+
 async def test_as_completed_raises_the_error_of_a_deleted_run_when_it_is_reached(
     fake: FakeFlowserv, workflow: afs.AsyncWorkflow
 ) -> None:

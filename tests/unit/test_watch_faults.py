@@ -220,6 +220,16 @@ async def test_an_unknown_state_in_a_listing_fails_only_that_runs_wait(
     assert outcomes[other.run_id].is_success()
 
 
+async def test_a_listing_entry_without_a_state_fails_the_wait(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    run = fake.snapshot(fake.add_run(fake.add_group()))
+    fake.fail("list_runs", status=200, body={"runs": [{"id": run.run_id}]}, times=None)
+    with anyio.fail_after(600), pytest.raises(afs.InvalidResponseError, match="None"):
+        await sdk.wait(run, **FIXED)
+    assert fake.count("list_runs") == 1
+
+
 async def test_an_unknown_state_in_the_run_record_fails_the_wait(
     fake: FakeFlowserv, sdk: afs.AsyncFlowserv
 ) -> None:
