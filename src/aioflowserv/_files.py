@@ -190,12 +190,19 @@ def _check_layout(plan: list[tuple[tarfile.TarInfo, Path]], base: Path) -> None:
     replace an existing directory (or need an existing file as a directory),
     would fail half-way and leave a partial extraction behind.
     """
-    needed_dirs = {parent for _, target in plan for parent in target.parents}
-    needed_dirs |= {target for member, target in plan if member.isdir()}
+    needed_dirs: dict[Path, str] = {}
     for member, target in plan:
-        if member.isfile() and (target in needed_dirs or target.is_dir()):
+        for directory in [target] if member.isdir() else list(target.parents):
+            needed_dirs.setdefault(directory, member.name)
+    for member, target in plan:
+        if member.isfile() and target in needed_dirs:
             raise UnsafePathError(
-                f"archive member {member.name!r} is a file where a directory is needed"
+                f"archive member {member.name!r} is a file, but member "
+                f"{needed_dirs[target]!r} needs it as a directory"
+            )
+        if member.isfile() and target.is_dir():
+            raise UnsafePathError(
+                f"archive member {member.name!r} would replace an existing directory"
             )
     for directory in needed_dirs:
         if (directory == base or base in directory.parents) and (
