@@ -100,7 +100,9 @@ def backoff(policy: RetryPolicy, attempt: int, hint: float | None = None) -> flo
     return base + (random.uniform(0, policy.jitter) if policy.jitter else 0.0)
 
 
-def _transport_error(exc: httpx.HTTPError, method: str, path: str) -> APIConnectionError:
+def _transport_error(
+    exc: httpx.HTTPError, method: str, path: str, url: str = ""
+) -> APIConnectionError:
     where = f"{method} {path}"
     if isinstance(exc, httpx.TimeoutException):
         error: APIConnectionError = APITimeoutError(
@@ -108,6 +110,8 @@ def _transport_error(exc: httpx.HTTPError, method: str, path: str) -> APIConnect
         )
     else:
         detail = str(exc) or type(exc).__name__
+        if isinstance(exc, httpx.ConnectError) and url:
+            detail = f"cannot connect to {url} ({detail})"
         error = APIConnectionError(f"{where}: {detail}", method=method, path=path)
     # Connect errors and pool timeouts happen before a byte of the request is sent.
     error.request_sent = not isinstance(  # type: ignore[attr-defined]
@@ -272,7 +276,7 @@ class HTTPClient:
                     ) from None
                 raise _unreadable(upload, exc) from None
             except httpx.HTTPError as exc:
-                error = _transport_error(exc, method, path)
+                error = _transport_error(exc, method, path, self.settings.url)
                 retry = attempt < policy.attempts and (idempotent or not request_sent(error))
                 logger.debug("%s %s failed: %s", method, path, type(exc).__name__)
                 if not retry:
