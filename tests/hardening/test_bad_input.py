@@ -294,6 +294,15 @@ async def wrong_api_path(c: Ctx) -> object:
 case("url-wrong-api-path", wrong_api_path, afs.NotFoundError, "404", "Not Found", local=False)
 
 
+async def nobody_listening(c: Ctx) -> object:
+    async with afs.AsyncFlowserv("http://127.0.0.1:1/flowserv/api/v1", retries=0) as fs:
+        return await fs.service_info()
+
+
+case("server-not-listening", nobody_listening, afs.APIConnectionError,
+     "cannot connect to http://127.0.0.1:1/flowserv/api/v1", local=False)
+
+
 # -- the test -----------------------------------------------------------------------------------
 @pytest_asyncio.fixture
 async def ctx(
