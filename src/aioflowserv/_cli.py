@@ -651,13 +651,18 @@ def delete(run_ids: Sequence[str], as_json: bool) -> int:
 def _report_actions(results: Sequence[Any], as_json: bool, *, done: str) -> int:
     errors = [result for result in results if result.error is not None]
     if as_json:
+        items = []
+        for r in results:
+            if r.error is not None:
+                continue
+            item: dict[str, Any] = {"run_id": r.run_id, done: r.note in (None, done)}
+            if r.run is not None:
+                item.update(state=r.run.state.value, messages=r.run.messages())
+            if r.note not in (None, done):
+                item["note"] = r.note
+            items.append(item)
         print_json({
-            "runs": [
-                {"run_id": r.run_id, done: r.error is None and r.note in (None, done),
-                 "state": r.run.state.value if r.run else None,
-                 "messages": r.run.messages() if r.run else [], "note": r.note}
-                for r in results if r.error is None
-            ],
+            "runs": items,
             "errors": [{"run_id": r.run_id, "error": error_message(r.error)} for r in errors],
         })
     else:

@@ -259,7 +259,8 @@ async def interruptible() -> AsyncIterator[Interrupt]:
 
     The block's own exceptions pass through unchanged. Where the event loop
     cannot catch signals (not the main thread, not asyncio), a Ctrl-C
-    surfaces as ``KeyboardInterrupt`` as usual.
+    surfaces as ``KeyboardInterrupt`` as usual; where SIGINT is ignored (a
+    background job), it stays ignored.
     """
     flag = Interrupt()
     with anyio.CancelScope() as scope:
@@ -269,8 +270,9 @@ async def interruptible() -> AsyncIterator[Interrupt]:
             scope.cancel()
 
         loop: asyncio.AbstractEventLoop | None = None
-        with contextlib.suppress(RuntimeError):  # not running on asyncio
-            loop = asyncio.get_running_loop()
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored: a background job
+            with contextlib.suppress(RuntimeError):  # not running on asyncio
+                loop = asyncio.get_running_loop()
         try:
             if loop is not None:
                 loop.add_signal_handler(signal.SIGINT, on_sigint)

@@ -1,0 +1,121 @@
+"""server start|status|stop: a real local flowServ server that outlives the command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from aioflowserv._cli import cli
+from aioflowserv.testing import FlowservServer
+
+from .conftest import ENV_NAMES, parse
+
+
+def run_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def state_home(tmp_path_factory: pytest.TempPathFactory, server: FlowservServer) -> Iterator[Path]:
+    """A private XDG_STATE_HOME/XDG_CONFIG_HOME, no server configured, the server's interpreter."""
+    home = tmp_path_factory.mktemp("cli-server")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ENV_NAMES:
+            mp.delenv(name, raising=False)
+        mp.setenv("XDG_STATE_HOME", str(home / "state"))
+        mp.setenv("XDG_CONFIG_HOME", str(home / "config"))
+        mp.setenv("AIOFLOWSERV_SERVER_PYTHON", str(server.python))
+        mp.chdir(home)
+        yield home
+
+
+@pytest.fixture(scope="module")
+def local_server(state_home: Path) -> Iterator[Result]:
+    """``aioflowserv server start`` once for this module; stopped at the end."""
+    result = run_cli("server", "start")
+    try:
+        yield result
+    finally:
+        run_cli("server", "stop", "--clean")
+
+
+def test_start_prints_the_url_and_how_to_point_commands_at_it(local_server: Result) -> None:
+    assert local_server.exit_code == 0, local_server.output
+    out = local_server.stdout
+    assert "Started flowServ server at http://127.0.0.1:" in out
+    assert "export FLOWSERV_URL=http://127.0.0.1:" in out
+    assert "aioflowserv login --register" in out
+
+
+def test_status_reports_the_running_server(local_server: Result) -> None:
+    result = run_cli("server", "status", "--json")
+    assert result.exit_code == 0
+    status = parse(result)
+    assert status["running"] is True
+    assert answers(status["url"])
+    assert status["url"] in local_server.stdout
+
+
+def test_commands_use_the_local_server_when_nothing_else_is_configured(
+    local_server: Result,
+) -> None:
+    url = parse(run_cli("server", "status", "--json"))["url"]
+    login = run_cli("login", "--register", "local-user", "--password", "pw")
+    assert login.exit_code == 0, login.output
+    doc = parse(run_cli("whoami", "--json"))
+    assert (doc["username"], doc["url"]) == ("local-user", url)
+
+
+def test_start_again_reports_the_server_already_running(local_server: Result) -> None:
+    result = run_cli("server", "start", "--json")
+    assert result.exit_code == 0
+    doc = parse(result)
+    assert doc["started"] is False
+    assert doc["running"] is True
+
+
+def test_stop_stops_the_server_and_status_then_exits_3(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "own-state"))
+    started = run_cli("server", "start", "--json")
+    assert started.exit_code == 0, started.output
+    url = parse(started)["url"]
+    assert answers(url)
+    stopped = run_cli("server", "stop", "--clean")
+    assert stopped.exit_code == 0
+    assert f"Stopped the flowServ server at {url}" in stopped.stdout
+    assert not answers(url)
+    status = run_cli("server", "status")
+    assert status.exit_code == 3
+    assert "No local server is running" in status.stdout
+    assert not (tmp_path / "own-state" / "aioflowserv" / "server").exists()
+
+
+def test_stop_without_a_server_says_so(state_home: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "nothing"))
+    result = run_cli("server", "stop")
+    assert result.exit_code == 0
+    assert "No local server is running." in result.stdout
+
+
+def test_start_without_a_server_interpreter_is_a_configuration_error(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "none"))
+    monkeypatch.setenv("AIOFLOWSERV_SERVER_PYTHON", str(tmp_path / "no-python"))
+    result = run_cli("server", "start")
+    assert result.exit_code == 2
+    assert "no flowServ server interpreter found" in result.stderr
