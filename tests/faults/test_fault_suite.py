@@ -17,6 +17,13 @@ last seen, which then has to be the server's. In the restart scenario the
 application does what it must do with such orphans: it cancels them, and the
 waits end with CANCELED.
 
+Scenarios: a batch of 50 runs submitted and watched while seeded random faults
+hit every kind of request (resets before and after the server saw the
+request, delays, held answers, 502/503 answers and bursts of them, refusal
+windows); the server killed with SIGKILL and restarted on the same port and
+state mid-watch; a run start and an upload whose answers are held past the
+client's timeout.
+
 Random faults are seeded (``AIOFLOWSERV_FAULT_SEED``); which request gets
 which fault still depends on the order in which concurrent requests arrive.
 """
@@ -24,6 +31,7 @@ which fault still depends on the order in which concurrent requests arrive.
 from __future__ import annotations
 
 import os
+import signal
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -128,8 +136,13 @@ async def submit_all(
     return runs, pending
 
 
-async def watch(wf: afs.AsyncWorkflow, runs: Mapping[int, afs.Run]) -> dict[int, Outcome]:
-    """Wait for every run at once; each wait ends with its final run or a typed error."""
+async def watch(
+    wf: afs.AsyncWorkflow, runs: Mapping[int, afs.Run], ended: dict[int, float] | None = None
+) -> dict[int, Outcome]:
+    """Wait for every run at once; each wait ends with its final run or a typed error.
+
+    ``ended`` receives the time (``anyio.current_time()``) at which each wait ended.
+    """
     outcomes: dict[int, Outcome] = {}
 
     async def wait_one(index: int, run: afs.Run) -> None:
@@ -139,6 +152,8 @@ async def watch(wf: afs.AsyncWorkflow, runs: Mapping[int, afs.Run]) -> dict[int,
             )
         except afs.FlowservError as exc:
             outcomes[index] = exc
+        if ended is not None:
+            ended[index] = anyio.current_time()
 
     async with anyio.create_task_group() as tg:
         for index, run in runs.items():
@@ -243,6 +258,9 @@ async def test_batch_under_random_faults_is_neither_lost_nor_duplicated(
         async with anyio.create_task_group() as background:
             background.start_soon(refusal_windows, proxy, SEED)
             runs, unresolved = await submit_all(wf, arguments)
+            # Bursts of gateway errors while the watch begins.
+            proxy.inject("status_503", lambda method, path: method == "GET", times=6)
+            proxy.inject("status_502", lambda method, path: method == "GET", times=6)
             outcomes = await watch(wf, runs)
             background.cancel_scope.cancel()
         proxy.calm()
@@ -274,18 +292,23 @@ async def test_server_restart_mid_watch_loses_no_wait(
         runs = dict(enumerate(started))
         outcomes: dict[int, Outcome] = {}
 
+        ended: dict[int, float] = {}
+
         async def watch_all() -> None:
-            outcomes.update(await watch(wf, runs))
+            outcomes.update(await watch(wf, runs, ended))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_all)
-            # The client goes blind; the short runs end; the server dies and comes back.
+            # The client goes blind; the short runs end; the server crashes and comes back.
             await proxy.refuse()
             await wait_until_final(direct, [run.run_id for run in started[: len(short)]])
+            assert fault_server.pid is not None
+            os.killpg(fault_server.pid, signal.SIGKILL)
             await anyio.to_thread.run_sync(lambda: fault_server.stop(cleanup=False))
             await proxy.listen()  # the client reaches the proxy, the proxy no server
             await anyio.sleep(1.5)
             await anyio.to_thread.run_sync(fault_server.start)
+            restarted = anyio.current_time()
             # The restarted server can never finish the runs it lost: end them.
             for run in started[len(short):]:
                 orphan = await direct.get_run(run.run_id)
@@ -296,6 +319,8 @@ async def test_server_restart_mid_watch_loses_no_wait(
         )
     assert proxy.upstream_down > 0  # some polls did hit the dead server
     assert problems == []
+    assert sum(ended[i] > restarted for i in range(len(short))) > 0  # waits resumed
+    assert all(ended[i] > restarted for i in range(len(short), len(arguments)))
     assert [outcomes[i].state for i in range(len(arguments))] == (  # type: ignore[union-attr]
         [afs.RunState.SUCCESS] * len(short) + [afs.RunState.CANCELED] * len(orphans)
     )
