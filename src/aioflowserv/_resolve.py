@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -44,6 +45,8 @@ RESOLVE_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0)
 """Pauses before each search: the server may still be committing the run or file."""
 
 T = TypeVar("T")
+
+logger = logging.getLogger("aioflowserv")
 
 
 def server_filename(name: str) -> str:
@@ -182,8 +185,13 @@ async def resolve_start(
     )
     if not why:
         submissions.runs.add(matches[0].run_id)
+        logger.info(
+            "run start in group %s got no answer (%s); it created run %s",
+            group_id, type(cause).__name__, matches[0].run_id,
+        )
         return matches[0]
     candidates = [run.run_id for run in matches]
+    logger.warning("run start in group %s got no answer and stays uncertain: %s", group_id, why)
     listed = f": {', '.join(candidates)}" if candidates else ""
     raise SubmissionUncertainError(
         f"the run start in group {group_id} may or may not have reached the server "
@@ -235,8 +243,13 @@ async def resolve_upload(
     )
     if not why:
         submissions.uploads.add(matches[0].id)
+        logger.info(
+            "upload to group %s got no answer (%s); it created file %s",
+            group_id, type(cause).__name__, matches[0].id,
+        )
         return matches[0]
     candidates = [upload.id for upload in matches]
+    logger.warning("upload to group %s got no answer and stays uncertain: %s", group_id, why)
     listed = f": {', '.join(candidates)}" if candidates else ""
     raise SubmissionUncertainError(
         f"the upload of {source.filename!r} to group {group_id} may or may not have reached "
