@@ -48,7 +48,11 @@ GROWTH = 1.5
 JITTER = 0.1
 FETCH_CONCURRENCY = 8
 FATAL_AFTER = 5
-"""Consecutive non-transport failures of one group's listing before its waits fail."""
+"""Consecutive failures of a group's listing (or of a run's record) before its waits fail.
+
+Transport failures and gateway answers (502/503/504) do not count: they are
+retried until the waits' deadlines.
+"""
 
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
