@@ -87,7 +87,7 @@ def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
         if candidate.is_file():
             return candidate
     raise ServerError(
-        "no flowServ server interpreter found: create one with `make .venv-server` (or "
+        "no flowServ server interpreter found: create one with `make install` (or "
         "aioflowserv.testing.ensure_server_venv('.venv-server')), or point "
         f"{ENV_SERVER_PYTHON} at its python (looked at: {', '.join(map(str, candidates))})"
     )
