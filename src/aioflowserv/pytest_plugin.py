@@ -1,0 +1,102 @@
+"""pytest fixtures with a real flowServ server, registered through the ``pytest11`` entry point.
+
+Installing aioflowserv makes these fixtures available to every test suite;
+nothing starts until a test asks for one:
+
+- ``flowserv_server`` (session): a :class:`aioflowserv.testing.FlowservServer`
+  with the ``sleeper`` and ``types`` workflows, on a free 127.0.0.1 port;
+- ``flowserv_user``: a fresh, logged-in user (``id``, ``username``,
+  ``password``, ``token``);
+- ``flowserv_workflow_id``: the workflow of ``flowserv_group``, ``"sleeper"``
+  (override this fixture to use another);
+- ``flowserv_group``: the id of a fresh group of that workflow, owned by
+  ``flowserv_user``;
+- ``flowserv_sync_client``: a :class:`aioflowserv.Flowserv` logged in as
+  ``flowserv_user``;
+- ``flowserv_client``: an :class:`aioflowserv.AsyncFlowserv` logged in as
+  ``flowserv_user``, for ``@pytest.mark.asyncio`` tests (needs pytest-asyncio)
+  or, without pytest-asyncio, for ``@pytest.mark.anyio`` tests.
+
+The server runs from a separate virtual environment with flowServ's pinned
+server (see :mod:`aioflowserv.testing`): point ``AIOFLOWSERV_SERVER_PYTHON`` at
+its interpreter, or keep it in a ``.venv-server`` directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from ._client import AsyncFlowserv
+from ._sync import Flowserv
+from .testing import FlowservServer
+
+__all__ = [
+    "flowserv_client",
+    "flowserv_group",
+    "flowserv_server",
+    "flowserv_sync_client",
+    "flowserv_user",
+    "flowserv_workflow_id",
+]
+
+
+@pytest.fixture(scope="session")
+def flowserv_server() -> Iterator[FlowservServer]:
+    """A real flowServ server for the test session (started on first use)."""
+    with FlowservServer() as server:
+        yield server
+
+
+@pytest.fixture
+def flowserv_user(flowserv_server: FlowservServer) -> dict[str, Any]:
+    """A fresh, logged-in user: ``id``, ``username``, ``password`` and ``token``."""
+    return flowserv_server.create_user()
+
+
+@pytest.fixture
+def flowserv_workflow_id() -> str:
+    """The workflow that ``flowserv_group`` belongs to; override to choose another."""
+    return "sleeper"
+
+
+@pytest.fixture
+def flowserv_group(
+    flowserv_server: FlowservServer, flowserv_user: dict[str, Any], flowserv_workflow_id: str
+) -> str:
+    """The id of a fresh group of ``flowserv_workflow_id``, owned by ``flowserv_user``."""
+    return flowserv_server.create_group(flowserv_user["token"], flowserv_workflow_id)
+
+
+@pytest.fixture
+def flowserv_sync_client(
+    flowserv_server: FlowservServer, flowserv_user: dict[str, Any]
+) -> Iterator[Flowserv]:
+    """A sync client logged in as ``flowserv_user``; closed after the test."""
+    with Flowserv(flowserv_server.url, token=flowserv_user["token"]) as client:
+        yield client
+
+
+async def _async_client(
+    flowserv_server: FlowservServer, flowserv_user: dict[str, Any]
+) -> AsyncIterator[AsyncFlowserv]:
+    """An async client logged in as ``flowserv_user``; closed after the test."""
+    async with AsyncFlowserv(flowserv_server.url, token=flowserv_user["token"]) as client:
+        yield client
+
+
+def _pytest_asyncio_fixture() -> Any:
+    """``pytest_asyncio.fixture`` when pytest-asyncio can be imported, else None."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return None
+    return pytest_asyncio.fixture
+
+
+if (_asyncio_fixture := _pytest_asyncio_fixture()) is not None:
+    flowserv_client = _asyncio_fixture(name="flowserv_client")(_async_client)
+else:  # anyio's pytest plugin runs async fixtures of @pytest.mark.anyio tests
+    flowserv_client = pytest.fixture(name="flowserv_client")(_async_client)
