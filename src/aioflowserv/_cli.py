@@ -113,11 +113,23 @@ def json_option(func: F) -> F:
     )(func)
 
 
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (rich's live display redirects it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted line."""
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
 @contextlib.contextmanager
 def _logging(debug: bool) -> Iterator[None]:
     """Show the SDK's warnings (and with --debug its debug log) on stderr while a command runs."""
     logger = logging.getLogger("aioflowserv")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     saved = logger.level, logger.propagate
     logger.addHandler(handler)

@@ -300,6 +300,9 @@ def interrupt_report(
         lines.append("No run is active any more.")
         return lines
     ids = [run.run_id for run in active]
+    groups = {run.group_id for run in active}
+    if group_id is None and len(groups) == 1:
+        group_id = groups.pop()
     if canceled:
         lines.append(f"Canceled {plural(len(ids), 'active run')} (--cancel-on-interrupt):")
         lines.extend(f"  {run_id}" for run_id in ids)

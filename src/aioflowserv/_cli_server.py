@@ -169,6 +169,12 @@ def start(
         )
     from .testing import ServerError, find_server_python
 
+    if not hasattr(os, "posix_spawn"):
+        raise CLIError(
+            "`server start` needs a POSIX system; run `aioflowserv server run` in a terminal "
+            "of its own instead",
+            ExitCode.USAGE,
+        )
     try:
         interpreter = find_server_python(python)
     except ServerError as exc:

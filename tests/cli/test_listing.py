@@ -122,6 +122,13 @@ def test_debug_shows_the_traceback(invoke: Invoke) -> None:
     assert "APIConnectionError" in result.stderr
 
 
+def test_debug_logs_the_requests_on_stderr(invoke: Invoke) -> None:
+    result = invoke("workflows", "--json", "--debug")
+    assert result.exit_code == 0
+    assert "DEBUG: GET workflows -> 200" in result.stderr
+    assert "DEBUG" not in result.stdout
+
+
 def test_an_invalid_url_is_a_configuration_error(invoke: Invoke) -> None:
     result = invoke("workflows", "--url", "ftp://example.org/api")
     assert result.exit_code == 2
