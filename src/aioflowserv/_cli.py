@@ -24,7 +24,7 @@ import click
 from rich.table import Table
 
 from . import __version__
-from ._cli_args import BATCH_FORMATS, ArgumentSet, parse_assignments, read_batch
+from ._cli_args import BATCH_FORMATS, ArgumentSet, check, parse_assignments, read_batch
 from ._cli_common import (
     CLIError,
     ExitCode,
@@ -47,6 +47,13 @@ from ._cli_progress import (
     interrupt_report,
     make_console,
     runs_table,
+)
+from ._cli_runs import (
+    cancel_runs,
+    delete_runs,
+    fetch_runs,
+    follow_interruptibly,
+    submit_and_follow,
 )
 from ._client import AsyncFlowserv
 from ._errors import FlowservError
@@ -475,16 +482,12 @@ def submit(
             parameters = await wf.parameters()
             defaults = parse_assignments(parameters, assignments)
             if batch is None:
-                from ._cli_args import check
-
                 check(parameters, defaults)
                 sets = [ArgumentSet(defaults, "-a arguments")]
             else:
                 sets = read_batch(
                     Path(batch), parameters, fmt=fmt, defaults=defaults, text=stdin_text
                 )
-            from ._cli_runs import submit_and_follow
-
             board = Board(expected=len(sets))
             console = _progress_console(as_json)
             display: Display = display_for(
@@ -577,8 +580,6 @@ def watch(
     connection = options().connect()
 
     async def go() -> tuple[Board, bool, list[Run]]:
-        from ._cli_runs import fetch_runs, follow_interruptibly
-
         async with client(connection) as fs:
             if group_id is not None:
                 infos = await fs.list_runs(group_id)
@@ -636,8 +637,6 @@ def cancel(run_ids: Sequence[str], reason: str | None, as_json: bool) -> int:
     connection = options().connect()
 
     async def go() -> Any:
-        from ._cli_runs import cancel_runs
-
         async with client(connection) as fs:
             return await cancel_runs(fs, list(dict.fromkeys(run_ids)), reason)
 
@@ -652,8 +651,6 @@ def delete(run_ids: Sequence[str], as_json: bool) -> int:
     connection = options().connect()
 
     async def go() -> Any:
-        from ._cli_runs import delete_runs
-
         async with client(connection) as fs:
             return await delete_runs(fs, list(dict.fromkeys(run_ids)))
 

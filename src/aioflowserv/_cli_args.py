@@ -30,7 +30,6 @@ from ._parameters import Parameter, prepare_arguments
 
 __all__ = [
     "ArgumentSet",
-    "BatchFormat",
     "coerce",
     "parse_assignments",
     "read_batch",
@@ -39,7 +38,6 @@ __all__ = [
 TRUE_WORDS = frozenset({"1", "t", "true", "y", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "f", "false", "n", "no", "off"})
 BATCH_FORMATS = ("jsonl", "csv")
-BatchFormat = str
 
 
 @attrs.frozen

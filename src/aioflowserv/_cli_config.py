@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ._cli_common import CLIError, ExitCode
+from ._cli_common import NOT_LOGGED_IN_HINT, CLIError, ExitCode
 from ._config import ENV_TOKEN, configured_url, resolve_url
 
 __all__ = ["Connection", "clear_login", "config_path", "load_config", "save_login", "state_dir"]
@@ -171,7 +171,5 @@ class Connection:
     def require_token(self) -> str:
         """The token, or a clear error that says how to get one."""
         if not self.token:
-            from ._cli_common import NOT_LOGGED_IN_HINT
-
             raise CLIError(f"not logged in to {self.url}: {NOT_LOGGED_IN_HINT}", ExitCode.USAGE)
         return self.token

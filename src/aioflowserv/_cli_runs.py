@@ -14,7 +14,7 @@ import anyio
 import attrs
 
 from ._cli_args import ArgumentSet
-from ._cli_common import plural
+from ._cli_common import CLIError, ExitCode, plural
 from ._cli_progress import Board, Display, follow, interruptible
 from ._client import AsyncFlowserv
 from ._errors import FlowservError, InvalidRequestError
@@ -204,7 +204,6 @@ async def delete_runs(
     fs: AsyncFlowserv, run_ids: Sequence[str], concurrency: int = 8
 ) -> list[ActionResult]:
     """Delete runs; an active run is refused with a hint to cancel it first."""
-    from ._cli_common import CLIError, ExitCode
 
     async def delete(run_id: str) -> ActionResult:
         try:
