@@ -93,7 +93,7 @@ def error_message(exc: BaseException, url: str | None = None) -> str:
         return exc.message
     if isinstance(exc, UnauthenticatedError):
         return f"not logged in ({exc.message}): {NOT_LOGGED_IN_HINT}"
-    if isinstance(exc, APIConnectionError) and url is not None:
+    if isinstance(exc, APIConnectionError) and url is not None and url not in str(exc):
         return f"cannot reach the flowServ server at {url}: {exc}"
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.strerror}: {exc.filename}"

@@ -112,7 +112,8 @@ def test_an_unreachable_server_is_one_line_and_exit_3(invoke: Invoke) -> None:
     assert result.exit_code == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("Error: cannot reach the flowServ server at http://127.0.0.1:9")
+    assert lines[0].startswith("Error: ")
+    assert lines[0].count("http://127.0.0.1:9/flowserv/api/v1") == 1
 
 
 def test_debug_shows_the_traceback(invoke: Invoke) -> None:
