@@ -10,19 +10,22 @@ ways, each into its own fresh group:
 - ``sequential``: one ``POST`` after the other with a plain ``httpx.Client``,
   as flowServ's own client starts runs.
 
-Throughput is runs started per second of submission; the ratios use each
-variant's best round. After each variant the script waits (with a deadline)
-until its runs ended, so that the next one does not compete with them, and
-reports runs the server left RUNNING: under concurrent starts a POST can take
-longer than the 1 s run, and the server's known race then overwrites the
-run's final state with RUNNING for good.
+The variants take turns in chunks (``--chunk`` runs per submission call, the
+order rotating), so that the server's drift over the benchmark (its database
+grows, other load comes and goes) hits them alike. Throughput is runs started
+per second of submission, summed over a variant's chunks. After each chunk the
+script waits (with a deadline) until its runs ended, so that the next chunk
+does not compete with them, and reports runs the server left RUNNING: under
+concurrent starts a POST can take longer than the 1 s run, and the server's
+known race then overwrites the run's final state with RUNNING for good.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
-from typing import Any
+from collections import Counter
 
 import anyio
 import httpx
@@ -35,42 +38,71 @@ VARIANTS = ("sdk", "raw", "sequential")
 TARGET_SDK_OVER_RAW = 0.9
 
 
-async def submit_sdk(server: FlowservServer, token: str, group: str, args: Any) -> list[str]:
+Submitted = tuple[list[str], list[str]]
+"""Ids of the runs started, and a short description of each failure."""
+
+
+async def submit_sdk(server: FlowservServer, token: str, group: str, count: int,
+                     concurrency: int) -> Submitted:
     async with afs.AsyncFlowserv(server.url, token=token) as fs:
         workflow = await fs.workflow("sleeper", group)
         results = await workflow.start_runs(
-            [{"sleep": 1}] * args.runs, concurrency=args.concurrency, return_exceptions=True
+            [{"sleep": 1}] * count, concurrency=concurrency, return_exceptions=True
         )
-    return [run.run_id for run in results if isinstance(run, afs.Run)]
+    return (
+        [run.run_id for run in results if isinstance(run, afs.Run)],
+        [_describe(item) for item in results if not isinstance(item, afs.Run)],
+    )
 
 
-async def submit_raw(server: FlowservServer, token: str, group: str, args: Any) -> list[str]:
-    limiter = anyio.CapacityLimiter(args.concurrency)
+async def submit_raw(server: FlowservServer, token: str, group: str, count: int,
+                     concurrency: int) -> Submitted:
+    limiter = anyio.CapacityLimiter(concurrency)
     run_ids: list[str] = []
+    errors: list[str] = []
     async with httpx.AsyncClient(
-        base_url=server.url + "/", headers={"api_key": token}, timeout=60.0
+        base_url=server.url + "/", headers={"api_key": token}, timeout=30.0
     ) as client:
 
         async def submit() -> None:
             async with limiter:
-                answer = await client.post(f"groups/{group}/runs", json={"arguments": WIRE})
+                try:
+                    answer = await client.post(f"groups/{group}/runs", json={"arguments": WIRE})
+                except httpx.HTTPError as exc:
+                    errors.append(_describe(exc))
+                    return
                 if answer.status_code == 201:
                     run_ids.append(answer.json()["id"])
+                else:
+                    errors.append(f"HTTP {answer.status_code}")
 
         async with anyio.create_task_group() as tg:
-            for _ in range(args.runs):
+            for _ in range(count):
                 tg.start_soon(submit)
-    return run_ids
+    return run_ids, errors
 
 
-def submit_sequential(server: FlowservServer, token: str, group: str, args: Any) -> list[str]:
-    run_ids = []
-    with httpx.Client(base_url=server.url + "/", headers={"api_key": token}, timeout=60.0) as c:
-        for _ in range(args.runs):
-            answer = c.post(f"groups/{group}/runs", json={"arguments": WIRE})
+def submit_sequential(server: FlowservServer, token: str, group: str, count: int,
+                      concurrency: int) -> Submitted:
+    run_ids: list[str] = []
+    errors: list[str] = []
+    with httpx.Client(base_url=server.url + "/", headers={"api_key": token}, timeout=30.0) as c:
+        for _ in range(count):
+            try:
+                answer = c.post(f"groups/{group}/runs", json={"arguments": WIRE})
+            except httpx.HTTPError as exc:
+                errors.append(_describe(exc))
+                continue
             if answer.status_code == 201:
                 run_ids.append(answer.json()["id"])
-    return run_ids
+            else:
+                errors.append(f"HTTP {answer.status_code}")
+    return run_ids, errors
+
+
+def _describe(error: object) -> str:
+    status = getattr(error, "status_code", None)
+    return f"{type(error).__name__}" + (f" {status}" if status else "")
 
 
 WIRE = [
@@ -81,40 +113,26 @@ WIRE = [
 """What start_runs sends for {"sleep": 1}: every default filled in (checked below)."""
 
 
-async def settle(server: FlowservServer, token: str, run_ids: list[str], deadline: float) -> dict:
-    """Wait for the runs to end; report those still active at the deadline."""
+async def settle(server: FlowservServer, token: str, run_ids: list[str],
+                 deadline: float) -> list[str]:
+    """Wait for the runs to end; return those still active at the deadline."""
     async with afs.AsyncFlowserv(server.url, token=token) as fs:
         try:
-            finals = await fs.wait_all(run_ids, timeout=deadline, poll_interval=0.5)
+            await fs.wait_all(run_ids, timeout=deadline, poll_interval=0.5)
         except afs.RunWaitTimeout as exc:
-            return {"ended": len(exc.completed), "stuck": [run.run_id for run in exc.pending]}
-    states: dict[str, int] = {}
-    for run in finals:
-        states[run.state.value] = states.get(run.state.value, 0) + 1
-    return {"ended": len(finals), "stuck": [], "states": states}
+            return [run.run_id for run in exc.pending]
+    return []
 
 
-def measure(server: FlowservServer, variant: str, args: Any) -> dict[str, Any]:
-    user = server.create_user()
-    group = server.create_group(user["token"])
-    token = user["token"]
+def submit(server: FlowservServer, variant: str, token: str, group: str, count: int,
+           concurrency: int) -> tuple[Submitted, float]:
     started = time.perf_counter()
-    if variant == "sdk":
-        run_ids = anyio.run(submit_sdk, server, token, group, args)
-    elif variant == "raw":
-        run_ids = anyio.run(submit_raw, server, token, group, args)
+    if variant == "sequential":
+        submitted = submit_sequential(server, token, group, count, concurrency)
     else:
-        run_ids = submit_sequential(server, token, group, args)
-    seconds = time.perf_counter() - started
-    settled = anyio.run(settle, server, token, run_ids, args.deadline)
-    return {
-        "variant": variant,
-        "submitted": len(run_ids),
-        "failed": args.runs - len(run_ids),
-        "seconds": seconds,
-        "runs_per_s": len(run_ids) / seconds,
-        **settled,
-    }
+        call = submit_sdk if variant == "sdk" else submit_raw
+        submitted = anyio.run(call, server, token, group, count, concurrency)
+    return submitted, time.perf_counter() - started
 
 
 async def check_wire(server: FlowservServer) -> None:
@@ -131,45 +149,69 @@ async def check_wire(server: FlowservServer) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=200, help="runs per variant")
+    parser.add_argument("--chunk", type=int, default=50,
+                        help="runs per submission call; the variants take turns chunk by chunk")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="each round runs every variant (the order rotates)")
-    parser.add_argument("--deadline", type=float, default=45.0,
-                        help="seconds to wait for a variant's runs to end")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="seconds to wait for a chunk's runs to end before the next chunk")
     args = parser.parse_args()
-    rounds: list[dict[str, dict[str, Any]]] = []
+    totals = {
+        variant: {"started": 0, "failed": 0, "seconds": 0.0, "errors": Counter(), "stuck": []}
+        for variant in VARIANTS
+    }
+    chunks = []
     with FlowservServer() as server:
         anyio.run(check_wire, server)
-        for index in range(args.rounds):
-            order = VARIANTS[index % 3:] + VARIANTS[:index % 3]
-            rounds.append({variant: measure(server, variant, args) for variant in order})
-    best = {
-        variant: max(r[variant]["runs_per_s"] for r in rounds) for variant in VARIANTS
-    }
+        accounts = {}
+        for variant in VARIANTS:
+            user = server.create_user()
+            accounts[variant] = (user["token"], server.create_group(user["token"]))
+        for index in range(math.ceil(args.runs / args.chunk)):
+            count = min(args.chunk, args.runs - index * args.chunk)
+            for variant in VARIANTS[index % 3:] + VARIANTS[:index % 3]:
+                token, group = accounts[variant]
+                (run_ids, errors), seconds = submit(
+                    server, variant, token, group, count, args.concurrency
+                )
+                stuck = anyio.run(settle, server, token, run_ids, args.settle)
+                total = totals[variant]
+                total["started"] += len(run_ids)
+                total["failed"] += len(errors)
+                total["seconds"] += seconds
+                total["errors"].update(errors)
+                total["stuck"].extend(stuck)
+                chunks.append({"variant": variant, "runs": count, "started": len(run_ids),
+                               "seconds": seconds, "errors": errors, "stuck": len(stuck)})
+    for total in totals.values():
+        total["runs_per_s"] = total["started"] / total["seconds"]
+        total["errors"] = dict(total["errors"])
+    rate = {variant: totals[variant]["runs_per_s"] for variant in VARIANTS}
     ratios = {
-        "sdk_over_raw": best["sdk"] / best["raw"],
-        "sdk_over_sequential": best["sdk"] / best["sequential"],
-        "raw_over_sequential": best["raw"] / best["sequential"],
+        "sdk_over_raw": rate["sdk"] / rate["raw"],
+        "sdk_over_sequential": rate["sdk"] / rate["sequential"],
+        "raw_over_sequential": rate["raw"] / rate["sequential"],
     }
-    headers = ["round", "variant", "started", "failed", "seconds", "runs/s", "ended", "stuck"]
+    headers = ["variant", "started", "failed", "submission s", "runs/s", "left RUNNING", "errors"]
     rows = [
-        [index + 1, name, r["submitted"], r["failed"], r["seconds"], r["runs_per_s"],
-         r["ended"], len(r["stuck"])]
-        for index, by_variant in enumerate(rounds) for name, r in by_variant.items()
+        [name, t["started"], t["failed"], t["seconds"], t["runs_per_s"], len(t["stuck"]),
+         ", ".join(f"{k} x{v}" for k, v in t["errors"].items()) or "-"]
+        for name, t in totals.items()
     ]
-    print(f"batch: {args.runs} runs of sleep=1 against a real flowServ on loopback, "
-          f"concurrency {args.concurrency}")
+    print(f"batch: {args.runs} runs of sleep=1 per variant against a real flowServ on loopback, "
+          f"concurrency {args.concurrency}, in turns of {args.chunk}")
     print(_common.table(headers, rows))
     for name, value in ratios.items():
         print(f"  {name}: {value:.2f}x")
     verdict = _common.verdict(ratios["sdk_over_raw"], TARGET_SDK_OVER_RAW, at_most=False)
     print(f"  target sdk/raw throughput >= {TARGET_SDK_OVER_RAW}: {verdict}")
     path = _common.write_result("batch", {
-        "parameters": vars(args), "rounds": rounds, "best_runs_per_s": best, "ratios": ratios,
+        "parameters": vars(args), "totals": totals, "chunks": chunks, "ratios": ratios,
         "target_sdk_over_raw": TARGET_SDK_OVER_RAW, "verdict": verdict,
-        "note": "Throughput of submissions only (POSTs until every run was created). "
-                "'stuck' lists runs still active at the deadline (the server's race).",
+        "note": "Throughput of submissions only (POSTs until every run was created), summed "
+                "over the chunks of each variant; the variants take turns so that the "
+                "server's drift hits them alike. 'left RUNNING' counts runs still active "
+                "when their chunk's settle time ran out (the server's race).",
     })
     print(f"written {path.relative_to(_common.ROOT)}")
 
