@@ -131,7 +131,7 @@ def test_ctrl_c_stops_a_sync_wait_and_leaves_the_client_usable(
     endless = fake.snapshot(fake.add_run(wf.group_id))
 
     def press_ctrl_c_once_the_wait_polls() -> None:
-        if eventually(lambda: fake.count("list_runs") >= 2):
+        if eventually(lambda: fake.count("list_runs") >= 2, within=DEADLINE / 2):
             os.kill(os.getpid(), signal.SIGINT)
 
     presser = threading.Thread(target=press_ctrl_c_once_the_wait_polls)
