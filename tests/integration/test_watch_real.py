@@ -25,17 +25,22 @@ COMMIT_LAG = 0.5
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """A real HTTP transport that counts requests by method and path shape."""
+    """A real HTTP transport that counts answered requests (2xx) by method and path shape.
+
+    Only answers count, so that a request retried after a transient failure is counted once.
+    """
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.counts: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        route = request.url.path.split("/api/v1/", 1)[-1]
-        shape = "/".join("{id}" if len(part) == 32 else part for part in route.split("/"))
-        self.counts[f"{request.method} {shape}"] += 1
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        if response.status_code < 300:
+            route = request.url.path.split("/api/v1/", 1)[-1]
+            shape = "/".join("{id}" if len(part) == 32 else part for part in route.split("/"))
+            self.counts[f"{request.method} {shape}"] += 1
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()
