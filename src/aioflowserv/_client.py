@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -12,9 +13,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 
-from ._config import DEFAULT_TIMEOUT, RetryPolicy, Settings, resolve_token, resolve_url
+from ._config import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Settings,
+    check_seconds,
+    resolve_token,
+    resolve_url,
+)
 from ._errors import (
     APIConnectionError,
+    ClientClosedError,
     ConfigurationError,
     FlowservError,
     InvalidResponseError,
@@ -22,6 +31,7 @@ from ._errors import (
     ServerError,
 )
 from ._files import FileHandle, open_download
+from ._gather import gather
 from ._http import HTTPClient, request_sent, segment
 from ._models import Group, Run, RunInfo, UploadedFile, User, WorkflowInfo
 from ._parameters import FileArgument, FileLike, FileSource, Parameter, _file_source
@@ -87,8 +97,8 @@ class AsyncFlowserv:
             auth_header=auth_header,
             verify=verify,
         )
-        self.poll_interval = _check_interval(poll_interval, "poll_interval")
-        self.max_interval = _check_interval(max_interval, "max_interval")
+        self.poll_interval = check_seconds(poll_interval, "poll_interval")
+        self.max_interval = check_seconds(max_interval, "max_interval")
         self._http = HTTPClient(self._settings, resolve_token(token), transport)
         self._watcher = Watcher(self._list_run_states, self.get_run)
         self._submissions = Submissions()
@@ -135,6 +145,7 @@ class AsyncFlowserv:
 
     async def aclose(self) -> None:
         """Close the connections. Waits still in progress fail with ClientClosedError."""
+        self._watcher.close(ClientClosedError("the client was closed while waiting"))
         await self._http.aclose()
 
     # -- service and users -------------------------------------------------
@@ -392,7 +403,8 @@ class AsyncFlowserv:
     ) -> list[Run]:
         """Wait until all runs are final; return them in input order."""
         poll, cap = self._intervals(poll_interval, max_interval)
-        _check_deadline(timeout)
+        if timeout is not None:
+            check_seconds(timeout, "timeout", zero=True)
         specs = await self._specs(runs, group_id)
         waiting = self._watcher.wait_all(
             specs, timeout=timeout, on_change=on_change, poll_interval=poll, max_interval=cap
@@ -423,7 +435,8 @@ class AsyncFlowserv:
         passes with runs still active; the runs are left alone on the server.
         """
         poll, cap = self._intervals(poll_interval, max_interval)
-        _check_deadline(timeout)
+        if timeout is not None:
+            check_seconds(timeout, "timeout", zero=True)
         specs = await self._specs(runs, group_id)
         stream = self._watcher.as_completed(
             specs, timeout=timeout, on_change=on_change, poll_interval=poll, max_interval=cap
@@ -438,10 +451,10 @@ class AsyncFlowserv:
         self, poll_interval: float | None, max_interval: float | None
     ) -> tuple[float, float]:
         """The checked (poll_interval, max_interval) of a wait, with the client's defaults."""
-        poll = self.poll_interval if poll_interval is None else _check_interval(
+        poll = self.poll_interval if poll_interval is None else check_seconds(
             poll_interval, "poll_interval"
         )
-        cap = self.max_interval if max_interval is None else _check_interval(
+        cap = self.max_interval if max_interval is None else check_seconds(
             max_interval, "max_interval"
         )
         return poll, max(poll, cap)
@@ -459,15 +472,10 @@ class AsyncFlowserv:
                 if group_id is None:
                     lookups.append((len(specs), run))
                 specs.append((run, group_id, None))
-        if lookups:
-            # Unknown group: one fetch tells the group and the current state.
-            async def look_up(index: int, run_id: str) -> None:
-                snapshot = await self.get_run(run_id)
-                specs[index] = (run_id, snapshot.group_id, snapshot)
-
-            async with anyio.create_task_group() as tg:
-                for index, run_id in lookups:
-                    tg.start_soon(look_up, index, run_id)
+        # Unknown group: one fetch tells the group and the current state.
+        snapshots = await gather([functools.partial(self.get_run, run_id) for _, run_id in lookups])
+        for (index, run_id), snapshot in zip(lookups, snapshots, strict=True):
+            specs[index] = (run_id, snapshot.group_id, snapshot)
         return specs
 
     async def _cancel_active(self, run_ids: Sequence[str], reason: str) -> None:
@@ -476,24 +484,7 @@ class AsyncFlowserv:
             with contextlib.suppress(FlowservError):
                 await self.cancel_run(run_id, reason)
 
-        async with anyio.create_task_group() as tg:
-            for run_id in dict.fromkeys(run_ids):
-                tg.start_soon(cancel, run_id)
-
-
-def _check_deadline(timeout: float | None) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise ValueError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
-
-
-def _check_interval(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite")
-    return float(value)
+        await gather([functools.partial(cancel, run_id) for run_id in dict.fromkeys(run_ids)])
 
 
 def _ambiguous(error: FlowservError) -> bool:

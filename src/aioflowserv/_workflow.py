@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._config import check_seconds
 from ._errors import (
     ArgumentError,
     BatchSubmissionError,
@@ -18,6 +20,7 @@ from ._errors import (
     SubmissionUncertainError,
 )
 from ._files import FileHandle
+from ._gather import gather
 from ._http import segment
 from ._models import Group, Run, RunInfo, WorkflowInfo
 from ._parameters import FileSource, ParameterIndex, Prepared, prepare_arguments
@@ -57,22 +60,12 @@ class AsyncWorkflow:
         segment(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
         service._http.check_ready("GET", f"groups/{group_id}", auth=True)
-        results: dict[str, Any] = {}
-        errors: list[FlowservError] = []
-
-        async def fetch(key: str, call: Any, arg: str) -> None:
-            try:
-                results[key] = await call(arg)
-            except FlowservError as exc:  # raised as itself below, not in an exception group
-                errors.append(exc)
-                tg.cancel_scope.cancel()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(fetch, "info", service.get_workflow, workflow_id)
-            tg.start_soon(fetch, "group", service.get_group, group_id)
-        if errors:
-            raise errors[0]
-        return cls(service, results["info"], results["group"])
+        calls: list[Callable[[], Awaitable[Any]]] = [
+            functools.partial(service.get_workflow, workflow_id),
+            functools.partial(service.get_group, group_id),
+        ]
+        info, group = await gather(calls)
+        return cls(service, info, group)
 
     def __repr__(self) -> str:
         return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
@@ -275,7 +268,7 @@ class AsyncWorkflow:
         post-processing unless ``postproc=True``), within ``timeout``.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+            raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
         batch: list[Prepared] = []
         for index, args in enumerate(arguments):
             try:
@@ -445,9 +438,7 @@ def _note(exc: BaseException, note: str) -> None:
 def _deadline(timeout: float | None) -> float:
     if timeout is None:
         return math.inf
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-        raise ValueError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
-    return anyio.current_time() + timeout
+    return anyio.current_time() + check_seconds(timeout, "timeout", zero=True)
 
 
 def _remaining(deadline: float, timeout: float | None) -> float | None:
