@@ -13,13 +13,14 @@ the same server:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, InvalidArgumentError
 
 __all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "Settings", "configured_url", "resolve_url"]
 
@@ -76,6 +77,27 @@ class RetryPolicy:
                 f"retries must be a RetryPolicy or an int >= 0, got {retries!r}"
             )
         return cls(attempts=retries + 1)
+
+
+def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
+    """Check a number of seconds given to a call (a deadline or an interval).
+
+    Raises :class:`InvalidArgumentError` naming the argument (a ``ValueError``
+    too) for anything but a finite, positive number (or zero, with ``zero``).
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or math.isnan(value)
+        or math.isinf(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        kind = "non-negative" if zero else "positive"
+        raise InvalidArgumentError(
+            name, f"expected a finite, {kind} number of seconds, got {value!r}"
+        )
+    return float(value)
 
 
 def configured_url(environ: Mapping[str, str] | None = None) -> str | None:

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import attrs
 
+from ._config import check_seconds
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -132,6 +133,13 @@ class Watcher:
         self._leader: _Waiter | None = None
         self._schedule_changed: anyio.Event | None = None
         self.requests = 0
+
+    def close(self, error: BaseException) -> None:
+        """End every wait in progress with ``error`` (the client is closing)."""
+        for entry in list(self._entries.values()):
+            self._finish(entry, error=error)
+        if self._schedule_changed is not None:
+            self._schedule_changed.set()
 
     @property
     def idle(self) -> bool:
@@ -524,11 +532,7 @@ def _end_time(run: Run) -> float:
 
 
 def _deadline_delay(timeout: float | None) -> float:
-    if timeout is None:
-        return math.inf
-    if timeout < 0 or math.isnan(timeout):
-        raise ValueError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
-    return timeout
+    return math.inf if timeout is None else check_seconds(timeout, "timeout", zero=True)
 
 
 def _outcome(entry: _Entry) -> Run:
