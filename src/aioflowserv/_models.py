@@ -137,7 +137,8 @@ class Run:
     """An immutable snapshot of a workflow run.
 
     ``str(run)`` is the state name, as with flowServ's ``Run``. The raw server
-    document is kept in ``doc`` (not compared).
+    document is kept in ``doc`` (not compared), without the group's parameter
+    declarations (see :meth:`AsyncWorkflow.parameters`).
     """
 
     run_id: str
@@ -172,7 +173,9 @@ class Run:
             arguments=arguments,
             messages=tuple(str(line) for line in messages),
             files=tuple(RunFile.from_json(entry) for entry in _list(data, "files", "run")),
-            doc=data,
+            # The group's parameter declarations (most of a run document) are left out:
+            # they belong to the group, and thousands of runs would each carry a copy.
+            doc={key: value for key, value in data.items() if key != "parameters"},
         )
 
     def __str__(self) -> str:
