@@ -120,6 +120,29 @@ def json_option(func: F) -> F:
     )(func)
 
 
+def follow_options(func: F) -> F:
+    """``--interval``, ``--plain`` and ``--cancel-on-interrupt``: how runs are followed."""
+    for option in reversed(
+        [
+            click.option(
+                "--interval", default=0.5, show_default=True,
+                type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                help="The first poll interval when following runs (it grows while nothing "
+                "changes).",
+            ),
+            click.option(
+                "--plain", is_flag=True, help="One line per state change, even on a terminal."
+            ),
+            click.option(
+                "--cancel-on-interrupt", is_flag=True,
+                help="On Ctrl-C, cancel the runs still active (default: leave them running).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 class _CurrentStderr(logging.Handler):
     """Writes to whatever ``sys.stderr`` is at the time (rich's live display redirects it)."""
 
@@ -443,12 +466,7 @@ def _report_interrupt(lines: list[str]) -> None:
 @click.option("--wait", is_flag=True, help="Follow the runs until they end (exit 1 if any fails).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="With --wait: stop waiting after this long (exit 1).")
-@click.option("--interval", default=0.5, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="With --wait: the first poll interval (it grows while nothing changes).")
-@click.option("--plain", is_flag=True, help="One line per state change, even on a terminal.")
-@click.option("--cancel-on-interrupt", is_flag=True,
-              help="On Ctrl-C, cancel the runs still active (default: leave them running).")
+@follow_options
 @json_option
 def submit(
     workflow: str,
@@ -553,12 +571,7 @@ def submit(
 @click.option("--group", "group_id", metavar="GROUP", help="Watch every run of a group.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop waiting after this long (exit 1; the runs go on).")
-@click.option("--interval", default=0.5, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="The first poll interval (it grows while nothing changes).")
-@click.option("--plain", is_flag=True, help="One line per state change, even on a terminal.")
-@click.option("--cancel-on-interrupt", is_flag=True,
-              help="On Ctrl-C, cancel the runs still active (default: leave them running).")
+@follow_options
 @json_option
 def watch(
     run_ids: Sequence[str],
