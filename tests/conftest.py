@@ -1,12 +1,13 @@
-"""Shared fixtures: a real flowServ server for the session, users, groups and clients.
+"""Shared fixtures: the suite's short names for the pytest plugin's real-server fixtures.
 
-The server comes from ``aioflowserv.testing``; if its interpreter cannot be
+The suite dogfoods ``aioflowserv.pytest_plugin`` (registered through the
+``pytest11`` entry point): one real flowServ server for the session, fresh
+users and groups, logged-in clients. If the server's interpreter cannot be
 found the session fails (a missing server is an error, never a skip).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -17,22 +18,21 @@ from aioflowserv.testing import FlowservServer
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[FlowservServer]:
+def server(flowserv_server: FlowservServer) -> FlowservServer:
     """One real flowServ server (sleeper and types workflows) for the whole session."""
-    with FlowservServer() as running:
-        yield running
+    return flowserv_server
 
 
 @pytest.fixture
-def user(server: FlowservServer) -> dict[str, Any]:
+def user(flowserv_user: dict[str, Any]) -> dict[str, Any]:
     """A fresh, logged-in user: id, username, password, token."""
-    return server.create_user()
+    return flowserv_user
 
 
 @pytest.fixture
-def group_id(server: FlowservServer, user: dict[str, Any]) -> str:
+def group_id(flowserv_group: str) -> str:
     """A fresh group of the sleeper workflow, owned by ``user``."""
-    return server.create_group(user["token"], "sleeper")
+    return flowserv_group
 
 
 @pytest.fixture
@@ -41,11 +41,10 @@ def types_group_id(server: FlowservServer, user: dict[str, Any]) -> str:
     return server.create_group(user["token"], "types")
 
 
-@pytest_asyncio.fixture
-async def client(server: FlowservServer, user: dict[str, Any]) -> AsyncIterator[afs.AsyncFlowserv]:
+@pytest.fixture
+def client(flowserv_client: afs.AsyncFlowserv) -> afs.AsyncFlowserv:
     """An AsyncFlowserv logged in as ``user``."""
-    async with afs.AsyncFlowserv(server.url, token=user["token"]) as fs:
-        yield fs
+    return flowserv_client
 
 
 @pytest_asyncio.fixture
@@ -55,7 +54,6 @@ async def workflow(client: afs.AsyncFlowserv, group_id: str) -> afs.AsyncWorkflo
 
 
 @pytest.fixture
-def sync_client(server: FlowservServer, user: dict[str, Any]) -> Iterator[afs.Flowserv]:
+def sync_client(flowserv_sync_client: afs.Flowserv) -> afs.Flowserv:
     """A sync Flowserv logged in as ``user``."""
-    with afs.Flowserv(server.url, token=user["token"]) as fs:
-        yield fs
+    return flowserv_sync_client
