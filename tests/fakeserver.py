@@ -735,6 +735,10 @@ def virtual_clock_backend(name: str) -> tuple[str, dict[str, Any]]:
 # -- fixtures (import them into a test module by these names) ---------------------------------
 
 
+FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
+"""Wait options for ticks of exactly 0.1 s: no growth, so listing times line up across groups."""
+
+
 def client_for(fake: FakeFlowserv, **options: Any) -> afs.AsyncFlowserv:
     """An AsyncFlowserv on the fake, logged in, without HTTP-level retries (unless given)."""
     options.setdefault("retries", 0)

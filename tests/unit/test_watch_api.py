@@ -13,6 +13,7 @@ import pytest
 
 import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
+    FIXED,
     FakeFlowserv,
     client_for,
     fake_server,
@@ -22,7 +23,6 @@ from fakeserver import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.anyio
 
-FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 import aioflowserv as afs
 from aioflowserv._watch import FATAL_AFTER
 from fakeserver import (  # noqa: F401 - fixtures
+    FIXED,
     FakeFlowserv,
     client_for,
     fake_server,
@@ -29,7 +30,6 @@ from fakeserver import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.anyio
 
-FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
 
 
 async def wait_both(sdk: afs.AsyncFlowserv, first: afs.Run, second: afs.Run) -> dict[str, Any]:

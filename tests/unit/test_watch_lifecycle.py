@@ -16,6 +16,7 @@ import pytest
 
 import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
+    FIXED,
     FakeFlowserv,
     fake_server,
     sdk_client,
@@ -24,7 +25,6 @@ from fakeserver import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.anyio
 
-FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
 
 
 def task_ids() -> set[int]:

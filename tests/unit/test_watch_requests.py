@@ -12,6 +12,7 @@ import pytest
 
 import aioflowserv as afs
 from fakeserver import (  # noqa: F401 - fixtures
+    FIXED,
     FakeFlowserv,
     fake_server,
     sdk_client,
@@ -20,8 +21,6 @@ from fakeserver import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.anyio
 
-FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
-"""Ticks of exactly 0.1 s: no growth, so listing times line up across groups."""
 
 
 @pytest.mark.parametrize("runs_per_group", [1, 100])
