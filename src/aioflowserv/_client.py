@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 
 from ._config import (
@@ -45,6 +47,8 @@ __all__ = ["AsyncFlowserv", "RunRef"]
 
 RunRef = Run | str
 """A run to wait for: a :class:`Run` snapshot or a run id."""
+
+logger = logging.getLogger("aioflowserv")
 
 _UNCERTAIN_STATUS = frozenset({502, 504})
 """Gateway answers to a run start: the server behind may or may not have made the run."""
@@ -332,19 +336,42 @@ class AsyncFlowserv:
         path = f"groups/{segment(group_id, 'group_id')}/runs"
         with self._submissions.sending(start_key(group_id, arguments)):
             sent_at = datetime.now(timezone.utc)
-            try:
-                doc = await self._http.request(
-                    "POST", path, json_body={"arguments": arguments}, auth=True, idempotent=False
+            # The request is shielded: cancelled half-way, it would leave a run that
+            # nobody knows of. Its answer is awaited (within the request timeout);
+            # a run it made is returned even if the call was cancelled meanwhile
+            # (the cancellation then takes effect at the caller's next await).
+            with anyio.CancelScope(shield=True):
+                try:
+                    doc = await self._http.request(
+                        "POST", path, json_body={"arguments": arguments}, auth=True,
+                        idempotent=False,
+                    )
+                    run: Run | None = Run.from_json(doc)
+                    uncertain: FlowservError | None = None
+                except (APIConnectionError, ServerError, InvalidResponseError) as exc:
+                    if not _ambiguous(exc):
+                        raise
+                    run, uncertain = None, exc
+            cancelled = anyio.current_effective_deadline() == -math.inf
+            if run is not None:
+                self._submissions.runs.add(run.run_id)
+                if cancelled:
+                    logger.warning(
+                        "run %s was started in group %s while the call was being cancelled; "
+                        "it is left running", run.run_id, group_id,
+                    )
+                return run
+            if cancelled:
+                logger.warning(
+                    "a run start in group %s got no answer and the call was cancelled "
+                    "before it could be resolved; the run may exist (see list_runs)",
+                    group_id,
                 )
-                run = Run.from_json(doc)
-            except (APIConnectionError, ServerError, InvalidResponseError) as exc:
-                if not _ambiguous(exc):
-                    raise
-                return await resolve_start(
-                    self, self._submissions, group_id, arguments, sent_at, exc
-                )
-            self._submissions.runs.add(run.run_id)
-            return run
+                await anyio.lowlevel.checkpoint_if_cancelled()
+            assert uncertain is not None
+            return await resolve_start(
+                self, self._submissions, group_id, arguments, sent_at, uncertain
+            )
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel an active run, with an optional reason (kept in its messages)."""

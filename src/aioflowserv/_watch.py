@@ -39,7 +39,9 @@ from ._errors import (
 )
 from ._models import Run, RunState
 
-__all__ = ["DEFAULT_MAX_INTERVAL", "DEFAULT_POLL_INTERVAL", "OnChange", "RunSpec", "Watcher"]
+__all__ = [
+    "DEFAULT_MAX_INTERVAL", "DEFAULT_POLL_INTERVAL", "OnChange", "RunSpec", "Watcher", "notify",
+]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -492,10 +494,7 @@ class Watcher:
             return
         snapshot = run or entry.last_seen()
         for callback in callbacks:
-            try:
-                callback(snapshot)
-            except Exception:
-                logger.exception("on_change callback failed for run %s", entry.run_id)
+            notify(callback, snapshot)
 
     def _finish(self, entry: _Entry, *, result: Run | None = None,
                 error: BaseException | None = None) -> None:
@@ -518,6 +517,14 @@ _ACTIVE_VALUES = frozenset(state.value for state in RunState if state.is_active)
 
 _FATAL = (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
 """Errors that will not go away by asking again: they end the waits concerned at once."""
+
+
+def notify(callback: OnChange, run: Run) -> None:
+    """Call an ``on_change`` callback; its failure is logged, never raised into the wait."""
+    try:
+        callback(run)
+    except Exception:
+        logger.exception("on_change callback failed for run %s", run.run_id)
 
 
 def _transient(exc: FlowservError) -> bool:

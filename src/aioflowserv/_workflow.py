@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -24,10 +25,12 @@ from ._gather import gather
 from ._http import segment
 from ._models import Group, Run, RunInfo, WorkflowInfo
 from ._parameters import FileSource, ParameterIndex, Prepared, prepare_arguments
-from ._watch import OnChange
+from ._watch import OnChange, notify
 
 if TYPE_CHECKING:
     from ._client import AsyncFlowserv, RunRef
+
+logger = logging.getLogger("aioflowserv")
 
 __all__ = ["AsyncWorkflow"]
 
@@ -132,8 +135,11 @@ class AsyncWorkflow:
         watched until it is no longer active, then the workflow's
         post-processing run, if any, as flowServ's client does; ``timeout``
         bounds that wait (:class:`RunWaitTimeout`; the run is left alone).
-        Cancelling the awaiting task stops the wait and leaves the run running.
-        Returns the run (final when waited for).
+        Cancelling the awaiting task stops the wait and leaves the run running;
+        a start request already sent is still answered first, so that the run
+        it made is known (and named in a warning of the ``aioflowserv`` logger).
+        ``on_change`` is called with the run once it is started, then at every
+        state change. Returns the run (final when waited for).
         """
         if config is not None:
             raise InvalidArgumentError(
@@ -147,6 +153,8 @@ class AsyncWorkflow:
         )
         _deadline(timeout)  # check it before anything is sent
         run = await self._submit(prepared)
+        if on_change is not None:
+            notify(on_change, run)
         if intervals is None:
             return run
         deadline = _deadline(timeout)
@@ -266,6 +274,12 @@ class AsyncWorkflow:
         ``return_exceptions=True``, that list is returned). With
         ``poll_interval``, waits until all runs ended (not for
         post-processing unless ``postproc=True``), within ``timeout``.
+
+        ``on_change`` is called with each run as soon as it is started, then at
+        every state change, so a caller always knows which runs exist: if the
+        batch is cancelled, the runs already started keep running (they are
+        also listed in a warning of the ``aioflowserv`` logger) and the
+        submissions not yet sent are dropped.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
@@ -286,13 +300,25 @@ class AsyncWorkflow:
         async def submit(index: int) -> None:
             async with limiter:
                 try:
-                    results[index] = await self._submit(batch[index])
+                    results[index] = run = await self._submit(batch[index])
                 except FlowservError as exc:
                     results[index] = exc
+                else:
+                    if on_change is not None:
+                        notify(on_change, run)
 
-        async with anyio.create_task_group() as tg:
-            for index in range(len(batch)):
-                tg.start_soon(submit, index)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index in range(len(batch)):
+                    tg.start_soon(submit, index)
+        except anyio.get_cancelled_exc_class():
+            created = [run.run_id for run in results if isinstance(run, Run)]
+            if created:
+                logger.warning(
+                    "start_runs was cancelled after starting %d of %d runs in group %s: %s",
+                    len(created), len(batch), self.group_id, ", ".join(created),
+                )
+            raise
         if intervals is not None:
             deadline = _deadline(timeout)
             started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]

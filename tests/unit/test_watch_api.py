@@ -7,6 +7,8 @@ started over its API last their ``sleep`` argument in virtual seconds).
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -66,8 +68,66 @@ async def test_on_change_of_a_batch_reports_each_run(
             [{"sleep": 0.3}, {"sleep": 0.5, "exitcode": 2}], poll_interval=0.1,
             on_change=lambda run: seen.append((run.run_id, run.state)),
         )
-    assert sorted(seen) == sorted((run.run_id, run.state) for run in runs)
+    # Each run is reported once started (RUNNING), then once final.
+    started = [(run.run_id, afs.RunState.RUNNING) for run in runs]
+    assert sorted(seen) == sorted(started + [(run.run_id, run.state) for run in runs])
+    assert seen[:2] == started or seen[:2] == started[::-1]
     assert [run.state for run in runs] == [afs.RunState.SUCCESS, afs.RunState.ERROR]
+
+
+# -- cancelling a submission -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def slow_starts() -> AsyncIterator[tuple[FakeFlowserv, afs.AsyncWorkflow]]:
+    """A fake whose run starts take 1 s: the run is made 0.5 s in, answered at 1 s."""
+    fake = FakeFlowserv(latency={"start_run": 1.0})
+    async with client_for(fake) as client:
+        yield fake, await client.workflow("sleeper", fake.add_group())
+
+
+async def test_a_start_cancelled_in_flight_still_reports_the_run_it_made(
+    slow_starts: tuple[FakeFlowserv, afs.AsyncWorkflow], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, workflow = slow_starts
+    seen: list[afs.Run] = []
+    with caplog.at_level(logging.WARNING, logger="aioflowserv"):
+        with anyio.move_on_after(0.7) as scope:
+            run = await workflow.start_run({"sleep": 5}, on_change=seen.append)
+        with anyio.move_on_after(0.7) as waiting:
+            await workflow.start_run({"sleep": 5}, poll_interval=0.1, on_change=seen.append)
+    # The first start was answered and its run handed back; the cancellation
+    # ended the second one's wait.
+    assert scope.cancel_called
+    assert waiting.cancelled_caught
+    assert anyio.current_time() - fake.requests[-1].time == pytest.approx(1.0)  # answer awaited
+    made = list(fake.groups[workflow.group_id].runs)
+    assert [r.run_id for r in seen] == made
+    assert run.run_id == made[0]
+    for run_id in made:
+        assert f"run {run_id} was started in group {workflow.group_id}" in caplog.text
+        assert fake.state(run_id) == "RUNNING"  # left alone
+
+
+async def test_a_cancelled_batch_reports_every_run_it_started_and_sends_no_more(
+    slow_starts: tuple[FakeFlowserv, afs.AsyncWorkflow], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, workflow = slow_starts
+    seen: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="aioflowserv"):
+        # Two at a time: starts 1-2 are answered at 1 s; 3-4 are sent at 1 s and
+        # made at 1.5 s when the batch is cancelled (1.7 s); 5-6 are never sent.
+        with anyio.move_on_after(1.7) as scope:
+            await workflow.start_runs(
+                [{"sleep": 5}] * 6, concurrency=2, on_change=lambda run: seen.append(run.run_id)
+            )
+    assert scope.cancelled_caught
+    made = list(fake.groups[workflow.group_id].runs)
+    assert fake.count("start_run") == 4
+    assert sorted(seen) == sorted(made)
+    assert len(made) == 4
+    assert "cancelled after starting 4 of 6 runs" in caplog.text
+    assert all(run_id in caplog.text for run_id in made)
 
 
 # -- as_completed ----------------------------------------------------------------------------
