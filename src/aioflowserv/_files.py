@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -125,7 +126,10 @@ class FileHandle:
 
         Every member is checked before anything is written: only regular
         files and directories, no absolute paths, no ``..``, nothing that
-        would land outside ``directory``. Returns the files written.
+        would land outside ``directory``. The files are unpacked into a
+        staging directory and moved into place once all are on disk, so a
+        failure half-way leaves ``directory`` as it was. Returns the files
+        written.
         """
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
@@ -158,29 +162,35 @@ def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
                 raise UnsafePathError(f"archive member {name!r} points outside the directory")
             plan.append((member, target))
         _check_layout(plan, base)
-        written = []
-        for member, target in plan:
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = archive.extractfile(member)
-            assert source is not None
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=target.parent
-            )
-            try:
-                with os.fdopen(fd, "wb") as out, source:
-                    while chunk := source.read(CHUNK_SIZE):
-                        out.write(chunk)
-                os.chmod(tmp_name, stat.S_IMODE(member.mode) & 0o644 | 0o600)
-                os.replace(tmp_name, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-                raise
-            written.append(target)
-        return written
+        # Everything is written into a staging directory first and moved into
+        # place only once the whole archive is on disk: a failure half-way
+        # (a full disk, a corrupt member) leaves nothing behind.
+        staging = Path(tempfile.mkdtemp(prefix=".extract-", suffix=".part", dir=base))
+        try:
+            staged: list[tuple[Path, Path]] = []
+            for index, (member, target) in enumerate(plan):
+                if member.isfile():
+                    staged.append((_stage(archive, member, staging / str(index)), target))
+            for member, target in plan:
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+            for tmp, target in staged:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return [target for _, target in staged]
+
+
+def _stage(archive: tarfile.TarFile, member: tarfile.TarInfo, tmp: Path) -> Path:
+    """Write one member's content to ``tmp``, with safe permissions."""
+    source = archive.extractfile(member)
+    assert source is not None
+    with open(tmp, "xb") as out, source:
+        while chunk := source.read(CHUNK_SIZE):
+            out.write(chunk)
+    os.chmod(tmp, stat.S_IMODE(member.mode) & 0o644 | 0o600)
+    return tmp
 
 
 def _check_layout(plan: list[tuple[tarfile.TarInfo, Path]], base: Path) -> None:

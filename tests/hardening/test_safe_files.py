@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tarfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
 import aioflowserv as afs
+from aioflowserv import _files
 
 from .fakes import Answer, CannedServer
 
@@ -226,6 +229,36 @@ async def test_an_archive_broken_mid_download_extracts_nothing(places: tuple[Pat
     with pytest.raises(afs.APIConnectionError):
         await extract(body, dest, cut_at=len(body) // 2)
     assert tree(dest) == []
+
+
+@pytest.mark.asyncio
+async def test_a_disk_error_half_way_through_extraction_leaves_the_directory_as_it_was(
+    places: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest, _ = places
+    dest.mkdir()
+    (dest / "results").mkdir()
+    (dest / "results" / "greetings.txt").write_bytes(b"old")
+    real_stage = _files._stage
+    calls = []
+
+    def stage_then_fill_the_disk(*args: Any) -> Path:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_stage(*args)
+
+    monkeypatch.setattr(_files, "_stage", stage_then_fill_the_disk)
+    body = archive(
+        member("results/greetings.txt", data=CONTENT),
+        member("results/deeper/result.json", data=b"{}"),
+        member("results/third.txt", data=b"3"),
+    )
+    with pytest.raises(OSError, match="No space left"):
+        await extract(body, dest)
+    assert len(calls) == 2
+    assert tree(dest) == ["results", "results/greetings.txt"]
+    assert (dest / "results" / "greetings.txt").read_bytes() == b"old"
 
 
 @pytest.mark.asyncio
