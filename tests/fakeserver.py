@@ -182,6 +182,8 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             if isinstance(latency, (int, float)) else {r: latency.get(r, 0.0) for r in ROUTES}
         )
         self.postproc = postproc
+        self.postproc_delay = 0.0
+        """Seconds between a run's end and the post-processing run it triggers appearing."""
         self.durations = durations or _sleep_argument
         self.token = token
         self.groups: dict[str, FakeGroup] = {}
@@ -598,8 +600,9 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                 {"id": g.id, "name": g.name, "workflow": g.workflow_id}
                 for g in self.groups.values()
             ]
-        if self.postproc_runs:
-            post = self._run_doc(self.postproc_runs[-1])
+        made = [post for post in self.postproc_runs if post.created <= self.now()]
+        if made:
+            post = self._run_doc(made[-1])
             post["arguments"] = [{"name": "runs", "value": {"type": "$file", "value": {
                 "fileId": "/tmp/fake-postproc", "targetPath": "runs/"}}}]
             doc["postproc"] = post
@@ -628,13 +631,14 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             run.messages = list(messages)
         self._invalidate(run)
         if state == "SUCCESS" and run.group_id is not None and self.postproc is not None:
+            created = at + self.postproc_delay
             post = FakeRun(
                 id=uuid.uuid4().hex, group_id=None, workflow_id=run.workflow_id,
-                arguments=[], created=at, started=at,
+                arguments=[], created=created, started=created,
             )
             self.runs[post.id] = post
             self.postproc_runs.append(post)
-            self._schedule(post, at + self.postproc)
+            self._schedule(post, created + self.postproc)
 
     def _invalidate(self, run: FakeRun) -> None:
         if run.group_id is not None and run.group_id in self.groups:

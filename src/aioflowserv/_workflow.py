@@ -195,12 +195,17 @@ class AsyncWorkflow:
         intervals: tuple[float, float],
         runs: Iterable[Run] = (),
     ) -> None:
+        runs = list(runs)
         postproc = await self._postproc_for(runs, deadline, intervals[0])
-        if postproc is not None and postproc.is_active():
-            await self._service.wait(
+        while postproc is not None and postproc.is_active():
+            waited = await self._service.wait(
                 postproc, _remaining(deadline, timeout),
                 poll_interval=intervals[0], max_interval=intervals[1],
             )
+            if _covers(waited, _last_success(runs)):
+                return
+            # That one started before the runs ended: look for the one they triggered.
+            postproc = await self._postproc_for(runs, deadline, intervals[0])
 
     async def _postproc_for(
         self, runs: Iterable[Run], deadline: float, poll_interval: float
@@ -220,10 +225,10 @@ class AsyncWorkflow:
             for run in runs
             if run.is_success() and run.finished_at is not None
         }
+        if _covers(postproc, _last_success(runs)):
+            return postproc
         if postproc is not None and postproc.is_active():
-            return postproc
-        if not finished or _covers(postproc, max(finished.values())):
-            return postproc
+            return postproc  # an older one, still running: waited for, then asked again
         if postproc is None and self._postproc_absent:
             return None
         ranked = await self._ranked_run_ids()
@@ -446,8 +451,21 @@ class AsyncWorkflow:
             await stream.aclose()
 
 
-def _covers(postproc: Run | None, finished_at: datetime) -> bool:
-    """True if ``postproc`` was created after a run that finished at ``finished_at``."""
+def _last_success(runs: Iterable[Run]) -> datetime | None:
+    """When the last of the successful ``runs`` finished (None: none did)."""
+    return max(
+        (run.finished_at for run in runs if run.is_success() and run.finished_at is not None),
+        default=None,
+    )
+
+
+def _covers(postproc: Run | None, finished_at: datetime | None) -> bool:
+    """True if ``postproc`` was created after a run that finished at ``finished_at``.
+
+    With no such run (``None``), any post-processing run covers.
+    """
+    if finished_at is None:
+        return True
     return (
         postproc is not None
         and postproc.created_at is not None

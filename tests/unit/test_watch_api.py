@@ -372,3 +372,25 @@ async def test_wait_with_postproc_waits_for_the_post_processing_run(
         final = await workflow.wait(run, postproc=True, **FIXED)
     assert final.is_success()
     assert not fake.postproc_runs[-1].active
+
+
+async def test_wait_with_postproc_looks_past_an_older_post_processing_run_still_active(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    # The server makes a post-processing run a moment after the run that
+    # triggered it ended. Run 1 ends at 0.3 s, its post-processing runs from
+    # 0.8 to 2.8 s; run 2 ends at 1.0 s, its post-processing appears at 1.5 s
+    # and runs to 3.5 s. At run 2's end the workflow shows run 1's, active.
+    fake.postproc, fake.postproc_delay = 2.0, 0.5
+    started = anyio.current_time()
+    await workflow.start_run({"sleep": 0.3})
+    second = await workflow.start_run({"sleep": 1.0})
+    with anyio.fail_after(600):
+        final = await workflow.wait(second, postproc=True, **FIXED)
+    assert final.is_success()
+    assert anyio.current_time() - started >= 3.5
+    _, second_post = fake.postproc_runs
+    postproc = await workflow.get_postproc_results()
+    assert postproc is not None
+    assert postproc.run_id == second_post.id
+    assert postproc.is_success()

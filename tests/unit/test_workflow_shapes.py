@@ -99,6 +99,10 @@ async def test_start_run_deletes_its_uploads_when_the_start_is_rejected(
     assert delete.call_count == 1
 
 
+AFTER_RUN = "2026-11-26T15:19:07.301202+00:00"
+"""When the post-processing run that r1 (finished at ``FINISHED``) triggered was created."""
+
+
 async def test_start_run_with_poll_interval_waits_for_the_run_and_post_processing(
     api: respx.MockRouter, sleeper: afs.AsyncWorkflow
 ) -> None:
@@ -110,11 +114,16 @@ async def test_start_run_with_poll_interval_waits_for_the_run_and_post_processin
     api.get("/workflows/sleeper").mock(
         side_effect=[
             httpx.Response(
-                200, json=workflow_doc(postproc=run_doc("pp", state="RUNNING", group_id=None))
+                200,
+                json=workflow_doc(
+                    postproc=run_doc("pp", state="RUNNING", group_id=None, createdAt=AFTER_RUN)
+                ),
             )
         ]
     )
-    postproc = api.get("/runs/pp").respond(200, json=run_doc("pp", state="SUCCESS"))
+    postproc = api.get("/runs/pp").respond(
+        200, json=run_doc("pp", state="SUCCESS", group_id=None, createdAt=AFTER_RUN)
+    )
     with anyio.fail_after(5):
         run = await sleeper.start_run({"sleep": 0}, poll_interval=0.01)
     assert run.is_success()
