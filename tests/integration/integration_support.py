@@ -1,7 +1,59 @@
-"""Constants shared by the integration tests."""
+"""Constants and helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+import aioflowserv as afs
 
 POLL = 0.05
 """Poll interval (seconds) for waits on runs: sleeper runs of 0 s end within ~0.3 s."""
 
 DEADLINE = 30.0
 """Upper bound (seconds) for any wait on a run, so that a stuck run fails a test, never hangs it."""
+
+QUIET = 0.5
+"""Seconds without a new post-processing run before the workflow counts as settled."""
+
+
+async def settle_postproc(workflow: afs.AsyncWorkflow) -> None:
+    """Return once the workflow's latest post-processing run has ended and no new
+    one appeared for :data:`QUIET` seconds.
+
+    Tests that check the post-processing of their own run call it first: the
+    server can drop one of two post-processing runs made at the same moment,
+    so earlier tests' post-processing must be over.
+    """
+    with anyio.fail_after(DEADLINE):
+        latest = await workflow.get_postproc_results()
+        while True:
+            if latest is not None and latest.is_active():
+                await workflow.wait(latest, poll_interval=POLL)
+            await anyio.sleep(QUIET)
+            now = await workflow.get_postproc_results()
+            if _settled(latest, now):
+                return
+            latest = now
+
+
+def settle_postproc_sync(workflow: afs.Workflow) -> None:
+    """:func:`settle_postproc` through the sync facade."""
+    give_up = time.monotonic() + DEADLINE
+    latest = workflow.get_postproc_results()
+    while time.monotonic() < give_up:
+        if latest is not None and latest.is_active():
+            workflow.wait(latest, timeout=DEADLINE, poll_interval=POLL)
+        time.sleep(QUIET)
+        now = workflow.get_postproc_results()
+        if _settled(latest, now):
+            return
+        latest = now
+    raise TimeoutError("post-processing did not settle")
+
+
+def _settled(before: afs.Run | None, now: afs.Run | None) -> bool:
+    """The same latest post-processing run as before, and it is not running."""
+    same = (before and before.run_id) == (now and now.run_id)
+    return same and (now is None or not now.is_active())

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL
+from integration_support import DEADLINE, POLL, settle_postproc_sync
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
@@ -114,6 +114,7 @@ def test_sync_get_file_without_file_id_returns_the_archive(
 
 
 def test_sync_get_postproc_results(sync_workflow: afs.Workflow, sync_client: afs.Flowserv) -> None:
+    settle_postproc_sync(sync_workflow)
     run = finish(sync_workflow, {"sleep": 0})
     postproc = sync_workflow.get_postproc_results()
     assert postproc is not None

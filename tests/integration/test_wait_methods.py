@@ -9,33 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
-from integration_support import DEADLINE, POLL
+from integration_support import DEADLINE, POLL, settle_postproc
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
 
 HALF = {"sleep": 0.5}
 
-
-async def settle_postproc(workflow: afs.AsyncWorkflow, quiet: float = 0.5) -> None:
-    """Return once the workflow's latest post-processing run has ended and no
-    new one appeared for ``quiet`` seconds."""
-    with anyio.fail_after(DEADLINE):
-        latest = await workflow.get_postproc_results()
-        while True:
-            if latest is not None and latest.is_active():
-                await workflow.wait(latest, poll_interval=POLL)
-            await anyio.sleep(quiet)
-            now = await workflow.get_postproc_results()
-            if run_id(now) == run_id(latest) and (now is None or not now.is_active()):
-                return
-            latest = now
-
-
-def run_id(run: afs.Run | None) -> str | None:
-    return run.run_id if run is not None else None
 
 
 @pytest.mark.asyncio

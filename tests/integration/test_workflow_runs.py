@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration_support import DEADLINE, POLL
+from integration_support import DEADLINE, POLL, settle_postproc
 
 import aioflowserv as afs
 
@@ -98,6 +98,7 @@ async def test_get_file_without_file_id_returns_the_run_archive(
 
 @pytest.mark.asyncio
 async def test_get_postproc_results_after_a_successful_run(workflow: afs.AsyncWorkflow) -> None:
+    await settle_postproc(workflow)
     run = await final(workflow, {"sleep": 0})
     postproc = await workflow.get_postproc_results()
     assert postproc is not None
