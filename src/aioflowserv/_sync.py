@@ -30,7 +30,7 @@ from ._client import AsyncFlowserv, RunRef
 from ._config import DEFAULT_TIMEOUT, RetryPolicy
 from ._errors import ClientClosedError
 from ._files import FileHandle
-from ._models import Run
+from ._models import Run, WorkflowInfo
 from ._parameters import FileArgument, FileLike
 from ._watch import DEFAULT_MAX_INTERVAL, DEFAULT_POLL_INTERVAL, OnChange
 from ._workflow import AsyncWorkflow
@@ -391,6 +391,11 @@ class Workflow:
     def service(self) -> Flowserv:
         """The client this workflow talks through."""
         return self._service
+
+    @property
+    def info(self) -> WorkflowInfo:
+        """The workflow metadata loaded when this object was created."""
+        return self._async.info
 
     name = _forward_wf(AsyncWorkflow.name)
     description = _forward_wf(AsyncWorkflow.description)

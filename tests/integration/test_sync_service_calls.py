@@ -43,6 +43,36 @@ def test_sync_login_whoami_logout(server: FlowservServer, user: dict[str, Any]) 
         stale.whoami()
 
 
+def test_sync_token_set_on_a_client_is_sent_from_then_on(
+    server: FlowservServer, user: dict[str, Any]
+) -> None:
+    with afs.Flowserv(server.url) as fs:
+        with pytest.raises(afs.UnauthenticatedError):
+            fs.whoami()
+        fs.token = user["token"]
+        assert fs.whoami().username == user["username"]
+        fs.token = None
+        with pytest.raises(afs.UnauthenticatedError):
+            fs.whoami()
+
+
+def test_sync_facade_on_a_trio_event_loop_runs_a_workflow(
+    server: FlowservServer, user: dict[str, Any], group_id: str
+) -> None:
+    with afs.Flowserv(server.url, token=user["token"], backend="trio") as fs:
+        run = fs.workflow("sleeper", group_id).start_run(
+            {"sleep": 0, "greeting": "Trio"}, poll_interval=POLL, timeout=DEADLINE
+        )
+        assert run.is_success()
+        assert not run.is_pending()
+        assert not run.is_running()
+        assert fs.get_run(run.run_id) == run
+        assert str(run) == "SUCCESS"
+        file_id = run.get_file("greetings").id
+        greetings = fs.workflow("sleeper", group_id).get_file(run.run_id, file_id)
+        assert "Trio" in greetings.read().decode()
+
+
 def test_sync_whoami_with_a_bad_token_raises_unauthenticated(server: FlowservServer) -> None:
     with afs.Flowserv(server.url, token="bad") as fs, pytest.raises(afs.UnauthenticatedError):
         fs.whoami()

@@ -47,6 +47,8 @@ def test_flowserv_workflow_returns_a_sync_workflow(
     workflow = sync_client.workflow("sleeper", group_id)
     assert isinstance(workflow, afs.Workflow)
     assert workflow.identifier == "sleeper"
+    assert workflow.info.id == "sleeper"
+    assert workflow.info.name == workflow.name() == "Sleeper"
 
 
 def test_workflow_needs_a_sync_service(client: afs.AsyncFlowserv, group_id: str) -> None:
