@@ -13,6 +13,7 @@ import resource
 import shlex
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,35 @@ def rss_mb() -> float:
     """The process's resident memory now, in MiB."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * _PAGE / 2**20
+
+
+class MemorySampler:
+    """Samples the process's RSS every ``every`` seconds on its own thread.
+
+    The thread's own CPU time so far (``cpu_seconds``) is kept apart, so
+    that a benchmark can leave the sampling out of the CPU it charges to the
+    code under test.
+    """
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.every = every
+        self.peak = rss_mb()
+        self.cpu_seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, rss_mb())
+            self.cpu_seconds = time.thread_time()
 
 
 def peak_rss_mb() -> float:

@@ -44,15 +44,6 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     groups = [fake.add_group() for _ in range(args.groups)]
     run_ids = [fake.add_run(groups[i % args.groups]) for i in range(args.runs)]
     snapshots = [fake.snapshot(run_id) for run_id in run_ids] if args.variant != "raw" else []
-    peak = 0.0
-    done = anyio.Event()
-
-    async def sample_memory() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _common.rss_mb())
-            with anyio.move_on_after(0.02):
-                await done.wait()
 
     async with client_for(fake, poll_interval=args.interval, max_interval=args.interval * 5) as fs:
         raw = httpx.AsyncClient(
@@ -60,15 +51,15 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         )
         gc.collect()
         rss_before = _common.rss_mb()
-        peak = rss_before
+        sampler = _common.MemorySampler()  # on its own thread; its CPU is left out below
         cpu_before, server_cpu_before = _common.cpu_seconds(), fake.cpu_seconds
+        sampler_cpu_before = 0.0
         started = anyio.current_time()
         if args.variant != "sdk-idle":
             for run_id, offset in zip(run_ids, offsets, strict=True):
                 fake.end_at(run_id, started + offset)
         polls: dict[str, int] = {}
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(sample_memory)
+        with sampler:
             if args.variant == "sdk":
                 ended = 0
                 async for _ in fs.as_completed(snapshots):
@@ -86,6 +77,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     idle.start_soon(lambda: fs.wait_all(snapshots, max_interval=args.interval))
                     await fake.wait_for(lambda: fake.counts["list_runs"] >= args.groups)
                     cpu_before, server_cpu_before = _common.cpu_seconds(), fake.cpu_seconds
+                    sampler_cpu_before = sampler.cpu_seconds
                     first_round = dict(fake.counts)
                     await fake.wait_for(
                         lambda: fake.counts["list_runs"] >= args.groups * (ticks + 1)
@@ -96,9 +88,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 async with anyio.create_task_group() as pollers:
                     for run_id in run_ids:
                         pollers.start_soon(poll_raw, raw, run_id, args.interval, polls)
-            done.set()
-        finished = anyio.current_time()
-        cpu = _common.cpu_seconds() - cpu_before
+            finished = anyio.current_time()
+            cpu = _common.cpu_seconds() - cpu_before
+            sampler_cpu = sampler.cpu_seconds - sampler_cpu_before
         server_cpu = fake.cpu_seconds - server_cpu_before
         await raw.aclose()
     listings, fetches = fake.counts["list_runs"], fake.counts["get_run"]
@@ -107,7 +99,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     elif args.variant != "sdk-idle":
         ticks = round(listings / args.groups)
     last_end = started + max(offsets) if args.variant != "sdk-idle" else finished
-    client_cpu = cpu - server_cpu
+    client_cpu = cpu - server_cpu - sampler_cpu
     return {
         "variant": args.variant,
         "runs": args.runs,
@@ -126,7 +118,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_s": server_cpu,
         "cpu_per_tick_ms": client_cpu / ticks * 1000,
         "rss_before_mb": rss_before,
-        "rss_growth_mb": peak - rss_before,
+        "sampler_cpu_s": sampler_cpu,
+        "rss_growth_mb": sampler.peak - rss_before,
     }
 
 
