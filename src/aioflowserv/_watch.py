@@ -170,7 +170,10 @@ class Watcher:
                 raise _timeout_error(waiter, timeout)
             entries = [waiter.entries[run_id] for run_id, _, _ in specs]
             if return_exceptions:
-                return [entry.result or entry.error for entry in entries]
+                return [
+                    entry.result if entry.error is None else _own_copy(entry.error)
+                    for entry in entries
+                ]
             return [_outcome(entry) for entry in entries]
 
     async def as_completed(
@@ -544,9 +547,28 @@ def _deadline_delay(timeout: float | None) -> float:
 
 def _outcome(entry: _Entry) -> Run:
     if entry.error is not None:
-        raise entry.error
+        raise _own_copy(entry.error)
     assert entry.result is not None
     return entry.result
+
+
+def _own_copy(error: BaseException) -> BaseException:
+    """The error of a run for one of its waiters.
+
+    Waiters of the same run each get a copy (same type, message and
+    attributes), so that raising it in several tasks does not pile every
+    task's frames onto one shared traceback.
+    """
+    cls = type(error)
+    try:
+        copy = cls.__new__(cls, *error.args)
+        copy.__dict__.update(error.__dict__)
+    except Exception:  # an exception type that cannot be copied this way
+        return error
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy.with_traceback(error.__traceback__)
 
 
 def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:

@@ -69,6 +69,34 @@ async def test_a_deleted_run_fails_only_its_own_wait(
     assert fake.count("get_run", doomed.run_id) == 1
 
 
+async def test_waiters_of_a_deleted_run_each_get_their_own_not_found_error(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    group = fake.add_group()
+    doomed = fake.snapshot(fake.add_run(group))
+    errors: list[afs.NotFoundError] = []
+
+    async def wait() -> None:
+        with pytest.raises(afs.NotFoundError) as caught:
+            await sdk.wait(doomed, **FIXED)
+        errors.append(caught.value)
+
+    with anyio.fail_after(600):
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(wait)
+            await fake.wait_for(lambda: fake.count("list_runs") == 1)
+            fake.delete(doomed.run_id)
+    first, second, third = errors
+    assert first is not second
+    assert second is not third
+    assert first is not third
+    assert {(e.status_code, str(e)) for e in errors} == {(first.status_code, str(first))}
+    assert first.status_code == 404
+    assert doomed.run_id in str(first)
+    assert fake.count("get_run", doomed.run_id) == 1  # one request answered all three
+
+
 async def test_a_run_missing_from_the_listing_is_fetched_and_found_in_another_group(
     fake: FakeFlowserv, sdk: afs.AsyncFlowserv
 ) -> None:
