@@ -225,7 +225,7 @@ class AsyncWorkflow:
             for run in runs
             if run.is_success() and run.finished_at is not None
         }
-        if _covers(postproc, _last_success(runs)):
+        if _covers(postproc, max(finished.values(), default=None)):
             return postproc
         if postproc is not None and postproc.is_active():
             return postproc  # an older one, still running: waited for, then asked again
