@@ -151,8 +151,8 @@ class HTTPClient:
         self._token: str | None = None
         self._closed = False
         # Request URLs are built by joining strings: an absolute URL spares httpx
-        # merging each relative path onto its base URL, a third of its per-request
-        # work (path segments are checked by ``segment`` before they get here).
+        # merging each relative path onto its base URL, about a quarter of its
+        # per-request work (``segment`` checks path segments before they get here).
         self._base = settings.url + "/"
         self._client = httpx.AsyncClient(
             base_url=self._base,

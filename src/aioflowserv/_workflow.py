@@ -195,22 +195,28 @@ class AsyncWorkflow:
         intervals: tuple[float, float],
         runs: Iterable[Run] = (),
     ) -> None:
-        runs = list(runs)
-        postproc = await self._postproc_for(runs, deadline, intervals[0])
+        finished = {
+            run.run_id: run.finished_at
+            for run in runs
+            if run.is_success() and run.finished_at is not None
+        }
+        postproc = await self._postproc_for(finished, deadline, intervals[0])
         while postproc is not None and postproc.is_active():
             waited = await self._service.wait(
                 postproc, _remaining(deadline, timeout),
                 poll_interval=intervals[0], max_interval=intervals[1],
             )
-            if _covers(waited, _last_success(runs)):
+            if _covers(waited, max(finished.values(), default=None)):
                 return
             # That one started before the runs ended: look for the one they triggered.
-            postproc = await self._postproc_for(runs, deadline, intervals[0])
+            postproc = await self._postproc_for(finished, deadline, intervals[0])
 
     async def _postproc_for(
-        self, runs: Iterable[Run], deadline: float, poll_interval: float
+        self, finished: Mapping[str, datetime], deadline: float, poll_interval: float
     ) -> Run | None:
-        """The post-processing run that covers ``runs`` (else the latest one, or None).
+        """The post-processing run that covers ``finished``, else the latest, or None.
+
+        ``finished`` maps the successful runs' ids to when they finished.
 
         The server commits a successful run's state first and only then, if the
         run entered the ranking, creates the post-processing run: for a moment
@@ -220,11 +226,6 @@ class AsyncWorkflow:
         An active post-processing run is returned as it is (to be waited for).
         """
         postproc = await self.get_postproc_results()
-        finished = {
-            run.run_id: run.finished_at
-            for run in runs
-            if run.is_success() and run.finished_at is not None
-        }
         if _covers(postproc, max(finished.values(), default=None)):
             return postproc
         if postproc is not None and postproc.is_active():
@@ -449,14 +450,6 @@ class AsyncWorkflow:
                 yield run
         finally:
             await stream.aclose()
-
-
-def _last_success(runs: Iterable[Run]) -> datetime | None:
-    """When the last of the successful ``runs`` finished (None: none did)."""
-    return max(
-        (run.finished_at for run in runs if run.is_success() and run.finished_at is not None),
-        default=None,
-    )
 
 
 def _covers(postproc: Run | None, finished_at: datetime | None) -> bool:
