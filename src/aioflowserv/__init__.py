@@ -7,7 +7,8 @@
 ...     run = await wf.start_run({"sleep": 1}, poll_interval=0.5)
 """
 
-from ._client import AsyncFlowserv, RunRef
+from ._arguments import FileArgument
+from ._client import AsyncFlowserv
 from ._config import RetryPolicy
 from ._errors import (
     APIConnectionError,
@@ -32,9 +33,22 @@ from ._errors import (
     UnsafePathError,
 )
 from ._files import FileHandle
-from ._models import Group, Run, RunFile, RunInfo, RunState, UploadedFile, User, WorkflowInfo
-from ._parameters import FileArgument, Parameter, ParameterIndex, RangeConstraint, SelectOption
+from ._models import (
+    Group,
+    Parameter,
+    ParameterIndex,
+    RangeConstraint,
+    Run,
+    RunFile,
+    RunInfo,
+    RunState,
+    SelectOption,
+    UploadedFile,
+    User,
+    WorkflowInfo,
+)
 from ._sync import Flowserv, SyncFileHandle, Workflow
+from ._watch import RunRef
 from ._workflow import AsyncWorkflow
 
 __version__ = "0.1.0"

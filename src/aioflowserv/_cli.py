@@ -850,11 +850,11 @@ def server_status(as_json: bool) -> int:
 def server_run(port: int | None, directory: str | None, python: str | None) -> int:
     """Run a local server in the foreground until Ctrl-C."""
     from . import _cli_server
-    from .testing import ServerError, find_server_python
+    from .testing import FlowservServerError, find_server_python
 
     try:
         interpreter = str(find_server_python(python))
-    except ServerError as exc:
+    except FlowservServerError as exc:
         raise CLIError(str(exc)) from None
     return _cli_server.run_foreground(
         Path(directory) if directory else _cli_server.data_dir(), port=port,

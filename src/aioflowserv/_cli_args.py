@@ -24,9 +24,10 @@ from typing import Any
 
 import attrs
 
+from ._arguments import prepare_arguments
 from ._cli_common import CLIError, ExitCode
 from ._errors import ArgumentError, UnknownParameterError
-from ._parameters import Parameter, prepare_arguments
+from ._models import Parameter
 
 __all__ = [
     "ArgumentSet",

@@ -167,7 +167,7 @@ def start(
             f"{current.url}; stop it with `aioflowserv server stop`",
             ExitCode.SERVER,
         )
-    from .testing import ServerError, find_server_python
+    from .testing import FlowservServerError, find_server_python
 
     if not hasattr(os, "posix_spawn"):
         raise CLIError(
@@ -177,7 +177,7 @@ def start(
         )
     try:
         interpreter = find_server_python(python)
-    except ServerError as exc:
+    except FlowservServerError as exc:
         raise CLIError(str(exc), ExitCode.USAGE) from None
     directory = (directory or data_dir()).resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -296,7 +296,7 @@ def run_foreground(
     echo: Callable[[str], Any] = print,
 ) -> int:
     """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs."""
-    from .testing import FlowservServer, ServerError
+    from .testing import FlowservServer, FlowservServerError
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -310,7 +310,7 @@ def run_foreground(
                 python=python, port=_pick_port(directory, port), directory=directory
             )
             server.start()
-        except ServerError as exc:
+        except FlowservServerError as exc:
             echo(f"error: {exc}")
             return ExitCode.SERVER
         _port_file(directory).write_text(f"{server.port}\n")

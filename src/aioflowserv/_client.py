@@ -1,67 +1,67 @@
-"""AsyncFlowserv: the service calls of the flowServ REST API."""
+"""AsyncFlowserv: a client of one flowServ server, composed of the layers below.
+
+A client is a :class:`Session` (HTTP, the REST routes, the submitter and the
+watcher) behind a public face: the routes are handed through as they are,
+run starts and uploads go through the submitter, waits through the watcher.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import math
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import anyio
-import anyio.lowlevel
-import httpx
+import attrs
 
-from ._config import (
-    DEFAULT_TIMEOUT,
-    RetryPolicy,
-    Settings,
-    check_seconds,
-    resolve_token,
-    resolve_url,
-)
-from ._errors import (
-    APIConnectionError,
-    ClientClosedError,
-    ConfigurationError,
-    FlowservError,
-    InvalidResponseError,
-    PayloadTooLargeError,
-    ServerError,
-)
-from ._files import FileHandle, open_download
-from ._gather import gather
-from ._http import HTTPClient, request_sent, segment
-from ._models import Group, Run, RunInfo, UploadedFile, User, WorkflowInfo
-from ._parameters import FileArgument, FileLike, FileSource, Parameter, _file_source
-from ._resolve import Submissions, resolve_start, resolve_upload, start_key, upload_key
-from ._watch import DEFAULT_MAX_INTERVAL, DEFAULT_POLL_INTERVAL, OnChange, RunSpec, Watcher
+from ._api import FlowservAPI
+from ._arguments import FileArgument, FileLike, file_source
+from ._config import ClientOptions, Settings, Unpack, resolve_token
+from ._errors import ClientClosedError
+from ._models import Parameter, Run, RunInfo, UploadedFile
+from ._submit import Submitter
+from ._transport import HTTPClient
+from ._watch import RunRef, WaitArgs, Watcher
+from ._workflow import AsyncWorkflow
 
-if TYPE_CHECKING:
-    from ._workflow import AsyncWorkflow
+__all__ = ["AsyncFlowserv", "RunRef", "Session"]
 
-__all__ = ["AsyncFlowserv", "RunRef"]
-
-RunRef = Run | str
-"""A run to wait for: a :class:`Run` snapshot or a run id."""
-
-logger = logging.getLogger("aioflowserv")
-
-_UNCERTAIN_STATUS = frozenset({502, 504})
-"""Gateway answers to a run start: the server behind may or may not have made the run."""
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise ConfigurationError(f"timeout must be a number of seconds or None, got {timeout!r}")
-    if not timeout > 0 or math.isinf(timeout):
-        raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    return float(timeout)
+@attrs.frozen
+class Session:
+    """What one client is made of, bottom up: HTTP, the routes, submitting and watching."""
+
+    http: HTTPClient
+    api: FlowservAPI
+    submitter: Submitter
+    watcher: Watcher
+
+    @classmethod
+    def open(cls, settings: Settings, options: ClientOptions, token: str | None) -> Session:
+        """Build the layers for checked settings (``options`` gives the transport)."""
+        http = HTTPClient(settings, token, options.get("transport"))
+        api = FlowservAPI(http)
+        return cls(http, api, Submitter(api), Watcher(api, settings))
+
+    async def aclose(self) -> None:
+        """End the waits in progress with :class:`ClientClosedError`; close the connections."""
+        self.watcher.close(ClientClosedError("the client was closed while waiting"))
+        await self.http.aclose()
+
+
+def _route(
+    method: Callable[Concatenate[FlowservAPI, P], Awaitable[T]],
+) -> Callable[Concatenate[AsyncFlowserv, P], Awaitable[T]]:
+    """A client method that is one REST route as it is (same signature and docstring)."""
+
+    async def call(self: AsyncFlowserv, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await method(self._session.api, *args, **kwargs)
+
+    functools.update_wrapper(call, method)  # the route's name, docstring and signature
+    return call
 
 
 class AsyncFlowserv:
@@ -71,70 +71,60 @@ class AsyncFlowserv:
     ``http://127.0.0.1:5005/flowserv/api/v1``) and ``token`` an API token; both
     fall back to flowServ's environment variables (``FLOWSERV_URL`` or
     ``FLOWSERV_API_PROTOCOL/HOST/PORT/PATH``, and ``FLOWSERV_ACCESS_TOKEN``).
-    ``timeout`` bounds each phase of each request (seconds), ``retries`` is a
-    count or a :class:`RetryPolicy` for idempotent requests, and ``transport``
-    an ``httpx.AsyncBaseTransport`` for tests or custom networking. The token
-    is sent in the ``auth_header`` header (flowServ's ``api_key``).
+    The keyword options (:class:`ClientOptions`) are ``timeout`` (seconds
+    each phase of each request may take), ``retries`` (a count or a
+    :class:`RetryPolicy` for idempotent requests), ``transport`` (an
+    ``httpx.AsyncBaseTransport`` for tests or custom networking),
+    ``auth_header`` (flowServ's ``api_key``), ``verify`` (TLS), and the
+    default ``poll_interval`` and ``max_interval`` of waits.
 
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
 
     def __init__(
-        self,
-        url: str | None = None,
-        token: str | None = None,
-        *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retries: int | RetryPolicy = 3,
-        transport: httpx.AsyncBaseTransport | None = None,
-        auth_header: str = "api_key",
-        verify: bool = True,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
+        self, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        if not isinstance(auth_header, str) or not auth_header.strip():
-            raise ConfigurationError("auth_header must be a non-empty header name")
-        self._settings = Settings(
-            url=resolve_url(url),
-            timeout=_check_timeout(timeout),
-            retry=RetryPolicy.from_retries(retries),
-            auth_header=auth_header,
-            verify=verify,
-        )
-        self.poll_interval = check_seconds(poll_interval, "poll_interval")
-        self.max_interval = check_seconds(max_interval, "max_interval")
-        self._http = HTTPClient(self._settings, resolve_token(token), transport)
-        self._watcher = Watcher(self._list_run_states, self.get_run)
-        self._submissions = Submissions()
+        settings = Settings.create(url, type(self).__name__, **options)
+        self._session = Session.open(settings, options, resolve_token(token))
 
     def __repr__(self) -> str:
-        state = "closed" if self._http.closed else "open"
-        logged = "with token" if self._http.token else "no token"
+        state = "closed" if self.is_closed else "open"
+        logged = "with token" if self.token else "no token"
         return f"<AsyncFlowserv {self.url} ({state}, {logged})>"
 
     @property
     def url(self) -> str:
         """The API base URL."""
-        return self._settings.url
+        return self.settings.url
 
     @property
     def settings(self) -> Settings:
         """The client's settings (the token is not part of them)."""
-        return self._settings
+        return self._session.http.settings
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds before a wait's first poll, unless the wait says otherwise."""
+        return self.settings.poll_interval
+
+    @property
+    def max_interval(self) -> float:
+        """The most seconds between a wait's polls, unless the wait says otherwise."""
+        return self.settings.max_interval
 
     @property
     def token(self) -> str | None:
         """The API token sent with each request, or None."""
-        return self._http.token
+        return self._session.http.token
 
     @token.setter
     def token(self, value: str | None) -> None:
-        self._http.token = value
+        self._session.http.token = value
 
     @property
     def is_closed(self) -> bool:
         """True once the client was closed."""
-        return self._http.closed
+        return self._session.http.closed
 
     async def __aenter__(self) -> AsyncFlowserv:
         return self
@@ -149,27 +139,14 @@ class AsyncFlowserv:
 
     async def aclose(self) -> None:
         """Close the connections. Waits still in progress fail with ClientClosedError."""
-        self._watcher.close(ClientClosedError("the client was closed while waiting"))
-        await self._http.aclose()
+        await self._session.aclose()
 
     # -- service and users -------------------------------------------------
 
-    async def service_info(self) -> dict[str, Any]:
-        """The service descriptor (``GET /``): name, version (flowserv-core's) and routes."""
-        doc = await self._http.request("GET", "")
-        if not isinstance(doc, dict) or "routes" not in doc:
-            raise InvalidResponseError(f"{self.url} does not look like a flowServ API")
-        return doc
-
-    async def register_user(self, username: str, password: str, *, verify: bool = False) -> User:
-        """Create a user. With ``verify=False`` (the default here) it is active at once."""
-        body = {"username": username, "password": password, "verify": verify}
-        return User.from_json(await self._http.request("POST", "users/register", json_body=body))
-
-    async def activate_user(self, user_id: str) -> User:
-        """Activate a user registered with ``verify=True``."""
-        doc = await self._http.request("POST", "users/activate", json_body={"id": user_id})
-        return User.from_json(doc)
+    service_info = _route(FlowservAPI.service_info)
+    register_user = _route(FlowservAPI.register_user)
+    activate_user = _route(FlowservAPI.activate_user)
+    whoami = _route(FlowservAPI.whoami)
 
     async def login(self, username: str, password: str) -> str:
         """Log in, keep the token on this client, and return it.
@@ -177,81 +154,27 @@ class AsyncFlowserv:
         flowServ keeps one token per user: logging in again returns the same
         token, and a logout ends every session of that user.
         """
-        body = {"username": username, "password": password}
-        doc = await self._http.request("POST", "users/login", json_body=body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("token"), str):
-            raise InvalidResponseError("login answer from the server lacks 'token'")
-        token: str = doc["token"]
-        self.token = token
-        return token
+        self.token = (await self._session.api.login(username, password)).token
+        return self.token
 
     async def logout(self) -> None:
         """End the session on the server (for every client of this user) and forget the token."""
-        await self._http.request("POST", "users/logout", auth=True, idempotent=True)
+        await self._session.api.logout()
         self.token = None
-
-    async def whoami(self) -> User:
-        """The user the token belongs to; the one reliable check that a token is valid."""
-        return User.from_json(await self._http.request("GET", "users/whoami", auth=True))
 
     # -- workflows and groups ----------------------------------------------
 
-    async def list_workflows(self) -> list[WorkflowInfo]:
-        """All workflows of the server (without parameters)."""
-        doc = await self._http.request("GET", "workflows")
-        return [WorkflowInfo.from_json(item) for item in _items(doc, "workflows")]
-
-    async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
-        """A workflow's metadata, parameters, the caller's groups and its post-processing run."""
-        path = f"workflows/{segment(workflow_id, 'workflow_id')}"
-        return WorkflowInfo.from_json(await self._http.request("GET", path))
+    list_workflows = _route(FlowservAPI.list_workflows)
+    get_workflow = _route(FlowservAPI.get_workflow)
+    create_group = _route(FlowservAPI.create_group)
+    get_group = _route(FlowservAPI.get_group)
+    list_groups = _route(FlowservAPI.list_groups)
+    update_group = _route(FlowservAPI.update_group)
+    delete_group = _route(FlowservAPI.delete_group)
 
     async def workflow(self, workflow_id: str, group_id: str) -> AsyncWorkflow:
         """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded."""
-        from ._workflow import AsyncWorkflow
-
-        return await AsyncWorkflow.load(self, workflow_id, group_id)
-
-    async def create_group(
-        self, workflow_id: str, name: str, members: Sequence[str] | None = None
-    ) -> Group:
-        """Create a group of a workflow; the caller becomes a member.
-
-        ``members`` are user ids of further members.
-        """
-        body: dict[str, Any] = {"name": name}
-        if members is not None:
-            body["members"] = list(members)
-        path = f"workflows/{segment(workflow_id, 'workflow_id')}/groups"
-        return Group.from_json(await self._http.request("POST", path, json_body=body, auth=True))
-
-    async def get_group(self, group_id: str) -> Group:
-        """A group with its members, parameters, uploaded files and runs."""
-        path = f"groups/{segment(group_id, 'group_id')}"
-        return Group.from_json(await self._http.request("GET", path, auth=True))
-
-    async def list_groups(self, workflow_id: str) -> list[Group]:
-        """The caller's groups of a workflow (id, name and workflow only)."""
-        path = f"workflows/{segment(workflow_id, 'workflow_id')}/groups"
-        doc = await self._http.request("GET", path, auth=True)
-        return [Group.from_json(item) for item in _items(doc, "groups")]
-
-    async def update_group(
-        self, group_id: str, *, name: str | None = None, members: Sequence[str] | None = None
-    ) -> Group:
-        """Rename a group or replace its member list (user ids)."""
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if members is not None:
-            body["members"] = list(members)
-        path = f"groups/{segment(group_id, 'group_id')}"
-        return Group.from_json(await self._http.request("PUT", path, json_body=body, auth=True))
-
-    async def delete_group(self, group_id: str) -> None:
-        """Delete a group (runs still active in it keep executing on the server)."""
-        path = f"groups/{segment(group_id, 'group_id')}"
-        await self._http.request("DELETE", path, auth=True)
+        return await AsyncWorkflow.load(self, self._session, workflow_id, group_id)
 
     # -- uploads -------------------------------------------------------------
 
@@ -263,65 +186,22 @@ class AsyncFlowserv:
         An upload that may have reached the server is never sent twice: if no
         answer comes, :class:`SubmissionUncertainError` is raised.
         """
-        placeholder = Parameter(name="file", dtype="file")
-        source = _file_source(placeholder, file)
+        source = file_source(Parameter(name="file", dtype="file"), file)
         if filename is not None:
             source.filename = filename
-        return await self._upload(group_id, source)
+        return await self._session.submitter.upload(group_id, source)
 
-    async def _upload(self, group_id: str, source: FileSource) -> UploadedFile:
-        path = f"uploads/{segment(group_id, 'group_id')}/files"
-        with self._submissions.sending(upload_key(group_id, source.filename)):
-            sent_at = datetime.now(timezone.utc)
-            try:
-                doc = await self._http.request(
-                    "POST", path, upload=source, auth=True, idempotent=False
-                )
-                uploaded = UploadedFile.from_json(doc)
-            except PayloadTooLargeError as exc:
-                raise PayloadTooLargeError(
-                    f"{source.filename!r} is larger than the server accepts ({exc.message})",
-                    status_code=exc.status_code, method=exc.method, path=exc.path,
-                ) from None
-            except (APIConnectionError, ServerError, InvalidResponseError) as exc:
-                if not _ambiguous(exc):
-                    raise
-                return await resolve_upload(
-                    self, self._submissions, group_id, source, sent_at, exc
-                )
-            self._submissions.uploads.add(uploaded.id)
-            return uploaded
-
-    async def list_files(self, group_id: str) -> list[UploadedFile]:
-        """The files uploaded to a group."""
-        path = f"uploads/{segment(group_id, 'group_id')}/files"
-        doc = await self._http.request("GET", path, auth=True)
-        return [UploadedFile.from_json(item) for item in _items(doc, "files")]
-
-    async def delete_file(self, group_id: str, file_id: str) -> None:
-        """Delete an uploaded file (runs that used it are not affected)."""
-        path = f"uploads/{segment(group_id, 'group_id')}/files/{segment(file_id, 'file_id')}"
-        await self._http.request("DELETE", path, auth=True)
-
-    async def download_file(self, group_id: str, file_id: str) -> FileHandle:
-        """Download an uploaded file."""
-        path = f"uploads/{segment(group_id, 'group_id')}/files/{segment(file_id, 'file_id')}"
-        return await open_download(self._http, path, file_id)
+    list_files = _route(FlowservAPI.list_files)
+    delete_file = _route(FlowservAPI.delete_file)
+    download_file = _route(FlowservAPI.download_file)
 
     # -- runs ----------------------------------------------------------------
 
     async def list_runs(self, group_id: str) -> list[RunInfo]:
         """Id, state and creation time of every run of a group, oldest first."""
-        return [RunInfo.from_json(item) for item in await self._list_run_states(group_id)]
+        return (await self._session.api.list_runs(group_id)).infos()
 
-    async def _list_run_states(self, group_id: str) -> list[Any]:
-        path = f"groups/{segment(group_id, 'group_id')}/runs"
-        return _items(await self._http.request("GET", path, auth=True), "runs")
-
-    async def get_run(self, run_id: str) -> Run:
-        """The current snapshot of a run."""
-        path = f"runs/{segment(run_id, 'run_id')}"
-        return Run.from_json(await self._http.request("GET", path, auth=True))
+    get_run = _route(FlowservAPI.get_run)
 
     async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
         """Start a run from arguments in wire form (``[{"name", "value"}, ...]``).
@@ -333,88 +213,24 @@ class AsyncFlowserv:
         these arguments; if exactly one matches it is returned, otherwise
         :class:`SubmissionUncertainError` is raised.
         """
-        path = f"groups/{segment(group_id, 'group_id')}/runs"
-        with self._submissions.sending(start_key(group_id, arguments)):
-            sent_at = datetime.now(timezone.utc)
-            # The request is shielded: cancelled half-way, it would leave a run that
-            # nobody knows of. Its answer is awaited (within the request timeout);
-            # a run it made is returned even if the call was cancelled meanwhile
-            # (the cancellation then takes effect at the caller's next await).
-            with anyio.CancelScope(shield=True):
-                try:
-                    doc = await self._http.request(
-                        "POST", path, json_body={"arguments": arguments}, auth=True,
-                        idempotent=False,
-                    )
-                    run: Run | None = Run.from_json(doc)
-                    uncertain: FlowservError | None = None
-                except (APIConnectionError, ServerError, InvalidResponseError) as exc:
-                    if not _ambiguous(exc):
-                        raise
-                    run, uncertain = None, exc
-            cancelled = anyio.current_effective_deadline() == -math.inf
-            if run is not None:
-                self._submissions.runs.add(run.run_id)
-                if cancelled:
-                    logger.warning(
-                        "run %s was started in group %s while the call was being cancelled; "
-                        "it is left running", run.run_id, group_id,
-                    )
-                return run
-            if cancelled:
-                logger.warning(
-                    "a run start in group %s got no answer and the call was cancelled "
-                    "before it could be resolved; the run may exist (see list_runs)",
-                    group_id,
-                )
-                await anyio.lowlevel.checkpoint_if_cancelled()
-            assert uncertain is not None
-            return await resolve_start(
-                self, self._submissions, group_id, arguments, sent_at, uncertain
-            )
+        return await self._session.submitter.start(group_id, arguments)
 
-    async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
-        """Cancel an active run, with an optional reason (kept in its messages)."""
-        body = {"reason": reason} if reason is not None else {}
-        path = f"runs/{segment(run_id, 'run_id')}"
-        return Run.from_json(await self._http.request("PUT", path, json_body=body, auth=True))
-
-    async def delete_run(self, run_id: str) -> None:
-        """Delete a run that is no longer active."""
-        path = f"runs/{segment(run_id, 'run_id')}"
-        await self._http.request("DELETE", path, auth=True)
-
-    async def download_run_file(self, run_id: str, file_id: str) -> FileHandle:
-        """Download one result file of a run."""
-        path = f"runs/{segment(run_id, 'run_id')}/downloads/files/{segment(file_id, 'file_id')}"
-        return await open_download(self._http, path, file_id)
-
-    async def download_run_archive(self, run_id: str) -> FileHandle:
-        """Download all result files of a successful run as a ``.tar.gz`` archive."""
-        path = f"runs/{segment(run_id, 'run_id')}/downloads/archive"
-        return await open_download(self._http, path, "run.tar.gz")
+    cancel_run = _route(FlowservAPI.cancel_run)
+    delete_run = _route(FlowservAPI.delete_run)
+    download_run_file = _route(FlowservAPI.download_run_file)
+    download_run_archive = _route(FlowservAPI.download_run_archive)
 
     # -- watching --------------------------------------------------------------
 
     async def wait(
-        self,
-        run: RunRef,
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-        cancel_remote: bool | str = False,
+        self, run: RunRef, timeout: float | None = None, **options: Unpack[WaitArgs]
     ) -> Run:
         """Wait until a run is no longer active and return its final snapshot.
 
         See :meth:`AsyncWorkflow.wait`. A bare run id is looked up once to
         learn its group.
         """
-        (result,) = await self.wait_all(
-            [run], timeout, poll_interval=poll_interval, max_interval=max_interval,
-            on_change=on_change, cancel_remote=cancel_remote,
-        )
+        (result,) = await self.wait_all([run], timeout, **options)
         return result
 
     async def wait_all(
@@ -422,113 +238,34 @@ class AsyncFlowserv:
         runs: Iterable[RunRef],
         timeout: float | None = None,
         *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-        cancel_remote: bool | str = False,
         group_id: str | None = None,
+        **options: Unpack[WaitArgs],
     ) -> list[Run]:
-        """Wait until all runs are final; return them in input order."""
-        poll, cap = self._intervals(poll_interval, max_interval)
-        if timeout is not None:
-            check_seconds(timeout, "timeout", zero=True)
-        specs = await self._specs(runs, group_id)
-        waiting = self._watcher.wait_all(
-            specs, timeout=timeout, on_change=on_change, poll_interval=poll, max_interval=cap
-        )
-        if not cancel_remote:
-            return await waiting
-        try:
-            return await waiting
-        except anyio.get_cancelled_exc_class():
-            reason = cancel_remote if isinstance(cancel_remote, str) else "wait cancelled by client"
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                await self._cancel_active([run_id for run_id, _, _ in specs], reason)
-            raise
+        """Wait until all runs are final; return them in input order.
+
+        ``group_id`` is the group of the bare run ids (each is looked up once
+        when it is not given). Options as for :meth:`AsyncWorkflow.wait`.
+        """
+        watcher = self._session.watcher
+        return await watcher.wait_all(runs, watcher.options(timeout, **options), group_id=group_id)
 
     async def as_completed(
         self,
         runs: Iterable[RunRef],
         timeout: float | None = None,
         *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
         group_id: str | None = None,
+        **options: Unpack[WaitArgs],
     ) -> AsyncGenerator[Run, None]:
         """Yield runs as they end (final snapshots), in completion order.
 
         With ``timeout``, :class:`RunWaitTimeout` is raised when the deadline
         passes with runs still active; the runs are left alone on the server.
         """
-        poll, cap = self._intervals(poll_interval, max_interval)
-        if timeout is not None:
-            check_seconds(timeout, "timeout", zero=True)
-        specs = await self._specs(runs, group_id)
-        stream = self._watcher.as_completed(
-            specs, timeout=timeout, on_change=on_change, poll_interval=poll, max_interval=cap
-        )
+        watcher = self._session.watcher
+        stream = watcher.as_completed(runs, watcher.options(timeout, **options), group_id=group_id)
         try:
             async for run in stream:
                 yield run
         finally:
             await stream.aclose()
-
-    def _intervals(
-        self, poll_interval: float | None, max_interval: float | None
-    ) -> tuple[float, float]:
-        """The checked (poll_interval, max_interval) of a wait, with the client's defaults."""
-        poll = self.poll_interval if poll_interval is None else check_seconds(
-            poll_interval, "poll_interval"
-        )
-        cap = self.max_interval if max_interval is None else check_seconds(
-            max_interval, "max_interval"
-        )
-        return poll, max(poll, cap)
-
-    async def _specs(self, runs: Iterable[RunRef], group_id: str | None) -> list[RunSpec]:
-        if isinstance(runs, (str, Run)):
-            raise TypeError("expected an iterable of runs or run ids, not a single run")
-        specs: list[RunSpec] = []
-        lookups: list[tuple[int, str]] = []
-        for run in runs:
-            if isinstance(run, Run):
-                specs.append((run.run_id, run.group_id, run))
-            else:
-                segment(run, "run_id")
-                if group_id is None:
-                    lookups.append((len(specs), run))
-                specs.append((run, group_id, None))
-        # Unknown group: one fetch tells the group and the current state.
-        snapshots = await gather([functools.partial(self.get_run, run_id) for _, run_id in lookups])
-        for (index, run_id), snapshot in zip(lookups, snapshots, strict=True):
-            specs[index] = (run_id, snapshot.group_id, snapshot)
-        return specs
-
-    async def _cancel_active(self, run_ids: Sequence[str], reason: str) -> None:
-        async def cancel(run_id: str) -> None:
-            # Already final (400) or deleted (404): nothing to cancel.
-            with contextlib.suppress(FlowservError):
-                await self.cancel_run(run_id, reason)
-
-        await gather([functools.partial(cancel, run_id) for run_id in dict.fromkeys(run_ids)])
-
-
-def _ambiguous(error: FlowservError) -> bool:
-    """Whether a failed run start or upload may still have been carried out by the server.
-
-    True for transport failures after the request went out, gateway errors
-    (502, 504) and a success answer that could not be read.
-    """
-    if isinstance(error, APIConnectionError):
-        return request_sent(error)
-    if isinstance(error, ServerError):
-        return error.status_code in _UNCERTAIN_STATUS
-    return isinstance(error, InvalidResponseError)
-
-
-def _items(doc: object, key: str) -> list[Any]:
-    if not isinstance(doc, Mapping) or not isinstance(doc.get(key), list):
-        raise InvalidResponseError(f"the server's answer lacks the list {key!r}")
-    return list(doc[key])
-

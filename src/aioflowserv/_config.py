@@ -1,4 +1,4 @@
-"""Client settings: base URL, token, timeouts and the retry policy.
+"""Client settings: every default, the retry policy, and the one check of a number of seconds.
 
 Values given to the client win; otherwise they come from flowServ's own
 environment variables, so that code written against flowServ's client finds
@@ -9,22 +9,63 @@ the same server:
   ``FLOWSERV_API_PATH``: the parts of it, as flowServ reads them (defaults
   ``http``, ``localhost``, ``5000``, ``/flowserv/api/v1``);
 - ``FLOWSERV_ACCESS_TOKEN``: the API token.
+
+Both clients take the same options (:class:`ClientOptions`), checked once
+into :class:`Settings`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import random
+import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
 
 from ._errors import ConfigurationError, InvalidArgumentError
 
-__all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "Settings", "configured_url", "resolve_url"]
+if sys.version_info >= (3, 11):
+    from typing import TypedDict, Unpack
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import TypedDict, Unpack
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "CLEANUP_TIMEOUT",
+    "DEFAULT_MAX_INTERVAL",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_TIMEOUT",
+    "ClientOptions",
+    "RetryPolicy",
+    "Settings",
+    "Unpack",
+    "backoff",
+    "check_seconds",
+    "configured_url",
+    "resolve_token",
+    "resolve_url",
+]
 
 DEFAULT_TIMEOUT = 30.0
+"""Seconds each phase of a request (connect, send, each read) may take."""
+
+DEFAULT_POLL_INTERVAL = 1.0
+"""Seconds between a wait's first polls."""
+
+DEFAULT_MAX_INTERVAL = 5.0
+"""The poll interval grows up to this while nothing changes."""
+
+CLEANUP_TIMEOUT = 10.0
+"""Seconds a clean-up may take once its caller was cancelled (it is shielded from it):
+cancelling runs on the server after a wait with ``cancel_remote`` was cancelled, or
+deleting the uploads of a run start that failed."""
+
 DEFAULT_PROTOCOL = "http"
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = "5000"
@@ -79,11 +120,23 @@ class RetryPolicy:
         return cls(attempts=retries + 1)
 
 
-def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
-    """Check a number of seconds given to a call (a deadline or an interval).
+def backoff(policy: RetryPolicy, attempt: int, hint: float | None = None) -> float:
+    """Seconds to wait before try ``attempt + 1``: exponential, capped, with jitter.
 
-    Raises :class:`InvalidArgumentError` naming the argument (a ``ValueError``
-    too) for anything but a finite, positive number (or zero, with ``zero``).
+    ``hint`` is the server's ``Retry-After`` (still capped at ``max_wait``).
+    """
+    if hint is not None:
+        return min(policy.max_wait, hint)
+    base: float = min(policy.max_wait, policy.initial_wait * 2.0 ** (attempt - 1))
+    return base + (random.uniform(0, policy.jitter) if policy.jitter else 0.0)
+
+
+def check_seconds(value: object, name: str, *, zero: bool = False, setting: bool = False) -> float:
+    """Check a number of seconds: a deadline, an interval, a timeout.
+
+    Anything but a finite, positive number (or zero, with ``zero``) raises a
+    ``ValueError`` naming it: :class:`ConfigurationError` for a client
+    ``setting``, else :class:`InvalidArgumentError` (an argument of a call).
     """
     if (
         isinstance(value, bool)
@@ -94,9 +147,10 @@ def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
         or (value == 0 and not zero)
     ):
         kind = "non-negative" if zero else "positive"
-        raise InvalidArgumentError(
-            name, f"expected a finite, {kind} number of seconds, got {value!r}"
-        )
+        reason = f"expected a finite, {kind} number of seconds, got {value!r}"
+        if setting:
+            raise ConfigurationError(f"{name}: {reason}")
+        raise InvalidArgumentError(name, reason)
     return float(value)
 
 
@@ -156,15 +210,66 @@ def resolve_token(token: str | None, environ: Mapping[str, str] | None = None) -
     return env.get(ENV_TOKEN) or None
 
 
-@attrs.frozen(repr=False)
-class Settings:
-    """Everything a client needs to talk to one server. The token is not part of it."""
+class ClientOptions(TypedDict, total=False):
+    """The options both clients take besides ``url`` and ``token`` (all keyword-only).
 
-    url: str
+    - ``timeout``: seconds each phase of each request may take
+      (:data:`DEFAULT_TIMEOUT`; None: no limit);
+    - ``retries``: how often idempotent requests are retried, a count or a
+      :class:`RetryPolicy` (default 3);
+    - ``transport``: an ``httpx.AsyncBaseTransport`` for the internal
+      ``httpx.AsyncClient`` (tests, custom networking);
+    - ``auth_header``: the header the token travels in (flowServ's ``api_key``);
+    - ``verify``: verify TLS certificates (default True);
+    - ``poll_interval``, ``max_interval``: seconds between the polls of a
+      wait, first and at most (:data:`DEFAULT_POLL_INTERVAL`,
+      :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise.
+    """
+
     timeout: float | None
-    retry: RetryPolicy
+    retries: int | RetryPolicy
+    transport: httpx.AsyncBaseTransport | None
     auth_header: str
     verify: bool
+    poll_interval: float
+    max_interval: float
+
+
+@attrs.frozen(repr=False)
+class Settings:
+    """Everything a client needs to talk to one server, checked. The token is not part of it."""
+
+    url: str
+    timeout: float | None = DEFAULT_TIMEOUT
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    auth_header: str = "api_key"
+    verify: bool = True
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    max_interval: float = DEFAULT_MAX_INTERVAL
+
+    @classmethod
+    def create(cls, url: str | None, owner: str, **options: Unpack[ClientOptions]) -> Settings:
+        """Check a client's options (``owner`` is the client's name, for errors)."""
+        unknown = sorted(set(options) - set(ClientOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {unknown[0]!r}")
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        auth_header = options.get("auth_header", "api_key")
+        if not isinstance(auth_header, str) or not auth_header.strip():
+            raise ConfigurationError("auth_header must be a non-empty header name")
+        return cls(
+            url=resolve_url(url),
+            timeout=None if timeout is None else check_seconds(timeout, "timeout", setting=True),
+            retry=RetryPolicy.from_retries(options.get("retries", 3)),
+            auth_header=auth_header,
+            verify=options.get("verify", True),
+            poll_interval=check_seconds(
+                options.get("poll_interval", DEFAULT_POLL_INTERVAL), "poll_interval", setting=True
+            ),
+            max_interval=check_seconds(
+                options.get("max_interval", DEFAULT_MAX_INTERVAL), "max_interval", setting=True
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"Settings(url={self.url!r}, timeout={self.timeout!r}, retry={self.retry!r})"

@@ -81,18 +81,18 @@ def local_server(url: str | None, echo: Callable[[str], Any]) -> Iterator[str]:
         echo(f"Using the flowServ server at {url}")
         yield url
         return
-    from .testing import FlowservServer, ServerError
+    from .testing import FlowservServer, FlowservServerError
 
     echo("No server configured (--url, FLOWSERV_URL): starting a local flowServ server ...")
     started = time.monotonic()
     try:
         server = FlowservServer()
-    except ServerError as exc:
+    except FlowservServerError as exc:
         raise CLIError(str(exc), ExitCode.USAGE) from None
     try:
         try:
             server.start()
-        except ServerError as exc:
+        except FlowservServerError as exc:
             raise CLIError(str(exc), ExitCode.SERVER) from None
         echo(f"  ready at {server.url} ({time.monotonic() - started:.1f} s)")
         yield server.url

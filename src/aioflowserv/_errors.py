@@ -1,6 +1,28 @@
 """The exception hierarchy, and the one place that turns HTTP answers into exceptions.
 
-Every exception raised by aioflowserv derives from :class:`FlowservError`.
+Every exception raised by aioflowserv derives from :class:`FlowservError`::
+
+    FlowservError
+    ├── ConfigurationError (ValueError)       bad URL, token, timeout, retry policy
+    ├── ClientClosedError (RuntimeError)      the client was used after close()
+    ├── UnsafePathError (ValueError)          a server name would write outside a directory
+    ├── ArgumentError (ValueError)            rejected before anything was sent
+    │   ├── UnknownParameterError
+    │   └── InvalidArgumentError
+    ├── APIConnectionError                    no answer: refused, reset, cut off
+    │   └── APITimeoutError (TimeoutError)
+    ├── InvalidResponseError                  an answer that is not flowServ's
+    ├── APIStatusError                        an error status, with the server's message
+    │   ├── InvalidRequestError               400
+    │   │   └── PayloadTooLargeError          413
+    │   ├── UnauthenticatedError              no token, or one the server does not know
+    │   ├── UnauthorizedError                 403 "not authorized"
+    │   ├── NotFoundError                     404
+    │   └── ServerError                       5xx
+    ├── SubmissionUncertainError              a start or upload may or may not have happened
+    ├── RunWaitTimeout (TimeoutError)         a wait passed its deadline
+    └── BatchSubmissionError                  some submissions of a batch failed
+
 Messages name the request (method and path) and the server's own text, never
 the token: tokens travel in a header, and headers are never rendered here.
 """
@@ -83,12 +105,20 @@ class InvalidArgumentError(ArgumentError):
 
 
 class APIConnectionError(FlowservError):
-    """The server could not be reached, or the connection broke."""
+    """The server could not be reached, or the connection broke.
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+    ``request_sent`` is False only when the request certainly never left this
+    machine (the connection was refused, say): then even a run start may be
+    sent again.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
@@ -213,9 +243,7 @@ class BatchSubmissionError(FlowservError):
     @property
     def runs(self) -> list[Run]:
         """The runs that were created, in input order."""
-        from ._models import Run
-
-        return [item for item in self.results if isinstance(item, Run)]
+        return [item for item in self.results if not isinstance(item, BaseException)]
 
     @property
     def errors(self) -> list[BaseException]:

@@ -21,10 +21,9 @@ from typing import IO
 
 import anyio
 import attrs
-import httpx
 
-from ._errors import APIConnectionError, UnsafePathError
-from ._http import HTTPClient
+from ._errors import UnsafePathError
+from ._transport import HTTPClient, StreamedBody
 
 __all__ = ["FileHandle", "open_download", "safe_name"]
 
@@ -44,8 +43,8 @@ def safe_name(name: str, fallback: str = "download") -> str:
     return base
 
 
-def _content_name(response: httpx.Response, fallback: str) -> str:
-    match = _DISPOSITION_NAME.search(response.headers.get("content-disposition", ""))
+def _content_name(body: StreamedBody, fallback: str) -> str:
+    match = _DISPOSITION_NAME.search(body.headers.get("content-disposition", ""))
     return match.group(2) if match and match.group(2) else fallback
 
 
@@ -84,15 +83,9 @@ class FileHandle:
             for start in range(0, len(self._content), chunk_size):
                 yield self._content[start : start + chunk_size]
             return
-        async with self._http.stream(self._path) as response:
-            try:
-                async for chunk in response.aiter_bytes(chunk_size):
-                    yield chunk
-            except httpx.HTTPError as exc:
-                raise APIConnectionError(
-                    f"GET {self._path}: download broke off ({type(exc).__name__})",
-                    method="GET", path=self._path,
-                ) from None
+        async with self._http.stream(self._path) as body:
+            async for chunk in body.chunks(chunk_size):
+                yield chunk
 
     async def save(self, path: str | os.PathLike[str] = ".") -> Path:
         """Write the content to ``path`` and return the file's path.
@@ -226,21 +219,15 @@ def _check_layout(plan: list[tuple[tarfile.TarInfo, Path]], base: Path) -> None:
 
 async def open_download(http: HTTPClient, path: str, fallback_name: str) -> FileHandle:
     """Start a download: read the headers, and the body too when it is small."""
-    async with http.stream(path) as response:
-        length = response.headers.get("content-length")
+    async with http.stream(path) as body:
+        length = body.headers.get("content-length")
         size = int(length) if length and length.isdigit() else None
         content = None
         if size is not None and size <= PREFETCH_LIMIT:
-            try:
-                content = await response.aread()
-            except httpx.HTTPError as exc:
-                raise APIConnectionError(
-                    f"GET {path}: download broke off ({type(exc).__name__})",
-                    method="GET", path=path,
-                ) from None
-        mime_type = response.headers.get("content-type", "application/octet-stream")
+            content = await body.read()
+        mime_type = body.headers.get("content-type", "application/octet-stream")
         return FileHandle(
-            name=_content_name(response, fallback_name),
+            name=_content_name(body, fallback_name),
             mime_type=mime_type.split(";")[0].strip(),
             size=size,
             http=http,

@@ -1,32 +1,49 @@
 """Immutable snapshots of server objects, each built from JSON in one function.
 
-The ``from_json`` constructors are the only places that read response bodies;
-a body that lacks a key or carries an unknown run state raises
-:class:`InvalidResponseError` here instead of failing somewhere later.
+The ``from_json`` constructors here are the only places that read the
+server's JSON (runs, listings, groups, workflows, parameter declarations, the
+leaderboard, the login answer); a body that lacks a key or carries an unknown
+run state raises :class:`InvalidResponseError` here instead of failing
+somewhere later. Parameter declarations also carry flowServ's rules for the
+values they accept (:meth:`Parameter.cast`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
-from ._errors import InvalidResponseError
-from ._parameters import ParameterIndex
+from ._errors import InvalidArgumentError, InvalidResponseError
 
 __all__ = [
     "Group",
+    "Leaderboard",
+    "Login",
+    "Parameter",
+    "ParameterIndex",
+    "RangeConstraint",
+    "RankingEntry",
+    "ResultColumn",
     "Run",
+    "RunListing",
     "RunFile",
     "RunInfo",
     "RunState",
+    "SelectOption",
     "UploadedFile",
     "User",
     "WorkflowInfo",
+    "parse_list",
+    "parse_service",
 ]
+
+T = TypeVar("T")
+
 
 
 class RunState(str, enum.Enum):
@@ -81,6 +98,287 @@ def _list(doc: Mapping[str, Any], key: str, what: str) -> Sequence[Any]:
     if not isinstance(value, list):
         raise InvalidResponseError(f"{what} from the server: {key!r} is not a list")
     return value
+
+
+_TRUE = frozenset({"1", "t", "true"})
+_FALSE = frozenset({"", "0", "f", "false"})
+
+
+@attrs.frozen
+class RangeConstraint:
+    """An interval of valid numbers, parsed from flowServ's ``[a,b]`` / ``(a,b)`` notation."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> RangeConstraint:
+        """Parse an interval string; empty bounds are infinite."""
+        try:
+            left, right = (part.strip() for part in text.split(","))
+            if left[0] not in "[(" or right[-1] not in ")]":
+                raise ValueError(text)
+            return cls(
+                low=float(left[1:] or "-inf"),
+                high=float(right[:-1] or "inf"),
+                low_open=left[0] == "(",
+                high_open=right[-1] == ")",
+            )
+        except (ValueError, IndexError):
+            raise InvalidResponseError(f"invalid range {text!r} in a parameter") from None
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        return (
+            f"{'(' if self.low_open else '['}{self.low},{self.high}{')' if self.high_open else ']'}"
+        )
+
+
+@attrs.frozen
+class SelectOption:
+    """One choice of a select parameter: ``name`` is the label, ``value`` what is sent."""
+
+    name: str
+    value: Any
+    is_default: bool = False
+
+
+@attrs.frozen
+class Parameter:
+    """A parameter declaration of a workflow group (one entry of its ``parameters``).
+
+    Attribute names follow flowServ's ``Parameter``: ``name``, ``dtype``,
+    ``index``, ``label``, ``help``, ``default``, ``required``, ``group``, plus
+    ``range`` (numbers), ``values`` (select), ``target`` (file), ``para``
+    (the element of a list) and ``fields`` (a record's fields).
+    """
+
+    name: str
+    dtype: str
+    index: int = 0
+    required: bool = False
+    label: str | None = None
+    help: str | None = None
+    default: Any = attrs.field(default=None, hash=False)
+    group: str | None = None
+    range: RangeConstraint | None = None
+    values: tuple[SelectOption, ...] = ()
+    target: str | None = None
+    para: Parameter | None = None
+    fields: tuple[Parameter, ...] = ()
+
+    @classmethod
+    def from_json(cls, doc: object) -> Parameter:
+        """Build from a parameter declaration."""
+        if not isinstance(doc, Mapping) or "name" not in doc or "dtype" not in doc:
+            raise InvalidResponseError("parameter declaration lacks 'name' or 'dtype'")
+        values = []
+        for option in doc.get("values") or []:
+            if isinstance(option, Mapping) and "value" in option:
+                values.append(
+                    SelectOption(
+                        name=str(option.get("name", option["value"])),
+                        value=option["value"],
+                        is_default=bool(option.get("isDefault", False)),
+                    )
+                )
+        para = doc.get("para")
+        return cls(
+            name=doc["name"],
+            dtype=doc["dtype"],
+            index=int(doc.get("index") or 0),
+            required=bool(doc.get("isRequired", "defaultValue" not in doc)),
+            label=doc.get("label"),
+            help=doc.get("help"),
+            default=doc.get("defaultValue"),
+            group=doc.get("group"),
+            range=RangeConstraint.parse(doc["range"]) if doc.get("range") else None,
+            values=tuple(values),
+            target=doc.get("target"),
+            para=cls.from_json(para) if para is not None else None,
+            fields=tuple(cls.from_json(f) for f in doc.get("fields") or []),
+        )
+
+    def display_name(self) -> str:
+        """The label, or the name when there is no label."""
+        return self.label if self.label is not None else self.name
+
+    def is_bool(self) -> bool:
+        """True for a bool parameter."""
+        return self.dtype == "bool"
+
+    def is_file(self) -> bool:
+        """True for a file parameter."""
+        return self.dtype == "file"
+
+    def is_float(self) -> bool:
+        """True for a float parameter."""
+        return self.dtype == "float"
+
+    def is_int(self) -> bool:
+        """True for an int parameter."""
+        return self.dtype == "int"
+
+    def is_list(self) -> bool:
+        """True for a list parameter."""
+        return self.dtype == "list"
+
+    def is_numeric(self) -> bool:
+        """True for an int or float parameter."""
+        return self.dtype in ("int", "float")
+
+    def is_record(self) -> bool:
+        """True for a record parameter."""
+        return self.dtype == "record"
+
+    def is_select(self) -> bool:
+        """True for a select parameter."""
+        return self.dtype == "select"
+
+    def is_string(self) -> bool:
+        """True for a string parameter."""
+        return self.dtype == "string"
+
+    def cast(self, value: Any) -> Any:
+        """Check ``value`` against this declaration and return what is sent to the server.
+
+        Raises :class:`InvalidArgumentError` naming the parameter. File
+        parameters are not handled here (see :func:`prepare_arguments`).
+        """
+        return _cast(self, value, self.name)
+
+
+def _invalid(path: str, reason: str) -> InvalidArgumentError:
+    return InvalidArgumentError(path, reason)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _cast_number(para: Parameter, value: Any, path: str) -> Any:
+    if isinstance(value, bool) or value is None:
+        raise _invalid(path, f"expected a number, got {_describe(value)}")
+    number: float
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text) if para.dtype == "int" else float(text)
+        except ValueError:
+            raise _invalid(path, f"no {para.dtype} {_describe(value)}") from None
+    elif isinstance(value, (int, float)):
+        number = value
+    else:
+        raise _invalid(path, f"expected a number, got {type(value).__name__}")
+    if isinstance(number, float) and math.isnan(number):
+        raise _invalid(path, "NaN is not a valid value")
+    if para.dtype == "int":
+        if isinstance(number, float):
+            if not number.is_integer():
+                raise _invalid(path, f"expected an int, got {_describe(value)}")
+            number = int(number)
+    else:
+        number = float(number)
+    if para.range is not None and number not in para.range:
+        raise _invalid(path, f"{number} not in {para.range}")
+    if isinstance(number, float) and math.isinf(number):
+        return "inf" if number > 0 else "-inf"  # JSON has no infinity; the server parses these
+    return number
+
+
+def _cast_bool(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise _invalid(path, f"not a Boolean {_describe(value)}")
+
+
+def _cast_record(para: Parameter, value: Any, path: str) -> list[dict[str, Any]]:
+    if isinstance(value, Mapping):
+        items = dict(value)
+    elif isinstance(value, (list, tuple)) and all(
+        isinstance(item, Mapping) and set(item) == {"name", "value"} for item in value
+    ):
+        items = {}
+        for item in value:
+            if item["name"] in items:
+                raise _invalid(path, f"field {item['name']!r} given twice")
+            items[item["name"]] = item["value"]
+    else:
+        raise _invalid(path, f"expected a mapping of field values, got {type(value).__name__}")
+    fields = {f.name: f for f in para.fields}
+    for key in items:
+        if key not in fields:
+            raise _invalid(f"{path}.{key}", f"unknown field (fields: {', '.join(fields)})")
+    wire = []
+    for field in para.fields:
+        if field.name in items:
+            value = _cast(field, items[field.name], f"{path}.{field.name}")
+            wire.append({"name": field.name, "value": value})
+        elif field.required and field.default is None:
+            raise _invalid(f"{path}.{field.name}", "a value is required")
+    return wire
+
+
+def _cast(para: Parameter, value: Any, path: str) -> Any:
+    dtype = para.dtype
+    if dtype in ("int", "float"):
+        return _cast_number(para, value, path)
+    if dtype == "bool":
+        return _cast_bool(value, path)
+    if dtype == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise _invalid(path, f"expected a string, got {type(value).__name__}")
+    if dtype == "select":
+        allowed = [option.value for option in para.values]
+        for option in allowed:
+            if type(option) is type(value) and option == value:
+                return value
+        choices = ", ".join(repr(v) for v in allowed)
+        raise _invalid(path, f"unknown value {_describe(value)} (choose one of {choices})")
+    if dtype == "list":
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise _invalid(path, f"expected a list, got {type(value).__name__}")
+        if para.para is None:
+            return list(value)
+        return [_cast(para.para, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if dtype == "record":
+        return _cast_record(para, value, path)
+    if dtype == "file":
+        raise _invalid(path, "file values are uploaded, not cast")
+    return value  # a type this SDK does not know (``actor``): sent as given
+
+
+class ParameterIndex(dict[str, Parameter]):
+    """The parameter declarations of a group, by name (as flowServ's ``ParameterIndex``)."""
+
+    @classmethod
+    def from_json(cls, docs: Iterable[object]) -> ParameterIndex:
+        """Build from a list of declarations."""
+        index = cls()
+        for doc in docs:
+            para = Parameter.from_json(doc)
+            index[para.name] = para
+        return index
+
+    def sorted(self) -> list[Parameter]:
+        """The declarations in display order."""
+        return sorted(self.values(), key=lambda para: para.index)
 
 
 @attrs.frozen
@@ -332,3 +630,179 @@ class WorkflowInfo:
             groups=tuple(Group.from_json(g) for g in _list(data, "groups", "workflow")),
             postproc=Run.from_json(postproc) if postproc is not None else None,
         )
+
+
+@attrs.frozen
+class RunListing:
+    """A group's run listing (``GET /groups/{id}/runs``): each run's state, by run id.
+
+    Reading a listing is on the watcher's hot path (one per group and tick,
+    with thousands of runs), so only the ids and states are read here; the
+    full :class:`RunInfo` entries are built on demand by :meth:`infos`. A run
+    listed with a state this SDK does not know maps to the
+    :class:`InvalidResponseError` that reading it raises, so that only the
+    waits on that run fail.
+    """
+
+    states: Mapping[str, RunState | InvalidResponseError]
+    entries: Sequence[Any] = attrs.field(repr=False, eq=False)
+
+    @classmethod
+    def from_json(cls, doc: object) -> RunListing:
+        """Build from a listing body (``{"runs": [...]}``)."""
+        entries = _items(doc, "runs")
+        states: dict[str, RunState | InvalidResponseError] = {}
+        for entry in entries:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+                continue  # not a run entry: no run of ours is described by it
+            raw = entry.get("state")
+            state = _STATES.get(raw) if isinstance(raw, str) else None
+            states[entry["id"]] = state if state is not None else InvalidResponseError(
+                f"unknown run state {raw!r} from the server"
+            )
+        return cls(states, entries)
+
+    def infos(self) -> list[RunInfo]:
+        """Id, state and creation time of every run, oldest first."""
+        return [RunInfo.from_json(entry) for entry in self.entries]
+
+
+@attrs.frozen(repr=False)
+class Login:
+    """The answer to a login: the user and the token (which no repr shows)."""
+
+    user_id: str
+    username: str
+    token: str
+
+    @classmethod
+    def from_json(cls, doc: object) -> Login:
+        """Build from ``POST /users/login``'s answer."""
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("token"), str):
+            raise InvalidResponseError("login answer from the server lacks 'token'")
+        return cls(
+            user_id=str(doc.get("id", "")), username=str(doc.get("username", "")),
+            token=doc["token"],
+        )
+
+    def __repr__(self) -> str:
+        return f"Login(user_id={self.user_id!r}, username={self.username!r})"
+
+
+_RESULT_TYPES: dict[str, type] = {"int": int, "float": float, "string": str, "bool": bool}
+
+
+@attrs.frozen
+class ResultColumn:
+    """A column of a workflow's results schema: ``name``, a ``label`` and its ``dtype``."""
+
+    name: str
+    label: str
+    dtype: str
+
+    @classmethod
+    def from_json(cls, doc: object) -> ResultColumn:
+        """Build from an entry of a leaderboard's ``schema``."""
+        data = _require(doc, "result column", "name")
+        return cls(
+            name=data["name"], label=data.get("label") or data["name"],
+            dtype=data.get("dtype") or "string",
+        )
+
+    def convert(self, value: Any) -> Any:
+        """A result value as its column's type (the value as given when it does not fit)."""
+        kind = _RESULT_TYPES.get(self.dtype)
+        if kind is None or value is None or isinstance(value, kind):
+            return value
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            return value
+
+
+@attrs.frozen
+class RankingEntry:
+    """One row of a leaderboard: a run, its group, its times and its results by column."""
+
+    group_id: str
+    group_name: str
+    run_id: str
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    results: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    @classmethod
+    def from_json(cls, doc: object, columns: Sequence[ResultColumn] = ()) -> RankingEntry:
+        """Build from an entry of a leaderboard's ``ranking``, typed by its ``columns``."""
+        data = _require(doc, "ranking entry", "group", "run")
+        group = _require(data["group"], "ranking entry's group", "id")
+        run = _require(data["run"], "ranking entry's run", "id")
+        by_name = {column.name: column for column in columns}
+        results: dict[str, Any] = {}
+        for item in _list(data, "results", "ranking entry"):
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                column = by_name.get(item["name"])
+                value = item.get("value")
+                results[item["name"]] = column.convert(value) if column else value
+        return cls(
+            group_id=group["id"], group_name=group.get("name") or "", run_id=run["id"],
+            created_at=_timestamp(run.get("createdAt")),
+            started_at=_timestamp(run.get("startedAt")),
+            finished_at=_timestamp(run.get("finishedAt")),
+            results=results,
+        )
+
+
+@attrs.frozen
+class Leaderboard:
+    """A workflow's ranking of runs by its results schema.
+
+    ``columns`` is the schema, ``rows`` the ranked runs (best first, one per
+    group unless every run was asked for) and ``postproc`` the latest
+    post-processing run, if any.
+    """
+
+    columns: tuple[ResultColumn, ...]
+    rows: tuple[RankingEntry, ...]
+    postproc: Run | None = None
+
+    @classmethod
+    def from_json(cls, doc: object) -> Leaderboard | None:
+        """Build from ``GET /workflows/{id}/leaderboard``; None for the ``null`` of no schema."""
+        if doc is None:
+            return None
+        data = _require(doc, "leaderboard", "schema")
+        columns = tuple(ResultColumn.from_json(c) for c in _list(data, "schema", "leaderboard"))
+        postproc = data.get("postproc")
+        return cls(
+            columns=columns,
+            rows=tuple(
+                RankingEntry.from_json(entry, columns)
+                for entry in _list(data, "ranking", "leaderboard")
+            ),
+            postproc=Run.from_json(postproc) if postproc is not None else None,
+        )
+
+    def run_ids(self) -> set[str]:
+        """The ids of the ranked runs."""
+        return {row.run_id for row in self.rows}
+
+
+def _items(doc: object, key: str) -> list[Any]:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get(key), list):
+        raise InvalidResponseError(f"the server's answer lacks the list {key!r}")
+    return list(doc[key])
+
+
+def parse_list(model: type[T], doc: object, key: str) -> list[T]:
+    """The entries of a listing body ``{key: [...]}``, each built by ``model.from_json``."""
+    from_json = model.from_json  # type: ignore[attr-defined]
+    return [from_json(entry) for entry in _items(doc, key)]
+
+
+def parse_service(doc: object, url: str) -> dict[str, Any]:
+    """The service descriptor (``GET /``), checked to come from a flowServ API."""
+    if not isinstance(doc, dict) or "routes" not in doc:
+        raise InvalidResponseError(f"{url} does not look like a flowServ API")
+    return doc

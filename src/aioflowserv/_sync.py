@@ -1,11 +1,12 @@
-"""The synchronous facade: Flowserv and Workflow over one owned event-loop thread.
+"""The synchronous facade: Flowserv, Workflow and SyncFileHandle over one blocking portal.
 
-Each sync client starts one thread running an anyio event loop with a
-blocking portal; the ``AsyncFlowserv`` lives in that loop and is never used
-from another. Every method is a thin call of the async one through the portal,
-so it also works from code that already runs an event loop (a Jupyter cell).
+Each sync client starts anyio's blocking portal (an event loop in a thread of
+its own); the ``AsyncFlowserv`` lives in that loop and is never used from
+another. Every method forwards to the async one through the portal (one
+generic forwarder, so the signatures and docstrings are the async ones), so
+it also works from code that already runs an event loop (a Jupyter cell).
 Ctrl-C cancels the call in flight and returns at once. After ``os.fork()``
-the child builds a new thread and client on first use.
+the child builds a new portal and client on first use.
 """
 
 from __future__ import annotations
@@ -16,55 +17,42 @@ import io
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from concurrent.futures import Future
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-import anyio
-import httpx
-from anyio.from_thread import BlockingPortal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from ._client import AsyncFlowserv, RunRef
-from ._config import DEFAULT_TIMEOUT, RetryPolicy
+from ._client import AsyncFlowserv
+from ._config import ClientOptions, Unpack
 from ._errors import ClientClosedError
 from ._files import FileHandle
-from ._models import Run, WorkflowInfo
-from ._parameters import FileArgument, FileLike
-from ._watch import DEFAULT_MAX_INTERVAL, DEFAULT_POLL_INTERVAL, OnChange
+from ._models import WorkflowInfo
 from ._workflow import AsyncWorkflow
 
 __all__ = ["Flowserv", "SyncFileHandle", "Workflow"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+A = TypeVar("A")
+
+THREAD_NAME = "aioflowserv-portal"
+
+_INHERITED: list[_Portal] = []
+"""Portals of a parent process, in a forked child: kept so that nothing tries to close them."""
 
 
-class _Loop:
-    """One daemon thread running an event loop with a blocking portal."""
+class _Portal:
+    """anyio's blocking portal, owned by one sync client (in the process that made it)."""
 
     def __init__(self, backend: str) -> None:
-        ready: Future[BlockingPortal] = Future()
-
-        async def serve() -> None:
-            async with BlockingPortal() as portal:
-                ready.set_result(portal)
-                await portal.sleep_until_stopped()
-
-        def run() -> None:
-            try:
-                anyio.run(serve, backend=backend)
-            except BaseException as exc:  # pragma: no cover - the loop failed to start
-                if not ready.done():
-                    ready.set_exception(exc)
-
+        self._stack = contextlib.ExitStack()
+        self.portal: BlockingPortal = self._stack.enter_context(start_blocking_portal(backend))
         self.pid = os.getpid()
-        self.thread = threading.Thread(target=run, name="aioflowserv-portal", daemon=True)
-        self.thread.start()
-        self.portal = ready.result()
+        self.portal.call(lambda: setattr(threading.current_thread(), "name", THREAD_NAME))
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:
+        """Run ``func`` in the loop and wait for it; Ctrl-C cancels it and returns at once."""
         future = self.portal.start_task_soon(func)
         try:
             return future.result()
@@ -73,43 +61,133 @@ class _Loop:
                 future.cancel()  # Ctrl-C: cancel the task in the loop, do not wait for it
             raise
 
-    def stop(self) -> None:
-        if os.getpid() != self.pid or not self.thread.is_alive():
-            return
-        with contextlib.suppress(RuntimeError):  # already stopped
-            self.portal.call(self.portal.stop, True)
-        self.thread.join(timeout=5)
-
-
-def _stop_loop(loop: _Loop, client: AsyncFlowserv | None) -> None:
-    async def close() -> None:
-        if client is not None:
-            await client.aclose()
-
-    if os.getpid() == loop.pid and loop.thread.is_alive():
+    def close(self, client: AsyncFlowserv | None = None) -> None:
+        """Close ``client`` in the loop, then stop the loop (only in the owning process)."""
+        if os.getpid() != self.pid:
+            return  # a forked child: the parent's loop thread does not exist here
         try:
-            loop.call(close)
+            if client is not None:
+                self.call(client.aclose)
         finally:
-            loop.stop()
+            self._stack.close()
 
 
-def _forward(
-    method: Callable[Concatenate[AsyncFlowserv, P], Awaitable[T]],
-) -> Callable[Concatenate[Flowserv, P], T]:
-    """A sync method that runs ``method`` of the async client in the portal."""
+class _Facade(Generic[A]):
+    """A sync object whose methods run those of an async object in its client's portal."""
 
-    def call(self: Flowserv, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._run(lambda client: method(client, *args, **kwargs))
+    _flowserv: Flowserv
 
-    return cast("Callable[Concatenate[Flowserv, P], T]", functools.wraps(method)(call))
+    async def _target(self, client: AsyncFlowserv) -> A:
+        """The async object behind this facade, in the portal's loop."""
+        raise NotImplementedError
+
+    def _current(self) -> A:
+        """The async object behind this facade, for reading its plain attributes."""
+        raise NotImplementedError
+
+    def _call(self, func: Callable[[A], Awaitable[T]]) -> T:
+        async def run(client: AsyncFlowserv) -> T:
+            return await func(await self._target(client))
+
+        return self._flowserv._run(run)
+
+    def _iterate(self, func: Callable[[A], AsyncIterator[T]]) -> Iterator[T]:
+        """Step through an async iterator in the portal, one blocking call per item."""
+        holder: list[AsyncIterator[T]] = []
+
+        async def step(client: AsyncFlowserv) -> tuple[bool, T | None]:
+            if not holder:
+                holder.append(func(await self._target(client)))
+            try:
+                return True, await holder[0].__anext__()
+            except StopAsyncIteration:
+                return False, None
+
+        async def close(client: AsyncFlowserv) -> None:
+            if holder:
+                await holder[0].aclose()  # type: ignore[attr-defined]
+
+        try:
+            while True:
+                more, item = self._flowserv._run(step)
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            if not self._flowserv.is_closed:
+                self._flowserv._run(close)
 
 
-class Flowserv:
+def _sync(
+    method: Callable[Concatenate[A, P], Awaitable[T]],
+) -> Callable[Concatenate[_Facade[A], P], T]:
+    """A blocking method that runs ``method`` of the async object in the portal."""
+
+    def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._call(lambda target: method(target, *args, **kwargs))
+
+    functools.update_wrapper(call, method)  # the async method's name, docstring and signature
+    return call
+
+
+def _sync_iter(
+    method: Callable[Concatenate[A, P], AsyncIterator[T]],
+) -> Callable[Concatenate[_Facade[A], P], Iterator[T]]:
+    """A method returning a plain iterator over ``method``'s async iterator."""
+
+    def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        return self._iterate(lambda target: method(target, *args, **kwargs))
+
+    functools.update_wrapper(call, method)  # the async method's name, docstring and signature
+    return call
+
+
+def _sync_file(
+    method: Callable[Concatenate[A, P], Awaitable[FileHandle]],
+) -> Callable[Concatenate[_Facade[A], P], SyncFileHandle]:
+    """A blocking download method returning a :class:`SyncFileHandle`."""
+
+    def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> SyncFileHandle:
+        handle = self._call(lambda target: method(target, *args, **kwargs))
+        return SyncFileHandle(self._flowserv, handle)
+
+    functools.update_wrapper(call, method)  # the async method's name, docstring and signature
+    return call
+
+
+class _Same(Generic[T]):
+    """An attribute of the async object behind a facade, read (and set) as it is."""
+
+    def __init__(self, owner: type, name: str, *, settable: bool = False) -> None:
+        self._name = name
+        self._settable = settable
+        self.__doc__ = getattr(owner, name).__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Same[T]: ...
+
+    @overload
+    def __get__(self, instance: _Facade[Any], owner: type) -> T: ...
+
+    def __get__(self, instance: _Facade[Any] | None, owner: type) -> T | _Same[T]:
+        if instance is None:
+            return self
+        value: T = getattr(instance._current(), self._name)
+        return value
+
+    def __set__(self, instance: _Facade[Any], value: T) -> None:
+        if not self._settable:
+            raise AttributeError(f"{self._name} is read-only")
+        setattr(instance._current(), self._name, value)
+
+
+class Flowserv(_Facade[AsyncFlowserv]):
     """The synchronous client: the same methods as :class:`AsyncFlowserv`, plain return values.
 
     Use it as a context manager, or call :meth:`close` when done (that stops
-    its event-loop thread). Arguments are those of :class:`AsyncFlowserv`;
-    ``transport`` is an ``httpx.AsyncBaseTransport`` here too.
+    its event-loop thread). The arguments are those of :class:`AsyncFlowserv`
+    (``transport`` is an ``httpx.AsyncBaseTransport`` here too), plus the
+    ``backend`` of the event loop: ``"asyncio"`` or ``"trio"``.
     """
 
     def __init__(
@@ -117,53 +195,49 @@ class Flowserv:
         url: str | None = None,
         token: str | None = None,
         *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retries: int | RetryPolicy = 3,
-        transport: httpx.AsyncBaseTransport | None = None,
-        auth_header: str = "api_key",
-        verify: bool = True,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_interval: float = DEFAULT_MAX_INTERVAL,
         backend: str = "asyncio",
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self._options: dict[str, Any] = {
-            "url": url, "token": token, "timeout": timeout, "retries": retries,
-            "transport": transport, "auth_header": auth_header, "verify": verify,
-            "poll_interval": poll_interval, "max_interval": max_interval,
-        }
+        self._flowserv = self
         self._backend = backend
         self._closed = False
         self._lock = threading.Lock()
-        self._generation = 0
+        self._make = functools.partial(AsyncFlowserv, url, **options)
         self._start(token)
 
     def _start(self, token: str | None) -> None:
-        options = dict(self._options, token=token)
-
         async def create() -> AsyncFlowserv:
-            return AsyncFlowserv(**options)
+            return self._make(token)
 
-        loop = _Loop(self._backend)
+        portal = _Portal(self._backend)
         try:
-            client = loop.call(create)
+            client = portal.call(create)
         except BaseException:
-            loop.stop()
+            portal.close()
             raise
-        self._loop, self._client = loop, client
-        self._generation += 1
-        self._finalizer = weakref.finalize(self, _stop_loop, loop, client)
+        self._portal, self._client = portal, client
+        self._finalizer = weakref.finalize(self, portal.close, client)
 
     def _run(self, func: Callable[[AsyncFlowserv], Awaitable[T]]) -> T:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
-        if self._loop.pid != os.getpid():
+        if self._portal.pid != os.getpid():
             with self._lock:
-                if self._loop.pid != os.getpid():
-                    # A forked child: the parent's loop thread does not exist here.
+                if self._portal.pid != os.getpid():
+                    # A forked child: a new portal with a client like the parent's. The
+                    # parent's portal is kept, never closed: its thread does not exist
+                    # here, and closing it would wait for that thread forever.
                     self._finalizer.detach()
+                    _INHERITED.append(self._portal)
                     self._start(self._client.token)
         client = self._client
-        return self._loop.call(lambda: func(client))
+        return self._portal.call(lambda: func(client))
+
+    async def _target(self, client: AsyncFlowserv) -> AsyncFlowserv:
+        return client
+
+    def _current(self) -> AsyncFlowserv:
+        return self._client
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -188,20 +262,6 @@ class Flowserv:
         self._finalizer()
 
     @property
-    def url(self) -> str:
-        """The API base URL."""
-        return self._client.url
-
-    @property
-    def token(self) -> str | None:
-        """The API token sent with each request, or None."""
-        return self._client.token
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self._client.token = value
-
-    @property
     def is_closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
@@ -211,97 +271,43 @@ class Flowserv:
         """The async client behind this facade (lives in the facade's own event loop)."""
         return self._client
 
-    service_info = _forward(AsyncFlowserv.service_info)
-    register_user = _forward(AsyncFlowserv.register_user)
-    activate_user = _forward(AsyncFlowserv.activate_user)
-    login = _forward(AsyncFlowserv.login)
-    logout = _forward(AsyncFlowserv.logout)
-    whoami = _forward(AsyncFlowserv.whoami)
-    list_workflows = _forward(AsyncFlowserv.list_workflows)
-    get_workflow = _forward(AsyncFlowserv.get_workflow)
-    create_group = _forward(AsyncFlowserv.create_group)
-    get_group = _forward(AsyncFlowserv.get_group)
-    list_groups = _forward(AsyncFlowserv.list_groups)
-    update_group = _forward(AsyncFlowserv.update_group)
-    delete_group = _forward(AsyncFlowserv.delete_group)
-    list_files = _forward(AsyncFlowserv.list_files)
-    delete_file = _forward(AsyncFlowserv.delete_file)
-    list_runs = _forward(AsyncFlowserv.list_runs)
-    get_run = _forward(AsyncFlowserv.get_run)
-    start_run = _forward(AsyncFlowserv.start_run)
-    cancel_run = _forward(AsyncFlowserv.cancel_run)
-    delete_run = _forward(AsyncFlowserv.delete_run)
-    wait = _forward(AsyncFlowserv.wait)
-    wait_all = _forward(AsyncFlowserv.wait_all)
+    url = _Same[str](AsyncFlowserv, "url")
+    token = _Same[str | None](AsyncFlowserv, "token", settable=True)
 
-    def upload_file(
-        self, group_id: str, file: FileLike | FileArgument, *, filename: str | None = None
-    ) -> Any:
-        """Upload a file (a path, bytes or an open file) to a group."""
-        return self._run(lambda c: c.upload_file(group_id, file, filename=filename))
-
-    def download_file(self, group_id: str, file_id: str) -> SyncFileHandle:
-        """Download an uploaded file."""
-        return SyncFileHandle(self, self._run(lambda c: c.download_file(group_id, file_id)))
-
-    def download_run_file(self, run_id: str, file_id: str) -> SyncFileHandle:
-        """Download one result file of a run."""
-        return SyncFileHandle(self, self._run(lambda c: c.download_run_file(run_id, file_id)))
-
-    def download_run_archive(self, run_id: str) -> SyncFileHandle:
-        """Download a successful run's result files as a ``.tar.gz`` archive."""
-        return SyncFileHandle(self, self._run(lambda c: c.download_run_archive(run_id)))
+    service_info = _sync(AsyncFlowserv.service_info)
+    register_user = _sync(AsyncFlowserv.register_user)
+    activate_user = _sync(AsyncFlowserv.activate_user)
+    login = _sync(AsyncFlowserv.login)
+    logout = _sync(AsyncFlowserv.logout)
+    whoami = _sync(AsyncFlowserv.whoami)
+    list_workflows = _sync(AsyncFlowserv.list_workflows)
+    get_workflow = _sync(AsyncFlowserv.get_workflow)
+    create_group = _sync(AsyncFlowserv.create_group)
+    get_group = _sync(AsyncFlowserv.get_group)
+    list_groups = _sync(AsyncFlowserv.list_groups)
+    update_group = _sync(AsyncFlowserv.update_group)
+    delete_group = _sync(AsyncFlowserv.delete_group)
+    upload_file = _sync(AsyncFlowserv.upload_file)
+    list_files = _sync(AsyncFlowserv.list_files)
+    delete_file = _sync(AsyncFlowserv.delete_file)
+    download_file = _sync_file(AsyncFlowserv.download_file)
+    list_runs = _sync(AsyncFlowserv.list_runs)
+    get_run = _sync(AsyncFlowserv.get_run)
+    start_run = _sync(AsyncFlowserv.start_run)
+    cancel_run = _sync(AsyncFlowserv.cancel_run)
+    delete_run = _sync(AsyncFlowserv.delete_run)
+    download_run_file = _sync_file(AsyncFlowserv.download_run_file)
+    download_run_archive = _sync_file(AsyncFlowserv.download_run_archive)
+    wait = _sync(AsyncFlowserv.wait)
+    wait_all = _sync(AsyncFlowserv.wait_all)
+    as_completed = _sync_iter(AsyncFlowserv.as_completed)
 
     def workflow(self, workflow_id: str, group_id: str) -> Workflow:
         """A :class:`Workflow` for one group of a workflow, with its metadata loaded."""
         return Workflow(workflow_id, group_id, service=self)
 
-    def as_completed(
-        self,
-        runs: Iterable[RunRef],
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-        group_id: str | None = None,
-    ) -> Iterator[Run]:
-        """Yield runs as they end, in completion order (see :meth:`AsyncFlowserv.as_completed`)."""
-        runs = list(runs)
-        return self._iterate(
-            lambda c: c.as_completed(
-                runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
-                on_change=on_change, group_id=group_id,
-            )
-        )
 
-    def _iterate(self, start: Callable[[AsyncFlowserv], AsyncIterator[T]]) -> Iterator[T]:
-        holder: list[AsyncIterator[T]] = []
-
-        async def step() -> tuple[bool, T | None]:
-            if not holder:
-                holder.append(start(self._client))
-            try:
-                return True, await holder[0].__anext__()
-            except StopAsyncIteration:
-                return False, None
-
-        async def close() -> None:
-            if holder:
-                await holder[0].aclose()  # type: ignore[attr-defined]
-
-        try:
-            while True:
-                more, item = self._loop.call(step) if not self._closed else (False, None)
-                if not more:
-                    return
-                yield item  # type: ignore[misc]
-        finally:
-            if not self._closed:
-                self._loop.call(close)
-
-
-class SyncFileHandle:
+class SyncFileHandle(_Facade[FileHandle]):
     """A download, for sync code.
 
     ``name``, ``mime_type``, ``size``, and blocking :meth:`read`, :meth:`save`,
@@ -309,7 +315,7 @@ class SyncFileHandle:
     """
 
     def __init__(self, service: Flowserv, handle: FileHandle) -> None:
-        self._service = service
+        self._flowserv = service
         self._handle = handle
         self.name = handle.name
         self.mime_type = handle.mime_type
@@ -318,39 +324,20 @@ class SyncFileHandle:
     def __repr__(self) -> str:
         return f"SyncFileHandle(name={self.name!r}, mime_type={self.mime_type!r})"
 
-    def read(self) -> bytes:
-        """Return the whole content."""
-        return self._service._run(lambda _: self._handle.read())
+    async def _target(self, client: AsyncFlowserv) -> FileHandle:
+        return self._handle
+
+    read = _sync(FileHandle.read)
+    save = _sync(FileHandle.save)
+    extract = _sync(FileHandle.extract)
+    stream = _sync_iter(FileHandle.stream)
 
     def open(self) -> io.BytesIO:
         """The content as a binary file object (flowServ's ``FileHandle.open()``)."""
         return io.BytesIO(self.read())
 
-    def save(self, path: str | os.PathLike[str] = ".") -> Path:
-        """Write the content to a file (see :meth:`FileHandle.save`)."""
-        return self._service._run(lambda _: self._handle.save(path))
 
-    def extract(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Unpack an archive safely into ``directory`` (see :meth:`FileHandle.extract`)."""
-        return self._service._run(lambda _: self._handle.extract(directory))
-
-    def stream(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-        """Yield the content in chunks."""
-        return self._service._iterate(lambda _: self._handle.stream(chunk_size))
-
-
-def _forward_wf(
-    method: Callable[Concatenate[AsyncWorkflow, P], Awaitable[T]],
-) -> Callable[Concatenate[Workflow, P], T]:
-    """A sync method that runs ``method`` of the async workflow in the portal."""
-
-    def call(self: Workflow, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._run(lambda wf: method(wf, *args, **kwargs))
-
-    return cast("Callable[Concatenate[Workflow, P], T]", functools.wraps(method)(call))
-
-
-class Workflow:
+class Workflow(_Facade[AsyncWorkflow]):
     """flowServ's ``Workflow`` client, synchronous, for one group of a workflow.
 
     ``Workflow(workflow_id, group_id, service=fs)`` (as in flowServ) or
@@ -361,72 +348,41 @@ class Workflow:
     def __init__(self, workflow_id: str, group_id: str, service: Flowserv) -> None:
         if not isinstance(service, Flowserv):
             raise TypeError(f"service must be a Flowserv client, not {type(service).__name__}")
-        self._service = service
-        self._async = service._run(lambda c: AsyncWorkflow.load(c, workflow_id, group_id))
-        self._generation = service._generation
+        self._flowserv = service
+        self._async = service._run(lambda client: client.workflow(workflow_id, group_id))
 
     def __repr__(self) -> str:
         return f"<Workflow {self.identifier!r} group={self.group_id!r}>"
 
-    def _run(self, func: Callable[[AsyncWorkflow], Awaitable[T]]) -> T:
-        def bound(client: AsyncFlowserv) -> Awaitable[T]:
-            if self._generation != self._service._generation:  # rebuilt after a fork
-                self._async = AsyncWorkflow(client, self._async.info, self._async._group)
-                self._generation = self._service._generation
-            return func(self._async)
+    async def _target(self, client: AsyncFlowserv) -> AsyncWorkflow:
+        if self._async.service is not client:  # the client was rebuilt after a fork
+            self._async = await client.workflow(self._async.identifier, self._async.group_id)
+        return self._async
 
-        return self._service._run(bound)
-
-    @property
-    def identifier(self) -> str:
-        """The workflow id."""
-        return self._async.identifier
-
-    @property
-    def group_id(self) -> str:
-        """The id of the group that runs are started in."""
-        return self._async.group_id
+    def _current(self) -> AsyncWorkflow:
+        return self._async
 
     @property
     def service(self) -> Flowserv:
         """The client this workflow talks through."""
-        return self._service
+        return self._flowserv
 
-    @property
-    def info(self) -> WorkflowInfo:
-        """The workflow metadata loaded when this object was created."""
-        return self._async.info
+    identifier = _Same[str](AsyncWorkflow, "identifier")
+    group_id = _Same[str](AsyncWorkflow, "group_id")
+    info = _Same[WorkflowInfo](AsyncWorkflow, "info")
 
-    name = _forward_wf(AsyncWorkflow.name)
-    description = _forward_wf(AsyncWorkflow.description)
-    instructions = _forward_wf(AsyncWorkflow.instructions)
-    parameters = _forward_wf(AsyncWorkflow.parameters)
-    start_run = _forward_wf(AsyncWorkflow.start_run)
-    start_runs = _forward_wf(AsyncWorkflow.start_runs)
-    poll_run = _forward_wf(AsyncWorkflow.poll_run)
-    cancel_run = _forward_wf(AsyncWorkflow.cancel_run)
-    delete_run = _forward_wf(AsyncWorkflow.delete_run)
-    get_postproc_results = _forward_wf(AsyncWorkflow.get_postproc_results)
-    list_runs = _forward_wf(AsyncWorkflow.list_runs)
-    wait = _forward_wf(AsyncWorkflow.wait)
-    wait_all = _forward_wf(AsyncWorkflow.wait_all)
-
-    def get_file(self, run_id: str, file_id: str | None = None) -> SyncFileHandle:
-        """A result file of a run, or, without ``file_id``, the run's result archive."""
-        return SyncFileHandle(self._service, self._run(lambda wf: wf.get_file(run_id, file_id)))
-
-    def as_completed(
-        self,
-        runs: Iterable[RunRef],
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-    ) -> Iterator[Run]:
-        """Yield each run's final snapshot as it ends, in completion order."""
-        return self._service.as_completed(
-            runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
-            on_change=on_change, group_id=self.group_id,
-        )
-
+    name = _sync(AsyncWorkflow.name)
+    description = _sync(AsyncWorkflow.description)
+    instructions = _sync(AsyncWorkflow.instructions)
+    parameters = _sync(AsyncWorkflow.parameters)
+    start_run = _sync(AsyncWorkflow.start_run)
+    start_runs = _sync(AsyncWorkflow.start_runs)
+    poll_run = _sync(AsyncWorkflow.poll_run)
+    cancel_run = _sync(AsyncWorkflow.cancel_run)
+    delete_run = _sync(AsyncWorkflow.delete_run)
+    get_file = _sync_file(AsyncWorkflow.get_file)
+    get_postproc_results = _sync(AsyncWorkflow.get_postproc_results)
+    list_runs = _sync(AsyncWorkflow.list_runs)
+    wait = _sync(AsyncWorkflow.wait)
+    wait_all = _sync(AsyncWorkflow.wait_all)
+    as_completed = _sync_iter(AsyncWorkflow.as_completed)

@@ -14,18 +14,19 @@ nothing runs and nothing is sent. Cancelling one wait never disturbs another.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
 import attrs
 
-from ._config import check_seconds
+from ._config import CLEANUP_TIMEOUT, Unpack, check_seconds
 from ._errors import (
     APIConnectionError,
     ClientClosedError,
@@ -37,16 +38,18 @@ from ._errors import (
     UnauthenticatedError,
     UnauthorizedError,
 )
+from ._gather import gather
 from ._models import Run, RunState
+from ._transport import segment
 
-__all__ = [
-    "DEFAULT_MAX_INTERVAL", "DEFAULT_POLL_INTERVAL", "OnChange", "RunSpec", "Watcher", "notify",
-]
+if TYPE_CHECKING:
+    from ._api import FlowservAPI
+    from ._config import Settings
+
+__all__ = ["OnChange", "RunRef", "WaitArgs", "WaitOptions", "Watcher", "notify"]
 
 logger = logging.getLogger("aioflowserv")
 
-DEFAULT_POLL_INTERVAL = 1.0
-DEFAULT_MAX_INTERVAL = 5.0
 GROWTH = 1.5
 JITTER = 0.1
 FETCH_CONCURRENCY = 8
@@ -60,15 +63,57 @@ retried until the waits' deadlines.
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
 
+RunRef = Run | str
+"""A run to wait for: a :class:`Run` snapshot or a run id."""
+
 RunSpec = tuple[str, "str | None", "Run | None"]
 """What to watch: run id, group id (None: no group) and the last known snapshot."""
 
-ListRuns = Callable[[str], Awaitable[list[Any]]]
-GetRun = Callable[[str], Awaitable[Run]]
+CANCEL_REASON = "wait cancelled by client"
+"""The reason given to runs canceled by ``cancel_remote=True``."""
 
 
-_UNSEEN = object()
-"""The raw state of a run not listed yet (a listing entry without a state is an error)."""
+class WaitArgs(TypedDict, total=False):
+    """The keyword options of every wait (``wait``, ``wait_all``, ``as_completed``).
+
+    - ``poll_interval``: seconds before the first poll (the client's by
+      default); while nothing changes the interval grows, with jitter,
+    - up to ``max_interval`` seconds (the client's by default);
+    - ``on_change``: called with a snapshot at each state change of a run;
+    - ``cancel_remote``: True, or a reason, to cancel the runs on the server
+      too if the waiting task is cancelled (by default they are left alone).
+    """
+
+    poll_interval: float | None
+    max_interval: float | None
+    on_change: OnChange | None
+    cancel_remote: bool | str
+
+
+@attrs.frozen
+class WaitOptions:
+    """How one wait goes, checked once where the public call enters (see :meth:`Watcher.options`).
+
+    ``deadline`` is on anyio's clock (``math.inf``: none) and ``timeout`` the
+    seconds it was made from (for messages). ``cancel_remote`` is the reason to
+    cancel the runs on the server with if the wait is cancelled (None: leave
+    them alone).
+    """
+
+    poll_interval: float
+    max_interval: float
+    deadline: float = math.inf
+    timeout: float | None = None
+    on_change: OnChange | None = None
+    cancel_remote: str | None = None
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline (``math.inf`` without one)."""
+        return max(0.0, self.deadline - anyio.current_time())
+
+    def remaining_or_none(self) -> float | None:
+        """Seconds left until the deadline, or None without one."""
+        return None if self.timeout is None else self.remaining()
 
 
 @attrs.define(eq=False)
@@ -77,7 +122,6 @@ class _Entry:
     group_id: str | None
     snapshot: Run | None
     state: RunState | None
-    raw_state: object = _UNSEEN
     first_listing: int = 0
     failures: int = 0
     result: Run | None = None
@@ -126,9 +170,10 @@ class _Group:
 class Watcher:
     """The per-client registry of waits and the poll loop that serves them."""
 
-    def __init__(self, list_runs: ListRuns, get_run: GetRun) -> None:
-        self._list_runs = list_runs
-        self._get_run = get_run
+    def __init__(self, api: FlowservAPI, settings: Settings) -> None:
+        self._api = api
+        self.poll_interval = settings.poll_interval
+        self.max_interval = settings.max_interval
         self._entries: dict[str, _Entry] = {}
         self._groups: dict[str | None, _Group] = {}
         self._driving: dict[_Waiter, None] = {}
@@ -148,42 +193,71 @@ class Watcher:
         """True when nothing is watched (and so nothing is polled)."""
         return not self._entries and self._leader is None
 
+    def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
+        """Check a wait's options (the client's intervals fill in) and fix its deadline now."""
+        unknown = sorted(set(args) - set(WaitArgs.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword argument {unknown[0]!r} (a wait takes timeout, "
+                f"{', '.join(WaitArgs.__annotations__)})"
+            )
+        poll_interval, max_interval = args.get("poll_interval"), args.get("max_interval")
+        poll = self.poll_interval if poll_interval is None else check_seconds(
+            poll_interval, "poll_interval"
+        )
+        cap = self.max_interval if max_interval is None else check_seconds(
+            max_interval, "max_interval"
+        )
+        deadline = math.inf
+        if timeout is not None:
+            timeout = check_seconds(timeout, "timeout", zero=True)
+            deadline = anyio.current_time() + timeout
+        cancel_remote = args.get("cancel_remote", False)
+        reason: str | None = None
+        if isinstance(cancel_remote, str):
+            reason = cancel_remote or None
+        elif cancel_remote:
+            reason = CANCEL_REASON
+        return WaitOptions(
+            poll_interval=poll, max_interval=max(poll, cap), deadline=deadline, timeout=timeout,
+            on_change=args.get("on_change"), cancel_remote=reason,
+        )
+
     async def wait_all(
         self,
-        specs: Sequence[RunSpec],
+        runs: Iterable[RunRef],
+        options: WaitOptions,
         *,
-        timeout: float | None,
-        poll_interval: float,
-        max_interval: float,
-        on_change: OnChange | None = None,
+        group_id: str | None = None,
         return_exceptions: bool = False,
     ) -> list[Any]:
         """Wait until every run is final and return them in input order.
 
-        A run that cannot be watched (deleted, say) raises its error, or with
-        ``return_exceptions`` stands in the list as that error.
+        ``group_id`` is the group of the bare run ids (None: each is looked up
+        once). A run that cannot be watched (deleted, say) raises its error,
+        or with ``return_exceptions`` stands in the list as that error.
         """
-        with self._register(specs, poll_interval, max_interval, on_change) as waiter:
-            with anyio.move_on_after(_deadline_delay(timeout)) as scope:
-                await self._drive(waiter, lambda: waiter.remaining == 0)
-            if scope.cancelled_caught and waiter.remaining:
-                raise _timeout_error(waiter, timeout)
-            entries = [waiter.entries[run_id] for run_id, _, _ in specs]
-            if return_exceptions:
-                return [
-                    entry.result if entry.error is None else _own_copy(entry.error)
-                    for entry in entries
-                ]
-            return [_outcome(entry) for entry in entries]
+        specs = await self._specs(runs, group_id)
+        async with self._cancelling_remote(specs, options):
+            with self._register(specs, options) as waiter:
+                with anyio.CancelScope(deadline=options.deadline) as scope:
+                    await self._drive(waiter, lambda: waiter.remaining == 0)
+                if scope.cancelled_caught and waiter.remaining:
+                    raise _timeout_error(waiter, options.timeout)
+                entries = [waiter.entries[run_id] for run_id, _, _ in specs]
+        if return_exceptions:
+            return [
+                entry.result if entry.error is None else _own_copy(entry.error)
+                for entry in entries
+            ]
+        return [_outcome(entry) for entry in entries]
 
     async def as_completed(
         self,
-        specs: Sequence[RunSpec],
+        runs: Iterable[RunRef],
+        options: WaitOptions,
         *,
-        timeout: float | None,
-        poll_interval: float,
-        max_interval: float,
-        on_change: OnChange | None = None,
+        group_id: str | None = None,
     ) -> AsyncGenerator[Run, None]:
         """Yield each run once it is final, in the order they end.
 
@@ -191,30 +265,83 @@ class Watcher:
         still watched; the ``completed`` list of a :class:`RunWaitTimeout` is
         therefore empty here (every run that ended was yielded).
         """
-        deadline = anyio.current_time() + _deadline_delay(timeout)
-        with self._register(specs, poll_interval, max_interval, on_change) as waiter:
-            while True:
-                while waiter.finished:
-                    entry = waiter.finished.popleft()
-                    self._drop(waiter, entry)
-                    yield _outcome(entry)
-                if waiter.remaining == 0:
-                    return
-                # The lead is only held inside this call, never across a yield.
-                with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
-                    await self._drive(waiter, lambda: bool(waiter.finished) or not waiter.remaining)
-                if scope.cancelled_caught and not waiter.finished:
-                    raise _timeout_error(waiter, timeout)
+        specs = await self._specs(runs, group_id)
+        async with self._cancelling_remote(specs, options):
+            with self._register(specs, options) as waiter:
+                while True:
+                    while waiter.finished:
+                        entry = waiter.finished.popleft()
+                        self._drop(waiter, entry)
+                        yield _outcome(entry)
+                    if waiter.remaining == 0:
+                        return
+                    # The lead is only held inside this call, never across a yield.
+                    with anyio.CancelScope(deadline=options.deadline) as scope:
+                        await self._drive(
+                            waiter, lambda: bool(waiter.finished) or not waiter.remaining
+                        )
+                    if scope.cancelled_caught and not waiter.finished:
+                        raise _timeout_error(waiter, options.timeout)
+
+    async def _specs(self, runs: Iterable[RunRef], group_id: str | None) -> list[RunSpec]:
+        """What to watch: bare ids of an unknown group are looked up (one fetch each)."""
+        if isinstance(runs, (str, Run)):
+            raise TypeError("expected an iterable of runs or run ids, not a single run")
+        specs: list[RunSpec] = []
+        lookups: list[tuple[int, str]] = []
+        for run in runs:
+            if isinstance(run, Run):
+                specs.append((run.run_id, run.group_id, run))
+            else:
+                segment(run, "run_id")
+                if group_id is None:
+                    lookups.append((len(specs), run))
+                specs.append((run, group_id, None))
+        snapshots = await gather(
+            [functools.partial(self._api.get_run, run_id) for _, run_id in lookups]
+        )
+        for (index, run_id), snapshot in zip(lookups, snapshots, strict=True):
+            specs[index] = (run_id, snapshot.group_id, snapshot)
+        return specs
+
+    @asynccontextmanager
+    async def _cancelling_remote(
+        self, specs: Sequence[RunSpec], options: WaitOptions
+    ) -> AsyncIterator[None]:
+        """With ``cancel_remote``, a wait that is cancelled cancels its runs on the server.
+
+        The cancellations are shielded and take at most :data:`CLEANUP_TIMEOUT`;
+        ``on_change`` sees each canceled run. Runs that already ended answer
+        400 and are left as they are.
+        """
+        if options.cancel_remote is None:
+            yield
+            return
+        try:
+            yield
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
+                await self._cancel_remote(
+                    list(dict.fromkeys(run_id for run_id, _, _ in specs)), options
+                )
+            raise
+
+    async def _cancel_remote(self, run_ids: Sequence[str], options: WaitOptions) -> None:
+        assert options.cancel_remote is not None
+
+        async def cancel(run_id: str) -> None:
+            try:
+                run = await self._api.cancel_run(run_id, options.cancel_remote)
+            except FlowservError:  # already final (400) or deleted (404): nothing to cancel
+                return
+            if options.on_change is not None:
+                notify(options.on_change, run)
+
+        await gather([functools.partial(cancel, run_id) for run_id in run_ids])
 
     @contextmanager
-    def _register(
-        self,
-        specs: Sequence[RunSpec],
-        poll_interval: float,
-        max_interval: float,
-        on_change: OnChange | None,
-    ) -> Iterator[_Waiter]:
-        waiter = _Waiter(poll_interval, max(poll_interval, max_interval), on_change)
+    def _register(self, specs: Sequence[RunSpec], options: WaitOptions) -> Iterator[_Waiter]:
+        waiter = _Waiter(options.poll_interval, options.max_interval, options.on_change)
         now = anyio.current_time()
         for run_id, group_id, snapshot in specs:
             entry = self._entries.get(run_id)
@@ -227,7 +354,7 @@ class Watcher:
                     entry.result = snapshot
                 else:
                     # A snapshot says the run was active a moment ago: poll after one interval.
-                    delay = poll_interval if snapshot is not None else 0.0
+                    delay = options.poll_interval if snapshot is not None else 0.0
                     self._track(entry, waiter, now + delay)
             elif not entry.done:
                 group = self._groups[entry.group_id]
@@ -251,8 +378,8 @@ class Watcher:
 
     def _track(self, entry: _Entry, waiter: _Waiter | None, poll_at: float) -> None:
         group = self._groups.get(entry.group_id)
-        base = waiter.poll_interval if waiter else DEFAULT_POLL_INTERVAL
-        cap = waiter.max_interval if waiter else DEFAULT_MAX_INTERVAL
+        base = waiter.poll_interval if waiter else self.poll_interval
+        cap = waiter.max_interval if waiter else self.max_interval
         if group is None:
             group = _Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
             self._groups[entry.group_id] = group
@@ -364,40 +491,31 @@ class Watcher:
     async def _poll_listing(self, group: _Group, generation: int) -> bool:
         assert group.group_id is not None
         self.requests += 1
-        listing = await self._list_runs(group.group_id)
+        listing = await self._api.list_runs(group.group_id)
         entries = group.entries
         changed = False
         fetch: list[_Entry] = []
         seen = 0
-        for item in listing:
-            try:
-                entry = entries.get(item["id"])
-            except (TypeError, KeyError):
-                continue  # not a run entry: nothing watched here
+        for run_id, state in listing.states.items():
+            entry = entries.get(run_id)
             if entry is None:
                 continue
             seen += 1
-            raw = item.get("state")
-            if raw != entry.raw_state:
-                try:
-                    state = RunState.parse(raw)
-                except InvalidResponseError as exc:
-                    self._finish(entry, error=exc)
-                    continue
-                entry.raw_state = raw
-                if state is not entry.state:
-                    changed = True
-                    entry.state = state
-                    if state.is_active:  # a final state is reported with the full record
-                        self._changed(entry, None)
-            if raw not in _ACTIVE_VALUES:
+            if isinstance(state, InvalidResponseError):
+                self._finish(entry, error=state)
+                continue
+            if state is not entry.state:
+                changed = True
+                entry.state = state
+                if state.is_active:  # a final state is reported with the full record
+                    self._changed(entry, None)
+            if not state.is_active:
                 fetch.append(entry)
         if seen < len(entries):
-            listed = {item.get("id") for item in listing if isinstance(item, dict)}
             fetch.extend(
                 entry
                 for entry in entries.values()
-                if entry.run_id not in listed and entry.first_listing <= generation
+                if entry.run_id not in listing.states and entry.first_listing <= generation
             )
         if fetch:
             changed = await self._fetch_each(fetch) or changed
@@ -442,7 +560,7 @@ class Watcher:
             return None
         self.requests += 1
         try:
-            run = await self._get_run(entry.run_id)
+            run = await self._api.get_run(entry.run_id)
         except _FATAL as exc:
             self._finish(entry, error=exc)
             return None
@@ -472,7 +590,7 @@ class Watcher:
             self._finish(entry, result=run)
             return True
         changed = run.state is not entry.state
-        entry.snapshot, entry.state, entry.raw_state = run, run.state, run.state.value
+        entry.snapshot, entry.state = run, run.state
         if changed:
             self._changed(entry, run)
         return changed
@@ -516,8 +634,6 @@ class Watcher:
             waiter.wake.set()
 
 
-_ACTIVE_VALUES = frozenset(state.value for state in RunState if state.is_active)
-
 _FATAL = (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
 """Errors that will not go away by asking again: they end the waits concerned at once."""
 
@@ -539,10 +655,6 @@ def _transient(exc: FlowservError) -> bool:
 
 def _end_time(run: Run) -> float:
     return run.finished_at.timestamp() if run.finished_at is not None else math.inf
-
-
-def _deadline_delay(timeout: float | None) -> float:
-    return math.inf if timeout is None else check_seconds(timeout, "timeout", zero=True)
 
 
 def _outcome(entry: _Entry) -> Run:

@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from ._config import check_seconds
-from ._errors import (
-    ArgumentError,
-    BatchSubmissionError,
-    FlowservError,
-    InvalidArgumentError,
-    SubmissionUncertainError,
-)
+from ._arguments import Prepared, prepare_arguments
+from ._config import Unpack
+from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError
 from ._files import FileHandle
 from ._gather import gather
-from ._http import segment
-from ._models import Group, Run, RunInfo, WorkflowInfo
-from ._parameters import FileSource, ParameterIndex, Prepared, prepare_arguments
-from ._watch import OnChange, notify
+from ._models import Group, ParameterIndex, Run, RunInfo, WorkflowInfo
+from ._postproc import PostprocFollower
+from ._transport import segment
+from ._watch import OnChange, RunRef, WaitArgs, notify
 
 if TYPE_CHECKING:
-    from ._client import AsyncFlowserv, RunRef
-
-logger = logging.getLogger("aioflowserv")
+    from ._client import AsyncFlowserv, Session
 
 __all__ = ["AsyncWorkflow"]
-
-POSTPROC_GRACE = 10.0
-"""Seconds to wait for the server to create the post-processing run a ranked run triggered."""
-
-FIRST_POSTPROC_GRACE = 2.0
-"""The same while the workflow has no post-processing run yet (it may have none at all)."""
 
 
 class AsyncWorkflow:
@@ -50,25 +31,32 @@ class AsyncWorkflow:
     metadata and the group's parameter declarations once.
     """
 
-    def __init__(self, service: AsyncFlowserv, info: WorkflowInfo, group: Group) -> None:
+    def __init__(
+        self, service: AsyncFlowserv, session: Session, info: WorkflowInfo, group: Group
+    ) -> None:
         self._service = service
+        self._api = session.api
+        self._submitter = session.submitter
+        self._watcher = session.watcher
+        self._postproc = PostprocFollower(session.api, session.watcher, info.id)
         self._info = info
         self._group = group
-        self._postproc_absent = False  # no post-processing run appeared after a ranked run
 
     @classmethod
-    async def load(cls, service: AsyncFlowserv, workflow_id: str, group_id: str) -> AsyncWorkflow:
+    async def load(
+        cls, service: AsyncFlowserv, session: Session, workflow_id: str, group_id: str
+    ) -> AsyncWorkflow:
         """Fetch the workflow's metadata and the group's parameters (two requests, concurrently)."""
         segment(workflow_id, "workflow_id")
         segment(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
-        service._http.check_ready("GET", f"groups/{group_id}", auth=True)
+        session.api.check_auth(f"groups/{group_id}")
         calls: list[Callable[[], Awaitable[Any]]] = [
-            functools.partial(service.get_workflow, workflow_id),
-            functools.partial(service.get_group, group_id),
+            functools.partial(session.api.get_workflow, workflow_id),
+            functools.partial(session.api.get_group, group_id),
         ]
         info, group = await gather(calls)
-        return cls(service, info, group)
+        return cls(service, session, info, group)
 
     def __repr__(self) -> str:
         return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
@@ -148,117 +136,19 @@ class AsyncWorkflow:
                 "(the server rejects it); leave config=None",
             )
         prepared = prepare_arguments(self._group.parameters, arguments)
-        intervals = (
-            self._service._intervals(poll_interval, max_interval) if poll_interval else None
+        options = self._watcher.options(
+            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
+            on_change=on_change,
         )
-        _deadline(timeout)  # check it before anything is sent
-        run = await self._submit(prepared)
+        run = await self._submitter.submit(self.group_id, prepared)
         if on_change is not None:
             notify(on_change, run)
-        if intervals is None:
+        if not poll_interval:
             return run
-        deadline = _deadline(timeout)
-        run = await self._service.wait(
-            run, _remaining(deadline, timeout), on_change=on_change,
-            poll_interval=intervals[0], max_interval=intervals[1],
-        )
-        await self._wait_postproc(deadline, timeout, intervals, [run])
+        (run,) = await self._watcher.wait_all([run], options)
+        assert isinstance(run, Run)
+        await self._postproc.wait_after([run], options)
         return run
-
-    async def _submit(self, prepared: Prepared) -> Run:
-        wire: list[dict[str, Any]] = []
-        uploaded: list[str] = []
-        try:
-            for name, value in prepared:
-                if isinstance(value, FileSource):
-                    file_id = value.upload_id
-                    if file_id is None:
-                        file_id = (await self._service._upload(self.group_id, value)).id
-                        uploaded.append(file_id)
-                    value = value.wire(file_id)
-                wire.append({"name": name, "value": value})
-            return await self._service.start_run(self.group_id, wire)
-        except SubmissionUncertainError:
-            raise
-        except BaseException:
-            if uploaded:  # the run was certainly not created: do not leave its uploads behind
-                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    for file_id in uploaded:
-                        with contextlib.suppress(FlowservError):
-                            await self._service.delete_file(self.group_id, file_id)
-            raise
-
-    async def _wait_postproc(
-        self,
-        deadline: float,
-        timeout: float | None,
-        intervals: tuple[float, float],
-        runs: Iterable[Run] = (),
-    ) -> None:
-        finished = {
-            run.run_id: run.finished_at
-            for run in runs
-            if run.is_success() and run.finished_at is not None
-        }
-        postproc = await self._postproc_for(finished, deadline, intervals[0])
-        while postproc is not None and postproc.is_active():
-            waited = await self._service.wait(
-                postproc, _remaining(deadline, timeout),
-                poll_interval=intervals[0], max_interval=intervals[1],
-            )
-            if _covers(waited, max(finished.values(), default=None)):
-                return
-            # That one started before the runs ended: look for the one they triggered.
-            postproc = await self._postproc_for(finished, deadline, intervals[0])
-
-    async def _postproc_for(
-        self, finished: Mapping[str, datetime], deadline: float, poll_interval: float
-    ) -> Run | None:
-        """The post-processing run that covers ``finished``, else the latest, or None.
-
-        ``finished`` maps the successful runs' ids to when they finished.
-
-        The server commits a successful run's state first and only then, if the
-        run entered the ranking, creates the post-processing run: for a moment
-        the workflow still shows the previous one (or none). So while the
-        latest post-processing run is final but older than a ranked run, keep
-        looking for the new one, within the deadline and :data:`POSTPROC_GRACE`.
-        An active post-processing run is returned as it is (to be waited for).
-        """
-        postproc = await self.get_postproc_results()
-        if _covers(postproc, max(finished.values(), default=None)):
-            return postproc
-        if postproc is not None and postproc.is_active():
-            return postproc  # an older one, still running: waited for, then asked again
-        if postproc is None and self._postproc_absent:
-            return None
-        ranked = await self._ranked_run_ids()
-        due = [at for run_id, at in finished.items() if run_id in ranked]
-        if not due:
-            return postproc
-        since = max(due)
-        # Without any post-processing run yet, the workflow may have none at all.
-        grace = POSTPROC_GRACE if postproc is not None else FIRST_POSTPROC_GRACE
-        limit = min(deadline, anyio.current_time() + grace)
-        while not _covers(postproc, since) and anyio.current_time() < limit:
-            await anyio.sleep(min(poll_interval, max(0.0, limit - anyio.current_time())))
-            postproc = await self.get_postproc_results()
-        if postproc is None and limit < deadline:  # the whole grace passed: none comes
-            self._postproc_absent = True
-        return postproc
-
-    async def _ranked_run_ids(self) -> set[str]:
-        """Ids of the runs in the workflow's ranking (none without a results schema)."""
-        path = f"workflows/{segment(self.identifier, 'workflow_id')}/leaderboard"
-        doc = await self._service._http.request("GET", path)
-        entries = doc.get("ranking") if isinstance(doc, Mapping) else None
-        return {
-            entry["run"]["id"]
-            for entry in entries or []
-            if isinstance(entry, Mapping)
-            and isinstance(entry.get("run"), Mapping)
-            and isinstance(entry["run"].get("id"), str)
-        }
 
     async def start_runs(
         self,
@@ -296,48 +186,24 @@ class AsyncWorkflow:
             except ArgumentError as exc:
                 _note(exc, f"in argument set #{index} of the batch")
                 raise
-        intervals = (
-            self._service._intervals(poll_interval, max_interval) if poll_interval else None
+        options = self._watcher.options(
+            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
+            on_change=on_change,
         )
-        _deadline(timeout)  # check it before anything is sent
-        results: list[Any] = [None] * len(batch)
-        limiter = anyio.CapacityLimiter(concurrency)
-
-        async def submit(index: int) -> None:
-            async with limiter:
-                try:
-                    results[index] = run = await self._submit(batch[index])
-                except FlowservError as exc:
-                    results[index] = exc
-                else:
-                    if on_change is not None:
-                        notify(on_change, run)
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for index in range(len(batch)):
-                    tg.start_soon(submit, index)
-        except anyio.get_cancelled_exc_class():
-            created = [run.run_id for run in results if isinstance(run, Run)]
-            if created:
-                logger.warning(
-                    "start_runs was cancelled after starting %d of %d runs in group %s: %s",
-                    len(created), len(batch), self.group_id, ", ".join(created),
-                )
-            raise
-        if intervals is not None:
-            deadline = _deadline(timeout)
+        results: list[Any] = await self._submitter.submit_all(
+            self.group_id, batch, concurrency=concurrency,
+            on_started=functools.partial(notify, on_change) if on_change is not None else None,
+        )
+        if poll_interval:
             started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]
-            finals = await self._service._watcher.wait_all(
-                [(run.run_id, run.group_id, run) for _, run in started],
-                timeout=_remaining(deadline, timeout), on_change=on_change,
-                return_exceptions=True, poll_interval=intervals[0], max_interval=intervals[1],
+            finals = await self._watcher.wait_all(
+                [run for _, run in started], options, return_exceptions=True
             )
             for (index, _), final in zip(started, finals, strict=True):
                 results[index] = final
             if postproc:
                 finished = [run for run in results if isinstance(run, Run)]
-                await self._wait_postproc(deadline, timeout, intervals, finished)
+                await self._postproc.wait_after(finished, options)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures and not return_exceptions:
             raise BatchSubmissionError(
@@ -349,42 +215,35 @@ class AsyncWorkflow:
 
     async def poll_run(self, run_id: str) -> Run:
         """The current snapshot of a run."""
-        return await self._service.get_run(run_id)
+        return await self._api.get_run(run_id)
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel an active run; ``reason`` becomes its message. Returns the canceled run."""
-        return await self._service.cancel_run(run_id, reason)
+        return await self._api.cancel_run(run_id, reason)
 
     async def delete_run(self, run_id: str) -> None:
         """Delete a run that is no longer active."""
-        await self._service.delete_run(run_id)
+        await self._api.delete_run(run_id)
 
     async def get_file(self, run_id: str, file_id: str | None = None) -> FileHandle:
         """A result file of a run, or, without ``file_id``, the run's result archive."""
         if file_id is None:
-            return await self._service.download_run_archive(run_id)
-        return await self._service.download_run_file(run_id, file_id)
+            return await self._api.download_run_archive(run_id)
+        return await self._api.download_run_file(run_id, file_id)
 
     async def get_postproc_results(self) -> Run | None:
         """The workflow's latest post-processing run, or None if there is none yet."""
-        return (await self._service.get_workflow(self.identifier)).postproc
+        return await self._postproc.latest()
 
     async def list_runs(self) -> list[RunInfo]:
         """Id, state and creation time of every run of the group."""
-        return await self._service.list_runs(self.group_id)
+        return (await self._api.list_runs(self.group_id)).infos()
 
     # -- watching ---------------------------------------------------------------
 
     async def wait(
-        self,
-        run: RunRef,
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-        cancel_remote: bool | str = False,
-        postproc: bool = False,
+        self, run: RunRef, timeout: float | None = None, *, postproc: bool = False,
+        **options: Unpack[WaitArgs],
     ) -> Run:
         """Wait until a run is no longer active; return its final snapshot.
 
@@ -398,88 +257,38 @@ class AsyncWorkflow:
         ``cancel_remote=True`` (or a reason string) the run is then canceled
         on the server too. ``on_change`` is called with a snapshot at each
         state change. With ``postproc=True``, also waits for the workflow's
-        post-processing run.
+        post-processing run. (The options are those of :class:`WaitArgs`.)
         """
-        deadline = _deadline(timeout)
-        (final,) = await self._service.wait_all(
-            [run], timeout, poll_interval=poll_interval, max_interval=max_interval,
-            on_change=on_change, cancel_remote=cancel_remote, group_id=self.group_id,
-        )
+        checked = self._watcher.options(timeout, **options)
+        final: Run
+        (final,) = await self._watcher.wait_all([run], checked, group_id=self.group_id)
         if postproc:
-            await self._wait_postproc(
-                deadline, timeout, self._service._intervals(poll_interval, max_interval), [final]
-            )
+            await self._postproc.wait_after([final], checked)
         return final
 
     async def wait_all(
-        self,
-        runs: Iterable[RunRef],
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
-        cancel_remote: bool | str = False,
+        self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
     ) -> list[Run]:
-        """Wait until every run ended; return the final snapshots in input order."""
-        return await self._service.wait_all(
-            runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
-            on_change=on_change, cancel_remote=cancel_remote, group_id=self.group_id,
-        )
+        """Wait until every run ended; return the final snapshots in input order.
 
-    async def as_completed(
-        self,
-        runs: Iterable[RunRef],
-        timeout: float | None = None,
-        *,
-        poll_interval: float | None = None,
-        max_interval: float | None = None,
-        on_change: OnChange | None = None,
+        Options as for :meth:`wait`.
+        """
+        return await self._service.wait_all(runs, timeout, group_id=self.group_id, **options)
+
+    def as_completed(
+        self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
     ) -> AsyncGenerator[Run, None]:
         """Yield each run's final snapshot as it ends, in completion order.
 
         ``async for run in wf.as_completed(runs, timeout=60): ...``. Past the
         deadline :class:`RunWaitTimeout` is raised (runs are left alone).
+        Options as for :meth:`wait`; with ``cancel_remote``, runs still active
+        are canceled on the server if the iterating task is cancelled.
         """
-        stream = self._service.as_completed(
-            runs, timeout, poll_interval=poll_interval, max_interval=max_interval,
-            on_change=on_change, group_id=self.group_id,
-        )
-        try:
-            async for run in stream:
-                yield run
-        finally:
-            await stream.aclose()
-
-
-def _covers(postproc: Run | None, finished_at: datetime | None) -> bool:
-    """True if ``postproc`` was created after a run that finished at ``finished_at``.
-
-    With no such run (``None``), any post-processing run covers.
-    """
-    if finished_at is None:
-        return True
-    return (
-        postproc is not None
-        and postproc.created_at is not None
-        and postproc.created_at >= finished_at
-    )
+        return self._service.as_completed(runs, timeout, group_id=self.group_id, **options)
 
 
 def _note(exc: BaseException, note: str) -> None:
     add_note = getattr(exc, "add_note", None)
     if add_note is not None:
         add_note(note)
-
-
-def _deadline(timeout: float | None) -> float:
-    if timeout is None:
-        return math.inf
-    return anyio.current_time() + check_seconds(timeout, "timeout", zero=True)
-
-
-def _remaining(deadline: float, timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    return max(0.0, deadline - anyio.current_time())
-

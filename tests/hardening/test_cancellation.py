@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 import aioflowserv as afs
@@ -34,34 +35,41 @@ def living_tasks(backend: str) -> int:
     return len(asyncio.all_tasks())
 
 
-def busy_connections(fs: afs.AsyncFlowserv) -> list[Any]:
-    """Connections of the client's pool that are neither idle nor closed."""
-    pool = fs._http._client._transport._pool  # type: ignore[attr-defined]
-    return [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+class ListingSignal(httpx.AsyncBaseTransport):
+    """The normal transport; sets an event when the third run listing goes out."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.third_listing_sent = anyio.Event()
+        self.listings = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/runs"):
+            self.listings += 1
+            if self.listings == 3:
+                self.third_listing_sent.set()
+        return await self.inner.handle_async_request(request)
+
+    def busy_connections(self) -> list[Any]:
+        """Connections of the pool that are neither idle nor closed."""
+        pool = self.inner._pool
+        return [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @pytest.mark.anyio
 async def test_cancelling_a_thousand_waits_leaves_no_task_and_no_connection(
     server: FlowservServer, member: dict[str, Any], anyio_backend: str
 ) -> None:
-    async with afs.AsyncFlowserv(server.url, token=member["token"]) as fs:
+    transport = ListingSignal()
+    async with afs.AsyncFlowserv(server.url, token=member["token"], transport=transport) as fs:
         wf = await fs.workflow("sleeper", member["sleeper"])
         runs = [
             await wf.start_run({"sleep": 120, "greeting": f"{anyio_backend}-{i}"})
             for i in range(4)
         ]
-        listing = fs._watcher._list_runs
-        third_listing_sent = anyio.Event()
-        listings = 0
-
-        async def counted_listing(group_id: str) -> list[Any]:
-            nonlocal listings
-            listings += 1
-            if listings == 3:
-                third_listing_sent.set()
-            return await listing(group_id)
-
-        fs._watcher._list_runs = counted_listing
         try:
             tasks_before = living_tasks(anyio_backend)
             async with anyio.create_task_group() as tg:
@@ -70,11 +78,11 @@ async def test_cancelling_a_thousand_waits_leaves_no_task_and_no_connection(
                                    max_interval=0.1)
                     tg.start_soon(wait)
                 with anyio.fail_after(30):
-                    await third_listing_sent.wait()
+                    await transport.third_listing_sent.wait()
                 tg.cancel_scope.cancel()  # while the third listing is in flight
-            assert fs._watcher.idle
+            assert fs._session.watcher.idle
             assert living_tasks(anyio_backend) == tasks_before
-            assert busy_connections(fs) == []
+            assert transport.busy_connections() == []
             states = {r.run_id: r.state for r in await wf.list_runs()}
             assert all(states[run.run_id] is afs.RunState.RUNNING for run in runs)  # left alone
         finally:
@@ -100,7 +108,7 @@ CTRL_C = textwrap.dedent(
         print("threads", sorted(t.name for t in threading.enumerate()), flush=True)
         print("still active", wf.poll_run(run_id).is_active(), flush=True)
         time.sleep(0.2)
-        print("watcher idle", fs.async_client._watcher.idle, flush=True)
+        print("watcher idle", fs.async_client._session.watcher.idle, flush=True)
     fs.close()
     print("threads after close", sorted(t.name for t in threading.enumerate()), flush=True)
     """

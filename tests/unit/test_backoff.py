@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import aioflowserv as afs
-from aioflowserv._http import backoff
+from aioflowserv._config import backoff
 
 
 def test_backoff_doubles_from_the_initial_wait_up_to_the_cap() -> None:

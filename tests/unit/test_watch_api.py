@@ -189,7 +189,7 @@ async def test_as_completed_lets_go_of_each_run_once_yielded(
     watched: list[set[str]] = []
     with anyio.fail_after(600):
         async for _ in workflow.as_completed([quick, slow], **FIXED):
-            watched.append(set(sdk._watcher._entries))
+            watched.append(set(sdk._session.watcher._entries))
     assert watched == [{slow.run_id}, set()]
 
 
@@ -222,7 +222,7 @@ async def test_leaving_as_completed_early_stops_the_watching(
     sent = fake.count()
     await anyio.sleep(60)
     assert fake.count() == sent
-    assert sdk._watcher.idle
+    assert sdk._session.watcher.idle
 
 
 # -- start_runs ------------------------------------------------------------------------------

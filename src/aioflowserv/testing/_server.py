@@ -1,4 +1,4 @@
-"""A real local flowServ server, for tests and demos.
+"""FlowservServer: a real local flowServ server, for tests and demos.
 
 :class:`FlowservServer` starts flowServ's own REST server (rob-flask on
 flowserv-core, pinned as below) from a separate virtual environment, on a free
@@ -19,6 +19,7 @@ virtual environment (it needs the package index).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -36,13 +37,16 @@ from typing import Any
 
 import httpx
 
+from .._errors import FlowservError
+
 __all__ = [
     "SERVER_PINS",
     "TEMPLATES",
     "FlowservServer",
-    "ServerError",
+    "FlowservServerError",
     "ensure_server_venv",
     "find_server_python",
+    "free_port",
     "template_path",
 ]
 
@@ -57,7 +61,7 @@ ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
 START_TIMEOUT = 60.0
 
 
-class ServerError(RuntimeError):
+class FlowservServerError(FlowservError, RuntimeError):
     """The local server could not be installed, started or configured."""
 
 
@@ -65,7 +69,8 @@ def template_path(workflow_id: str) -> Path:
     """The directory of a workflow template shipped with aioflowserv."""
     path = Path(str(resources.files("aioflowserv") / "_templates" / workflow_id))
     if not path.is_dir():
-        raise ServerError(f"no workflow template {workflow_id!r} (have: {', '.join(TEMPLATES)})")
+        known = ", ".join(TEMPLATES)
+        raise FlowservServerError(f"no workflow template {workflow_id!r} (have: {known})")
     return path
 
 
@@ -86,7 +91,7 @@ def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ServerError(
+    raise FlowservServerError(
         "no flowServ server interpreter found: create one with `make install` (or "
         "aioflowserv.testing.ensure_server_venv('.venv-server')), or point "
         f"{ENV_SERVER_PYTHON} at its python (looked at: {', '.join(map(str, candidates))})"
@@ -106,7 +111,9 @@ def ensure_server_venv(venv: str | os.PathLike[str], *, quiet: bool = True) -> P
     pip = [str(python), "-m", "pip", "install", *(["-q"] if quiet else []), *SERVER_PINS]
     result = subprocess.run(pip, capture_output=quiet, text=True)
     if result.returncode != 0:
-        raise ServerError(f"installing the flowServ server failed:\n{result.stderr or ''}")
+        raise FlowservServerError(
+            f"installing the flowServ server failed:\n{result.stderr or ''}"
+        )
     return python
 
 
@@ -213,14 +220,12 @@ class FlowservServer:
             "for args in json.loads(sys.argv[1]):\n"
             "    cli_flowserv.main(args, standalone_mode=False)\n"
         )
-        import json
-
         result = subprocess.run(
             [str(self.python), "-c", script, json.dumps(commands)],
             env=self.environment(), capture_output=True, text=True, cwd=self.directory,
         )
         if result.returncode != 0:
-            raise ServerError(f"installing workflows failed:\n{result.stderr[-2000:]}")
+            raise FlowservServerError(f"installing workflows failed:\n{result.stderr[-2000:]}")
         marker.touch()
         self._installed = True
 
@@ -247,7 +252,7 @@ class FlowservServer:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self._process is None or self._process.poll() is not None:
-                    raise ServerError(
+                    raise FlowservServerError(
                         f"the flowServ server exited during start-up:\n{self._log_tail()}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
@@ -255,7 +260,7 @@ class FlowservServer:
                         return
                 time.sleep(0.05)
         self.stop()
-        raise ServerError(f"the flowServ server did not answer within {timeout} s")
+        raise FlowservServerError(f"the flowServ server did not answer within {timeout} s")
 
     def _log_tail(self) -> str:
         try:
@@ -322,7 +327,7 @@ class FlowservServer:
                 json={"username": username, "password": password, "verify": False},
             )
             if answer.status_code != 201:
-                raise ServerError(f"registering {username!r} failed: {answer.text}")
+                raise FlowservServerError(f"registering {username!r} failed: {answer.text}")
             login = client.post("users/login", json={"username": username, "password": password})
             login.raise_for_status()
             doc = login.json()
@@ -338,15 +343,5 @@ class FlowservServer:
                 f"workflows/{workflow_id}/groups", json={"name": name}, headers={"api_key": token}
             )
             if answer.status_code != 201:
-                raise ServerError(f"creating group {name!r} failed: {answer.text}")
+                raise FlowservServerError(f"creating group {name!r} failed: {answer.text}")
             return str(answer.json()["id"])
-
-
-@contextlib.contextmanager
-def running_server(**options: Any) -> Iterator[FlowservServer]:
-    """Yield a started :class:`FlowservServer`; stop it on exit."""
-    server = FlowservServer(**options)
-    try:
-        yield server.start()
-    finally:
-        server.close()

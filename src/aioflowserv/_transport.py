@@ -2,9 +2,10 @@
 
 It owns the ``httpx.AsyncClient``, sends the token in exactly one header,
 retries idempotent requests (capped exponential backoff with jitter, honouring
-``Retry-After``), turns error answers and transport failures into
-aioflowserv exceptions, and streams downloads. No httpx exception leaves this
-module.
+``Retry-After``), turns error answers into aioflowserv exceptions, and streams
+downloads. Transport failures are mapped by one context manager,
+:func:`map_httpx_errors`, around sending and around reading streamed bodies
+alike: no httpx exception and no httpx object leaves this module.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import contextlib
 import email.utils
 import json
 import logging
-import random
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -24,7 +24,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from ._config import RetryPolicy, Settings
+from ._config import Settings, backoff
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -38,9 +38,9 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from ._parameters import FileSource
+    from ._arguments import FileSource
 
-__all__ = ["HTTPClient", "segment"]
+__all__ = ["HTTPClient", "StreamedBody", "check_token", "map_httpx_errors", "segment"]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -92,32 +92,53 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def backoff(policy: RetryPolicy, attempt: int, hint: float | None = None) -> float:
-    """Seconds to wait before try ``attempt + 1``: exponential, capped, with jitter."""
-    if hint is not None:
-        return min(policy.max_wait, hint)
-    base: float = min(policy.max_wait, policy.initial_wait * 2.0 ** (attempt - 1))
-    return base + (random.uniform(0, policy.jitter) if policy.jitter else 0.0)
+@contextlib.contextmanager
+def map_httpx_errors(method: str, path: str, url: str = "") -> Iterator[None]:
+    """Turn httpx's transport failures inside the block into :class:`APIConnectionError`.
 
-
-def _transport_error(
-    exc: httpx.HTTPError, method: str, path: str, url: str = ""
-) -> APIConnectionError:
-    where = f"{method} {path}"
-    if isinstance(exc, httpx.TimeoutException):
-        error: APIConnectionError = APITimeoutError(
-            f"{where}: timed out ({type(exc).__name__})", method=method, path=path
-        )
-    else:
+    Timeouts become :class:`APITimeoutError`. ``request_sent`` is False for
+    failures that happen before a byte of the request went out (a refused
+    connection, a connect or pool timeout). ``url`` (the API base URL) is
+    named when the server cannot be reached at all.
+    """
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        where = f"{method} {path}"
+        sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if isinstance(exc, httpx.TimeoutException):
+            raise APITimeoutError(
+                f"{where}: timed out ({type(exc).__name__})",
+                method=method, path=path, request_sent=sent,
+            ) from None
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, httpx.ConnectError) and url:
             detail = f"cannot connect to {url} ({detail})"
-        error = APIConnectionError(f"{where}: {detail}", method=method, path=path)
-    # Connect errors and pool timeouts happen before a byte of the request is sent.
-    error.request_sent = not isinstance(  # type: ignore[attr-defined]
-        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-    )
-    return error
+        elif isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
+            detail = f"the answer broke off ({detail})"
+        raise APIConnectionError(
+            f"{where}: {detail}", method=method, path=path, request_sent=sent
+        ) from None
+
+
+class StreamedBody:
+    """The headers of a streamed answer and its body, read in chunks (errors mapped)."""
+
+    def __init__(self, response: httpx.Response, path: str) -> None:
+        self._response = response
+        self._path = path
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        with map_httpx_errors("GET", self._path):
+            return await self._response.aread()
+
+    async def chunks(self, chunk_size: int) -> AsyncIterator[bytes]:
+        """The body in chunks of up to ``chunk_size`` bytes."""
+        with map_httpx_errors("GET", self._path):
+            async for chunk in self._response.aiter_bytes(chunk_size):
+                yield chunk
 
 
 def _open_upload(upload: FileSource) -> Any:
@@ -131,11 +152,6 @@ def _unreadable(upload: FileSource, exc: Exception) -> InvalidArgumentError:
     where = str(upload.path) if upload.path is not None else upload.filename
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return InvalidArgumentError(upload.parameter, f"cannot read {where!r}: {reason}")
-
-
-def request_sent(error: BaseException) -> bool:
-    """Whether a transport error happened after the request may have reached the server."""
-    return bool(getattr(error, "request_sent", True))
 
 
 class HTTPClient:
@@ -234,11 +250,11 @@ class HTTPClient:
             ) from None
 
     @asynccontextmanager
-    async def stream(self, path: str) -> AsyncIterator[httpx.Response]:
+    async def stream(self, path: str) -> AsyncIterator[StreamedBody]:
         """Open a streamed GET; the body is read by the caller, inside the context."""
         response = await self._send("GET", path, stream=True, idempotent=True, accept="*/*")
         try:
-            yield response
+            yield StreamedBody(response, path)
         finally:
             await response.aclose()
 
@@ -273,21 +289,21 @@ class HTTPClient:
                     method, self._base + path, json=json_body, files=files, params=params,
                     headers=headers,
                 )
-                response = await self._client.send(request, stream=stream)
+                with map_httpx_errors(method, path, self.settings.url):
+                    response = await self._client.send(request, stream=stream)
+            except APIConnectionError as error:
+                retry = attempt < policy.attempts and (idempotent or not error.request_sent)
+                logger.debug("%s %s failed: %s", method, path, error)
+                if not retry:
+                    raise
+                await anyio.sleep(backoff(policy, attempt))
+                continue
             except OSError as exc:  # httpx maps socket errors: this is reading an upload
                 if upload is None:
                     raise APIConnectionError(
                         f"{method} {path}: {exc}", method=method, path=path
                     ) from None
                 raise _unreadable(upload, exc) from None
-            except httpx.HTTPError as exc:
-                error = _transport_error(exc, method, path, self.settings.url)
-                retry = attempt < policy.attempts and (idempotent or not request_sent(error))
-                logger.debug("%s %s failed: %s", method, path, type(exc).__name__)
-                if not retry:
-                    raise error from None
-                await anyio.sleep(backoff(policy, attempt))
-                continue
             finally:
                 if upload is not None and upload.path is not None:
                     content.close()  # type: ignore[union-attr]
@@ -313,8 +329,9 @@ class HTTPClient:
         self, response: httpx.Response, method: str, path: str
     ) -> APIStatusError:
         try:
-            body = await response.aread()
-        except httpx.HTTPError:
+            with map_httpx_errors(method, path):
+                body = await response.aread()
+        except APIConnectionError:
             body = b""
         finally:
             await response.aclose()

@@ -1,0 +1,220 @@
+"""The endpoint layer: one coroutine per route of flowServ's REST API, returning models.
+
+The client hands most of these to its users as they are, so their docstrings
+speak to users.
+
+Nothing here waits, resolves or decides: a route is sent once through the
+transport (which retries only what is safe to resend) and its answer is
+turned into a model by :mod:`aioflowserv._models`. Run starts and uploads are
+plain POSTs here; never sending them twice is :mod:`aioflowserv._submit`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._files import FileHandle, open_download
+from ._models import (
+    Group,
+    Leaderboard,
+    Login,
+    Run,
+    RunListing,
+    UploadedFile,
+    User,
+    WorkflowInfo,
+    parse_list,
+    parse_service,
+)
+from ._transport import HTTPClient, segment
+
+if TYPE_CHECKING:
+    from ._arguments import FileSource
+
+__all__ = ["FlowservAPI"]
+
+
+def _group(group_id: str) -> str:
+    return f"groups/{segment(group_id, 'group_id')}"
+
+
+def _run(run_id: str) -> str:
+    return f"runs/{segment(run_id, 'run_id')}"
+
+
+def _workflow(workflow_id: str) -> str:
+    return f"workflows/{segment(workflow_id, 'workflow_id')}"
+
+
+def _uploads(group_id: str) -> str:
+    return f"uploads/{segment(group_id, 'group_id')}/files"
+
+
+class FlowservAPI:
+    """flowServ's REST routes over one :class:`HTTPClient`."""
+
+    def __init__(self, http: HTTPClient) -> None:
+        self.http = http
+
+    @property
+    def url(self) -> str:
+        """The API base URL."""
+        return self.http.settings.url
+
+    def check_auth(self, path: str) -> None:
+        """Raise before anything is sent when the client is closed or has no token."""
+        self.http.check_ready("GET", path, auth=True)
+
+    # -- service and users ---------------------------------------------------
+
+    async def service_info(self) -> dict[str, Any]:
+        """The service descriptor (``GET /``): name, version (flowserv-core's) and routes."""
+        return parse_service(await self.http.request("GET", ""), self.url)
+
+    async def register_user(self, username: str, password: str, *, verify: bool = False) -> User:
+        """Create a user (``POST /users/register``); with ``verify=False`` it is active at once."""
+        body = {"username": username, "password": password, "verify": verify}
+        return User.from_json(await self.http.request("POST", "users/register", json_body=body))
+
+    async def activate_user(self, user_id: str) -> User:
+        """Activate a user registered with ``verify=True`` (``POST /users/activate``)."""
+        doc = await self.http.request("POST", "users/activate", json_body={"id": user_id})
+        return User.from_json(doc)
+
+    async def login(self, username: str, password: str) -> Login:
+        """Log in (``POST /users/login``): the user and the token."""
+        body = {"username": username, "password": password}
+        return Login.from_json(await self.http.request("POST", "users/login", json_body=body))
+
+    async def logout(self) -> None:
+        """End the session (``POST /users/logout``): every session of the user."""
+        await self.http.request("POST", "users/logout", auth=True, idempotent=True)
+
+    async def whoami(self) -> User:
+        """The user the token belongs to (``GET /users/whoami``): the one sure check of a token."""
+        return User.from_json(await self.http.request("GET", "users/whoami", auth=True))
+
+    # -- workflows and groups ------------------------------------------------
+
+    async def list_workflows(self) -> list[WorkflowInfo]:
+        """All workflows of the server, without parameters (``GET /workflows``)."""
+        return parse_list(WorkflowInfo, await self.http.request("GET", "workflows"), "workflows")
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
+        """A workflow's metadata, parameters, the caller's groups and post-processing run."""
+        return WorkflowInfo.from_json(await self.http.request("GET", _workflow(workflow_id)))
+
+    async def get_leaderboard(
+        self, workflow_id: str, order_by: Sequence[str] = (), include_all: bool = False
+    ) -> Leaderboard | None:
+        """A workflow's ranking of runs (None: the workflow has no results schema)."""
+        params = {}
+        if order_by:  # an empty orderBy= makes the server fail with a 500
+            params["orderBy"] = ",".join(order_by)
+        if include_all:
+            params["includeAll"] = "true"
+        path = f"{_workflow(workflow_id)}/leaderboard"
+        return Leaderboard.from_json(await self.http.request("GET", path, params=params or None))
+
+    async def create_group(
+        self, workflow_id: str, name: str, members: Sequence[str] | None = None
+    ) -> Group:
+        """Create a group of a workflow; the caller becomes a member.
+
+        ``members`` are user ids of further members.
+        """
+        body: dict[str, Any] = {"name": name}
+        if members is not None:
+            body["members"] = list(members)
+        path = f"{_workflow(workflow_id)}/groups"
+        return Group.from_json(await self.http.request("POST", path, json_body=body, auth=True))
+
+    async def list_groups(self, workflow_id: str) -> list[Group]:
+        """The caller's groups of a workflow (id, name and workflow only)."""
+        doc = await self.http.request("GET", f"{_workflow(workflow_id)}/groups", auth=True)
+        return parse_list(Group, doc, "groups")
+
+    async def get_group(self, group_id: str) -> Group:
+        """A group with its members, parameters, uploaded files and runs."""
+        return Group.from_json(await self.http.request("GET", _group(group_id), auth=True))
+
+    async def update_group(
+        self, group_id: str, *, name: str | None = None, members: Sequence[str] | None = None
+    ) -> Group:
+        """Rename a group or replace its member list (user ids)."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if members is not None:
+            body["members"] = list(members)
+        doc = await self.http.request("PUT", _group(group_id), json_body=body, auth=True)
+        return Group.from_json(doc)
+
+    async def delete_group(self, group_id: str) -> None:
+        """Delete a group (runs still active in it keep executing on the server)."""
+        await self.http.request("DELETE", _group(group_id), auth=True)
+
+    # -- uploads -------------------------------------------------------------
+
+    async def upload_file(self, group_id: str, source: FileSource) -> UploadedFile:
+        """Upload a file: sent once, never again once it may have arrived."""
+        doc = await self.http.request(
+            "POST", _uploads(group_id), upload=source, auth=True, idempotent=False
+        )
+        return UploadedFile.from_json(doc)
+
+    async def list_files(self, group_id: str) -> list[UploadedFile]:
+        """The files uploaded to a group."""
+        doc = await self.http.request("GET", _uploads(group_id), auth=True)
+        return parse_list(UploadedFile, doc, "files")
+
+    async def delete_file(self, group_id: str, file_id: str) -> None:
+        """Delete an uploaded file (runs that used it are not affected)."""
+        path = f"{_uploads(group_id)}/{segment(file_id, 'file_id')}"
+        await self.http.request("DELETE", path, auth=True)
+
+    async def download_file(self, group_id: str, file_id: str) -> FileHandle:
+        """Download an uploaded file."""
+        path = f"{_uploads(group_id)}/{segment(file_id, 'file_id')}"
+        return await open_download(self.http, path, file_id)
+
+    # -- runs ----------------------------------------------------------------
+
+    async def list_runs(self, group_id: str) -> RunListing:
+        """The states of a group's runs."""
+        return RunListing.from_json(
+            await self.http.request("GET", f"{_group(group_id)}/runs", auth=True)
+        )
+
+    async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
+        """Start a run from wire arguments: sent once, never again once it may have arrived."""
+        doc = await self.http.request(
+            "POST", f"{_group(group_id)}/runs", json_body={"arguments": arguments}, auth=True,
+            idempotent=False,
+        )
+        return Run.from_json(doc)
+
+    async def get_run(self, run_id: str) -> Run:
+        """The current snapshot of a run."""
+        return Run.from_json(await self.http.request("GET", _run(run_id), auth=True))
+
+    async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
+        """Cancel an active run, with an optional reason (kept in its messages)."""
+        body = {"reason": reason} if reason is not None else {}
+        return Run.from_json(
+            await self.http.request("PUT", _run(run_id), json_body=body, auth=True)
+        )
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run that is no longer active."""
+        await self.http.request("DELETE", _run(run_id), auth=True)
+
+    async def download_run_file(self, run_id: str, file_id: str) -> FileHandle:
+        """Download one result file of a run."""
+        path = f"{_run(run_id)}/downloads/files/{segment(file_id, 'file_id')}"
+        return await open_download(self.http, path, file_id)
+
+    async def download_run_archive(self, run_id: str) -> FileHandle:
+        """Download all result files of a successful run as a ``.tar.gz`` archive."""
+        return await open_download(self.http, f"{_run(run_id)}/downloads/archive", "run.tar.gz")

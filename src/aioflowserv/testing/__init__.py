@@ -1,0 +1,44 @@
+"""Test tools for code that uses aioflowserv: a real local flowServ server, and a fake one.
+
+- :class:`FlowservServer` starts flowServ's own REST server (pinned versions,
+  in a virtual environment of its own) on a free 127.0.0.1 port, with the
+  test workflows ``sleeper`` and ``types``, and stops it (and every workflow
+  step it started) on exit. The pytest plugin's fixtures are built on it.
+- :class:`FakeFlowserv` is an in-process fake flowServ (an httpx transport):
+  runs that end on a schedule or on command, scripted faults, request counts.
+  No server, no network, no waiting for real runs.
+
+Problems with the local server raise :class:`FlowservServerError` (an
+:class:`aioflowserv.FlowservError`).
+"""
+
+from ._fake import BASE_URL, SLEEPER_PARAMETERS, TOKEN, FakeFlowserv, FakeRun, Fault
+from ._server import (
+    ENV_SERVER_PYTHON,
+    SERVER_PINS,
+    TEMPLATES,
+    FlowservServer,
+    FlowservServerError,
+    ensure_server_venv,
+    find_server_python,
+    free_port,
+    template_path,
+)
+
+__all__ = [
+    "BASE_URL",
+    "ENV_SERVER_PYTHON",
+    "SERVER_PINS",
+    "SLEEPER_PARAMETERS",
+    "TEMPLATES",
+    "TOKEN",
+    "FakeFlowserv",
+    "FakeRun",
+    "Fault",
+    "FlowservServer",
+    "FlowservServerError",
+    "ensure_server_venv",
+    "find_server_python",
+    "free_port",
+    "template_path",
+]
