@@ -18,6 +18,7 @@ from ._api import FlowservAPI
 from ._arguments import FileArgument, FileLike, file_source
 from ._config import ClientOptions, Settings, Unpack, resolve_token
 from ._errors import ClientClosedError
+from ._gather import gather
 from ._models import Parameter, Run, RunInfo, UploadedFile
 from ._submit import Submitter
 from ._transport import HTTPClient
@@ -202,6 +203,14 @@ class AsyncFlowserv:
         return (await self._session.api.list_runs(group_id)).infos()
 
     get_run = _route(FlowservAPI.get_run)
+
+    async def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+        """The current snapshots of several runs, fetched concurrently, in the order given.
+
+        The first failure (an unknown run, say) is raised as itself.
+        """
+        api = self._session.api
+        return await gather([functools.partial(api.get_run, run_id) for run_id in run_ids])
 
     async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
         """Start a run from arguments in wire form (``[{"name", "value"}, ...]``).

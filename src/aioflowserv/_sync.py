@@ -293,6 +293,7 @@ class Flowserv(_Facade[AsyncFlowserv]):
     download_file = _sync_file(AsyncFlowserv.download_file)
     list_runs = _sync(AsyncFlowserv.list_runs)
     get_run = _sync(AsyncFlowserv.get_run)
+    get_runs = _sync(AsyncFlowserv.get_runs)
     start_run = _sync(AsyncFlowserv.start_run)
     cancel_run = _sync(AsyncFlowserv.cancel_run)
     delete_run = _sync(AsyncFlowserv.delete_run)

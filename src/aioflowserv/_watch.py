@@ -238,7 +238,7 @@ class Watcher:
         or with ``return_exceptions`` stands in the list as that error.
         """
         specs = await self._specs(runs, group_id)
-        async with self._cancelling_remote(specs, options):
+        async with self.cancelling_remote([run_id for run_id, _, _ in specs], options):
             with self._register(specs, options) as waiter:
                 with anyio.CancelScope(deadline=options.deadline) as scope:
                     await self._drive(waiter, lambda: waiter.remaining == 0)
@@ -266,7 +266,7 @@ class Watcher:
         therefore empty here (every run that ended was yielded).
         """
         specs = await self._specs(runs, group_id)
-        async with self._cancelling_remote(specs, options):
+        async with self.cancelling_remote([run_id for run_id, _, _ in specs], options):
             with self._register(specs, options) as waiter:
                 while True:
                     while waiter.finished:
@@ -305,14 +305,15 @@ class Watcher:
         return specs
 
     @asynccontextmanager
-    async def _cancelling_remote(
-        self, specs: Sequence[RunSpec], options: WaitOptions
+    async def cancelling_remote(
+        self, run_ids: Sequence[str], options: WaitOptions
     ) -> AsyncIterator[None]:
-        """With ``cancel_remote``, a wait that is cancelled cancels its runs on the server.
+        """With ``cancel_remote``, a block that is cancelled cancels ``run_ids`` on the server.
 
-        The cancellations are shielded and take at most :data:`CLEANUP_TIMEOUT`;
-        ``on_change`` sees each canceled run. Runs that already ended answer
-        400 and are left as they are.
+        ``run_ids`` is read when the cancellation comes (a list may grow while
+        the block runs). The cancellations are shielded and take at most
+        :data:`CLEANUP_TIMEOUT`; ``on_change`` sees each canceled run. Runs
+        that already ended answer 400 and are left as they are.
         """
         if options.cancel_remote is None:
             yield
@@ -321,9 +322,7 @@ class Watcher:
             yield
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
-                await self._cancel_remote(
-                    list(dict.fromkeys(run_id for run_id, _, _ in specs)), options
-                )
+                await self._cancel_remote(list(dict.fromkeys(run_ids)), options)
             raise
 
     async def _cancel_remote(self, run_ids: Sequence[str], options: WaitOptions) -> None:

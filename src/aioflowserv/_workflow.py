@@ -6,6 +6,8 @@ import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ._arguments import Prepared, prepare_arguments
 from ._config import Unpack
 from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError
@@ -14,7 +16,7 @@ from ._gather import gather
 from ._models import Group, ParameterIndex, Run, RunInfo, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._transport import segment
-from ._watch import OnChange, RunRef, WaitArgs, notify
+from ._watch import OnChange, RunRef, WaitArgs, WaitOptions, notify
 
 if TYPE_CHECKING:
     from ._client import AsyncFlowserv, Session
@@ -161,6 +163,7 @@ class AsyncWorkflow:
         on_change: OnChange | None = None,
         postproc: bool = False,
         return_exceptions: bool = False,
+        cancel_remote: bool | str = False,
     ) -> list[Run]:
         """Start one run per argument set, ``concurrency`` at a time; runs in input order.
 
@@ -173,9 +176,10 @@ class AsyncWorkflow:
 
         ``on_change`` is called with each run as soon as it is started, then at
         every state change, so a caller always knows which runs exist: if the
-        batch is cancelled, the runs already started keep running (they are
-        also listed in a warning of the ``aioflowserv`` logger) and the
-        submissions not yet sent are dropped.
+        batch is cancelled, the submissions not yet sent are dropped and the
+        runs already started keep running (they are also listed in a warning
+        of the ``aioflowserv`` logger), unless ``cancel_remote`` (True, or a
+        reason) asks to cancel them on the server too.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
@@ -188,20 +192,22 @@ class AsyncWorkflow:
                 raise
         options = self._watcher.options(
             timeout, poll_interval=poll_interval or None, max_interval=max_interval,
-            on_change=on_change,
+            on_change=on_change, cancel_remote=cancel_remote,
         )
-        results: list[Any] = await self._submitter.submit_all(
-            self.group_id, batch, concurrency=concurrency,
-            on_started=functools.partial(notify, on_change) if on_change is not None else None,
-        )
-        if poll_interval:
-            started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]
-            finals = await self._watcher.wait_all(
-                [run for _, run in started], options, return_exceptions=True
+        started: list[str] = []
+
+        def on_started(run: Run) -> None:
+            started.append(run.run_id)
+            if on_change is not None:
+                notify(on_change, run)
+
+        async with self._watcher.cancelling_remote(started, options):
+            results: list[Any] = await self._submitter.submit_all(
+                self.group_id, batch, concurrency=concurrency, on_started=on_started
             )
-            for (index, _), final in zip(started, finals, strict=True):
-                results[index] = final
-            if postproc:
+            if poll_interval:
+                await self._wait_for_batch(results, attrs.evolve(options, cancel_remote=None))
+            if poll_interval and postproc:
                 finished = [run for run in results if isinstance(run, Run)]
                 await self._postproc.wait_after(finished, options)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -212,6 +218,15 @@ class AsyncWorkflow:
                 results,
             )
         return results
+
+    async def _wait_for_batch(self, results: list[Any], options: WaitOptions) -> None:
+        """Replace each started run in ``results`` by its final snapshot (or its error)."""
+        started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]
+        finals = await self._watcher.wait_all(
+            [run for _, run in started], options, return_exceptions=True
+        )
+        for (index, _), final in zip(started, finals, strict=True):
+            results[index] = final
 
     async def poll_run(self, run_id: str) -> Run:
         """The current snapshot of a run."""

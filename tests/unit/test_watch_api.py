@@ -394,3 +394,51 @@ async def test_wait_with_postproc_looks_past_an_older_post_processing_run_still_
     assert postproc is not None
     assert postproc.run_id == second_post.id
     assert postproc.is_success()
+
+
+async def test_a_cancelled_batch_with_cancel_remote_cancels_every_run_it_started(
+    slow_starts: tuple[FakeFlowserv, afs.AsyncWorkflow],
+) -> None:
+    fake, workflow = slow_starts
+    seen: list[afs.Run] = []
+    # As above: four runs are made before the cancellation at 1.7 s, two never sent.
+    with anyio.move_on_after(1.7) as scope:
+        await workflow.start_runs(
+            [{"sleep": 5}] * 6, concurrency=2, cancel_remote="batch stopped", on_change=seen.append
+        )
+    assert scope.cancelled_caught
+    made = list(fake.groups[workflow.group_id].runs)
+    assert len(made) == 4
+    assert {run_id: fake.state(run_id) for run_id in made} == dict.fromkeys(made, "CANCELED")
+    assert set(fake.cancel_reasons.values()) == {"batch stopped"}
+    canceled = [run.run_id for run in seen if run.state is afs.RunState.CANCELED]
+    assert sorted(canceled) == sorted(made)
+
+
+async def test_a_batch_cancelled_while_waiting_with_cancel_remote_cancels_its_runs_once(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    with anyio.fail_after(600), anyio.move_on_after(3):
+        await workflow.start_runs([{"sleep": 100}] * 3, poll_interval=0.5, cancel_remote=True)
+    made = list(fake.groups[workflow.group_id].runs)
+    assert [fake.state(run_id) for run_id in made] == ["CANCELED"] * 3
+    assert fake.count("cancel_run") == 3
+
+
+async def test_get_runs_returns_each_runs_snapshot_in_the_order_given(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    group = fake.add_group()
+    run_ids = [fake.add_run(group, state=state) for state in ("RUNNING", "SUCCESS", "PENDING")]
+    runs = await sdk.get_runs(reversed(run_ids))
+    assert [run.run_id for run in runs] == run_ids[::-1]
+    assert [run.state.value for run in runs] == ["PENDING", "SUCCESS", "RUNNING"]
+    assert fake.count("get_run") == 3
+
+
+async def test_get_runs_raises_the_first_failure_itself(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    run_id = fake.add_run(fake.add_group())
+    with pytest.raises(afs.NotFoundError):
+        await sdk.get_runs([run_id, "no-such-run"])

@@ -9,6 +9,7 @@ Under asyncio and trio, on a virtual clock.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import anyio
@@ -244,3 +245,44 @@ async def test_cancel_remote_leaves_runs_that_already_ended_alone(
         await sdk.wait_all([ended, running], cancel_remote=True, **FIXED)
     assert fake.state(ended.run_id) == "SUCCESS"
     assert fake.state(running.run_id) == "CANCELED"
+
+
+async def test_cancel_remote_reports_each_canceled_run_to_on_change(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    group = fake.add_group()
+    running = fake.snapshot(fake.add_run(group))
+    seen: list[afs.Run] = []
+    with anyio.fail_after(60), anyio.move_on_after(1):
+        await sdk.wait(running, cancel_remote="stop", on_change=seen.append, **FIXED)
+    assert [(run.run_id, run.state) for run in seen] == [(running.run_id, afs.RunState.CANCELED)]
+
+
+async def test_a_cancelled_as_completed_with_cancel_remote_cancels_the_runs_still_active(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    group = fake.add_group()
+    quick = fake.snapshot(fake.add_run(group, end_after_listings=1))
+    endless = fake.snapshot(fake.add_run(group))
+    yielded: list[str] = []
+    with anyio.fail_after(60), anyio.move_on_after(2):
+        async for run in sdk.as_completed([quick, endless], cancel_remote=True, **FIXED):
+            yielded.append(run.run_id)
+    assert yielded == [quick.run_id]
+    assert fake.state(endless.run_id) == "CANCELED"
+    assert fake.cancel_reasons == {endless.run_id: "wait cancelled by client"}
+
+
+async def test_as_completed_leaves_runs_alone_when_the_loop_is_left_early(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    group = fake.add_group()
+    quick = fake.snapshot(fake.add_run(group, end_after_listings=1))
+    endless = fake.snapshot(fake.add_run(group))
+    stream = sdk.as_completed([quick, endless], cancel_remote=True, **FIXED)
+    with anyio.fail_after(60):
+        async with contextlib.aclosing(stream):
+            async for _ in stream:
+                break
+    assert fake.count("cancel_run") == 0
+    assert fake.state(endless.run_id) == "RUNNING"
