@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
+import attrs
 import httpx
 
 from ._config import Settings, backoff
@@ -154,6 +155,21 @@ def _unreadable(upload: FileSource, exc: Exception) -> InvalidArgumentError:
     return InvalidArgumentError(upload.parameter, f"cannot read {where!r}: {reason}")
 
 
+@attrs.frozen
+class _Call:
+    """One request as the client sends it (each try builds it anew)."""
+
+    method: str
+    path: str
+    json_body: Any = None
+    upload: FileSource | None = None
+    params: Mapping[str, str] | None = None
+    auth: bool = False
+    idempotent: bool = True
+    stream: bool = False
+    accept: str | None = None
+
+
 class HTTPClient:
     """A thin, retrying wrapper around one ``httpx.AsyncClient``."""
 
@@ -231,13 +247,14 @@ class HTTPClient:
 
         Errors raise the matching :class:`APIStatusError`; transport failures
         raise :class:`APIConnectionError` (whose ``request_sent`` says whether
-        the request may have reached the server).
+        the request may have reached the server). ``idempotent`` (by default:
+        by the method) says whether the request may be sent again.
         """
-        response = await self._send(
+        call = _Call(
             method, path, json_body=json_body, upload=upload, params=params, auth=auth,
-            idempotent=idempotent, stream=False,
+            idempotent=method in _IDEMPOTENT if idempotent is None else idempotent,
         )
-        content = response.content
+        content = (await self._send(call)).content
         if not content:
             return None
         try:
@@ -252,78 +269,74 @@ class HTTPClient:
     @asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[StreamedBody]:
         """Open a streamed GET; the body is read by the caller, inside the context."""
-        response = await self._send("GET", path, stream=True, idempotent=True, accept="*/*")
+        response = await self._send(_Call("GET", path, stream=True, accept="*/*"))
         try:
             yield StreamedBody(response, path)
         finally:
             await response.aclose()
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        upload: FileSource | None = None,
-        params: Mapping[str, str] | None = None,
-        auth: bool = False,
-        idempotent: bool | None = None,
-        stream: bool,
-        accept: str | None = None,
-    ) -> httpx.Response:
-        self.check_ready(method, path, auth=auth)
-        if idempotent is None:
-            idempotent = method in _IDEMPOTENT
+    async def _send(self, call: _Call) -> httpx.Response:
+        """Send ``call``, again while the retry policy allows it; a success answer or raise."""
+        self.check_ready(call.method, call.path, auth=call.auth)
         policy = self.settings.retry
-        headers = {"Accept": accept} if accept else None
         attempt = 0
         while True:
             attempt += 1
-            started = time.perf_counter()
-            content = _open_upload(upload) if upload is not None else None
             try:
-                files: Any = None
-                if upload is not None:
-                    files = {"file": (upload.filename, content, "application/octet-stream")}
-                request = self._client.build_request(
-                    method, self._base + path, json=json_body, files=files, params=params,
-                    headers=headers,
-                )
-                with map_httpx_errors(method, path, self.settings.url):
-                    response = await self._client.send(request, stream=stream)
+                response = await self._send_once(call)
             except APIConnectionError as error:
-                retry = attempt < policy.attempts and (idempotent or not error.request_sent)
-                logger.debug("%s %s failed: %s", method, path, error)
-                if not retry:
+                if attempt >= policy.attempts or (error.request_sent and not call.idempotent):
                     raise
+                logger.debug("%s %s failed: %s", call.method, call.path, error)
                 await anyio.sleep(backoff(policy, attempt))
                 continue
-            except OSError as exc:  # httpx maps socket errors: this is reading an upload
-                if upload is None:
-                    raise APIConnectionError(
-                        f"{method} {path}: {exc}", method=method, path=path
-                    ) from None
-                raise _unreadable(upload, exc) from None
-            finally:
-                if upload is not None and upload.path is not None:
-                    content.close()  # type: ignore[union-attr]
             status = response.status_code
-            if logger.isEnabledFor(logging.DEBUG):
-                elapsed = (time.perf_counter() - started) * 1000
-                logger.debug("%s %s -> %d (%.1f ms)", method, path, status, elapsed)
             if status < 300:
                 return response
             if (
                 status in policy.status_codes
                 and attempt < policy.attempts
-                and (idempotent or status in _NOT_PROCESSED)
+                and (call.idempotent or status in _NOT_PROCESSED)
             ):
                 hint = _retry_after(response)
                 await response.aclose()
-                logger.info("%s %s answered %d; retrying (try %d)", method, path, status, attempt)
+                logger.info(
+                    "%s %s answered %d; retrying (try %d)", call.method, call.path, status, attempt
+                )
                 await anyio.sleep(backoff(policy, attempt, hint))
                 continue
-            raise await self._status_error(response, method, path)
+            raise await self._status_error(response, call.method, call.path)
+
+    async def _send_once(self, call: _Call) -> httpx.Response:
+        """One try: an upload's content is opened for it (and a file closed after it)."""
+        method, path, upload = call.method, call.path, call.upload
+        started = time.perf_counter()
+        content = _open_upload(upload) if upload is not None else None
+        try:
+            files: Any = None
+            if upload is not None:
+                files = {"file": (upload.filename, content, "application/octet-stream")}
+            request = self._client.build_request(
+                method, self._base + path, json=call.json_body, files=files, params=call.params,
+                headers={"Accept": call.accept} if call.accept else None,
+            )
+            with map_httpx_errors(method, path, self.settings.url):
+                response = await self._client.send(request, stream=call.stream)
+        except APIConnectionError:
+            raise
+        except OSError as exc:  # httpx maps socket errors: this is reading an upload
+            if upload is None:
+                raise APIConnectionError(
+                    f"{method} {path}: {exc}", method=method, path=path
+                ) from None
+            raise _unreadable(upload, exc) from None
+        finally:
+            if upload is not None and upload.path is not None:
+                content.close()  # type: ignore[union-attr]
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug("%s %s -> %d (%.1f ms)", method, path, response.status_code, elapsed)
+        return response
 
     async def _status_error(
         self, response: httpx.Response, method: str, path: str
