@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from aioflowserv import InvalidArgumentError, ParameterIndex, UnknownParameterError
-from aioflowserv._cli_args import coerce, parse_assignments, read_batch
-from aioflowserv._cli_common import CLIError
+from aioflowserv.cli.arguments import coerce, parse_assignments, read_batch
+from aioflowserv.cli.output import CLIError
 
 PARAMETERS = ParameterIndex.from_json([
     {"name": "sleep", "dtype": "float", "defaultValue": 0.0, "range": "[0,3600]", "index": 0},

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aioflowserv._cli_common import CLIError
-from aioflowserv._cli_config import Connection, clear_login, save_login
-
-from .conftest import ENV_NAMES
+from aioflowserv.cli.config import Connection, clear_login, save_login
+from aioflowserv.cli.output import CLIError
+from tests.support.cli import ENV_NAMES
 
 SAVED = "http://saved.example:5000/flowserv/api/v1"
 LOCAL = "http://127.0.0.1:5999/flowserv/api/v1"

@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from aioflowserv import RunState
-from aioflowserv._demo import demo_batch
+from aioflowserv.cli.commands.demo import demo_batch
 from aioflowserv.testing import FlowservServer
-
-from .conftest import Invoke, parse
+from tests.support.cli import Invoke, parse
 
 
 def test_the_demo_batch_mixes_arguments_and_has_exactly_one_failure(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aioflowserv import Run, RunState
-from aioflowserv._cli_progress import interrupt_report
+from aioflowserv.cli.progress import interrupt_report
 
 
 def runs(count: int, group: str = "g1") -> list[Run]:

@@ -9,9 +9,8 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv import cli as cli_entry
-from aioflowserv._cli import cli
-
-from .conftest import Invoke, finished_run, parse
+from aioflowserv.cli.commands import cli
+from tests.support.cli import Invoke, finished_run, parse
 
 
 def all_commands() -> list[list[str]]:

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aioflowserv as afs
-
-from .conftest import Invoke, finished_run, parse
+from tests.support.cli import Invoke, finished_run, parse
 
 Start = Callable[..., afs.Run]
 

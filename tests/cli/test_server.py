@@ -9,10 +9,9 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from aioflowserv._cli import cli
+from aioflowserv.cli.commands import cli
 from aioflowserv.testing import FlowservServer
-
-from .conftest import ENV_NAMES, parse
+from tests.support.cli import ENV_NAMES, parse
 
 
 def run_cli(*args: str) -> Result:

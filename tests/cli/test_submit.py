@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aioflowserv as afs
-
-from .conftest import Invoke, group_runs, parse
+from tests.support.cli import Invoke, group_runs, parse
 
 
 def test_submit_starts_one_run_with_typed_arguments(

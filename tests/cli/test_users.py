@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from aioflowserv.testing import FlowservServer
-
-from .conftest import Invoke, parse
+from tests.support.cli import Invoke, parse
 
 
 @pytest.fixture

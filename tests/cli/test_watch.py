@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pytest
 
 import aioflowserv as afs
-
-from .conftest import CommandProcess, Invoke, finished_run, parse
+from tests.support.cli import CommandProcess, Invoke, finished_run, parse
 
 Start = Callable[..., afs.Run]
 

@@ -22,10 +22,18 @@ from typing import Any
 
 import attrs
 
-from ._cli_common import NOT_LOGGED_IN_HINT, CLIError, ExitCode
-from ._config import ENV_TOKEN, configured_url, resolve_url
+from .._config import ENV_TOKEN, configured_url, resolve_url
+from .output import NOT_LOGGED_IN_HINT, CLIError, ExitCode
 
-__all__ = ["Connection", "clear_login", "config_path", "load_config", "save_login", "state_dir"]
+__all__ = [
+    "Connection",
+    "clear_login",
+    "config_path",
+    "load_config",
+    "save_login",
+    "state_dir",
+    "stored_login",
+]
 
 CONFIG_NAME = "config.json"
 

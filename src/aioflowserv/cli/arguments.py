@@ -24,13 +24,14 @@ from typing import Any
 
 import attrs
 
-from ._arguments import prepare_arguments
-from ._cli_common import CLIError, ExitCode
-from ._errors import ArgumentError, UnknownParameterError
-from ._models import Parameter
+from .. import ArgumentError, InvalidArgumentError, Parameter, UnknownParameterError
+from .._arguments import prepare_arguments
+from .output import CLIError, ExitCode
 
 __all__ = [
+    "BATCH_FORMATS",
     "ArgumentSet",
+    "check",
     "coerce",
     "parse_assignments",
     "read_batch",
@@ -50,19 +51,13 @@ class ArgumentSet:
     line: int | None = None
 
 
-def _fail(name: str, reason: str) -> ArgumentError:
-    from ._errors import InvalidArgumentError
-
-    return InvalidArgumentError(name, reason)
-
-
 def _bool(name: str, text: str) -> bool:
     word = text.strip().lower()
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
-    raise _fail(name, f"expected true or false, got {text!r}")
+    raise InvalidArgumentError(name, f"expected true or false, got {text!r}")
 
 
 def _number(para: Parameter, name: str, text: str) -> int | float:
@@ -79,9 +74,9 @@ def _number(para: Parameter, name: str, text: str) -> int | float:
         value = float(word)
     except ValueError:
         article = "an" if para.dtype == "int" else "a"
-        raise _fail(name, f"expected {article} {para.dtype}, got {text!r}") from None
+        raise InvalidArgumentError(name, f"expected {article} {para.dtype}, got {text!r}") from None
     if math.isnan(value):
-        raise _fail(name, "NaN is not a valid value")
+        raise InvalidArgumentError(name, "NaN is not a valid value")
     return value
 
 
@@ -101,36 +96,17 @@ def coerce(para: Parameter, text: str, base: Path | None = None, name: str | Non
         return text
     if dtype == "file":
         path = Path(text).expanduser()
-        if base is not None and not path.is_absolute():
-            path = base / path
-        return path
+        return base / path if base is not None and not path.is_absolute() else path
     if dtype == "select":
-        for option in para.values:
-            if str(option.value) == text:
-                return option.value
-        for option in para.values:
-            if option.name.lower() == text.strip().lower():
-                return option.value
-        choices = ", ".join(str(option.value) for option in para.values)
-        raise _fail(name, f"unknown value {text!r} (choose one of {choices})")
+        return _select(para, name, text)
     if dtype == "list":
-        stripped = text.strip()
-        if stripped.startswith("["):
-            items = _json(name, stripped)
-            if not isinstance(items, list):
-                raise _fail(name, "expected a JSON list")
-        else:
-            items = [item.strip() for item in stripped.split(",")] if stripped else []
-        if para.para is None:
-            return items
-        return [
-            coerce(para.para, item, base, f"{name}[{i}]") if isinstance(item, str) else item
-            for i, item in enumerate(items)
-        ]
+        return _list(para, name, text, base)
     if dtype == "record":
         value = _json(name, text)
         if not isinstance(value, dict):
-            raise _fail(name, 'expected a JSON object of field values, such as {"x": 1}')
+            raise InvalidArgumentError(
+                name, 'expected a JSON object of field values, such as {"x": 1}'
+            )
         return value
     try:
         return json.loads(text)
@@ -138,11 +114,40 @@ def coerce(para: Parameter, text: str, base: Path | None = None, name: str | Non
         return text
 
 
+def _select(para: Parameter, name: str, text: str) -> Any:
+    """The value of the option given by its value, else by its name (any case)."""
+    for option in para.values:
+        if str(option.value) == text:
+            return option.value
+    for option in para.values:
+        if option.name.lower() == text.strip().lower():
+            return option.value
+    choices = ", ".join(str(option.value) for option in para.values)
+    raise InvalidArgumentError(name, f"unknown value {text!r} (choose one of {choices})")
+
+
+def _list(para: Parameter, name: str, text: str, base: Path | None) -> list[Any]:
+    """A JSON list, or comma-separated items; text items converted by the element type."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        items = _json(name, stripped)
+        if not isinstance(items, list):
+            raise InvalidArgumentError(name, "expected a JSON list")
+    else:
+        items = [item.strip() for item in stripped.split(",")] if stripped else []
+    if para.para is None:
+        return items
+    return [
+        coerce(para.para, item, base, f"{name}[{i}]") if isinstance(item, str) else item
+        for i, item in enumerate(items)
+    ]
+
+
 def _json(name: str, text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise _fail(name, f"not valid JSON ({exc})") from None
+        raise InvalidArgumentError(name, f"not valid JSON ({exc})") from None
 
 
 def _typed(para: Parameter, value: Any, base: Path | None) -> Any:

@@ -1,37 +1,55 @@
-"""Pieces shared by the command line's modules: exit codes, errors and JSON shapes.
+"""What the command line prints: exit codes, error lines, JSON shapes and tables.
 
-Nothing here needs click or rich, so the modules that use it can be tested
-(and imported) without the ``cli`` extra.
+Errors end a command with one line (:func:`error_message`) and an exit code
+(:func:`exit_code_for`); ``--json`` outputs use the shapes below; the final
+table of runs is :func:`runs_table`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from ._errors import (
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .. import (
     APIConnectionError,
-    APIStatusError,
     ArgumentError,
     ConfigurationError,
     FlowservError,
+    Group,
+    Run,
+    RunInfo,
+    RunState,
     RunWaitTimeout,
     UnauthenticatedError,
-    UnsafePathError,
+    User,
+    WorkflowInfo,
 )
-from ._models import Group, Run, RunInfo, RunState, User, WorkflowInfo
 
 __all__ = [
     "CLIError",
-    "plural",
     "ExitCode",
+    "describe_arguments",
+    "error_message",
     "exit_code_for",
     "exit_code_for_runs",
     "group_json",
+    "make_console",
+    "plural",
+    "print_json",
+    "print_table",
     "run_info_json",
     "run_json",
+    "runs_table",
     "user_json",
     "workflow_json",
 ]
@@ -65,6 +83,14 @@ NOT_LOGGED_IN_HINT = (
     "log in with `aioflowserv login`, set FLOWSERV_ACCESS_TOKEN, or pass --token"
 )
 
+STATE_STYLE = {
+    RunState.PENDING: "yellow",
+    RunState.RUNNING: "cyan",
+    RunState.SUCCESS: "green",
+    RunState.ERROR: "red",
+    RunState.CANCELED: "magenta",
+}
+
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error that ends a command."""
@@ -72,16 +98,10 @@ def exit_code_for(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, RunWaitTimeout):
         return ExitCode.RUNS_FAILED
-    if isinstance(exc, UnauthenticatedError):
-        return ExitCode.USAGE  # no token, or an expired one: a configuration problem
-    if isinstance(exc, (ConfigurationError, ArgumentError)):
-        return ExitCode.USAGE
-    if isinstance(exc, (APIConnectionError, APIStatusError)):
-        return ExitCode.SERVER
-    if isinstance(exc, UnsafePathError):
-        return ExitCode.SERVER  # the server sent something we refuse to write
+    if isinstance(exc, (UnauthenticatedError, ConfigurationError, ArgumentError)):
+        return ExitCode.USAGE  # no token or an expired one is a configuration problem too
     if isinstance(exc, FlowservError):
-        return ExitCode.SERVER
+        return ExitCode.SERVER  # unreachable, an error answer, or a path we refuse to write
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     return ExitCode.USAGE if isinstance(exc, OSError) else ExitCode.SERVER
@@ -165,18 +185,73 @@ def user_json(user: User, **extra: Any) -> dict[str, Any]:
 
 def describe_arguments(arguments: Mapping[str, Any]) -> str:
     """Arguments as ``name=value`` pairs for tables (local file paths by their name)."""
-    parts = []
-    for name, value in arguments.items():
-        if isinstance(value, Path):
-            parts.append(f"{name}=@{value.name}")
-        else:
-            parts.append(f"{name}={value}")
-    return " ".join(parts)
+    return " ".join(
+        f"{name}=@{value.name}" if isinstance(value, Path) else f"{name}={value}"
+        for name, value in arguments.items()
+    )
 
 
-def state_counts(runs: Iterable[Run]) -> dict[RunState, int]:
-    """How many runs are in each state (every state present, in order)."""
-    counts = {state: 0 for state in RunState}
+def print_json(doc: Any) -> None:
+    """JSON on stdout."""
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+def make_console(stream: IO[str] | None = None, *, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr), wide enough for run ids when not a terminal."""
+    file = stream or (sys.stderr if stderr else sys.stdout)
+    console = Console(file=file, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(file=file, highlight=False, soft_wrap=False, width=200)
+    return console
+
+
+def print_table(table: Table) -> None:
+    """A rich table on stdout."""
+    make_console().print(table)
+
+
+def last_message(run: Run) -> str:
+    """The most telling message line of a failed or canceled run."""
+    for line in reversed(run.messages()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def runs_table(
+    runs: Sequence[Run],
+    *,
+    arguments: Mapping[str, str] | None = None,
+    results: Mapping[str, str] | None = None,
+    id_width: int | None = None,
+) -> Table:
+    """The final table: run, [arguments], state, seconds, result or message.
+
+    ``id_width`` shortens run ids to that many characters.
+    """
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    if arguments is not None:
+        table.add_column("arguments")
+    table.add_column("state", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("result")
     for run in runs:
-        counts[run.state] += 1
-    return counts
+        row: list[Any] = [run.run_id[:id_width] if id_width else run.run_id]
+        if arguments is not None:
+            row.append(arguments.get(run.run_id, ""))
+        row.append(Text(run.state.value, style=STATE_STYLE[run.state]))
+        duration = seconds(run)
+        row.append(f"{duration:.1f}" if duration is not None else "-")
+        row.append(_result(run, results or {}))
+        table.add_row(*row)
+    return table
+
+
+def _result(run: Run, results: Mapping[str, str]) -> str:
+    """The last column: a given result, the files of a successful run, else the last message."""
+    if run.run_id in results:
+        return results[run.run_id]
+    if run.is_success():
+        return ", ".join(f.name for f in run.files())
+    return last_message(run)

@@ -1,15 +1,13 @@
 """``aioflowserv server start|stop|status|run``: a real local flowServ server for trying things.
 
 ``start`` launches a small detached supervisor process (``python -m
-aioflowserv._cli_server``) that runs :class:`aioflowserv.testing.FlowservServer`
+aioflowserv.cli.localserver``) that runs :class:`aioflowserv.testing.FlowservServer`
 and stops it cleanly (with every workflow step it started) when it receives
 SIGTERM. The supervisor records its process id and the server's URL in a state
 file, ``$XDG_STATE_HOME/aioflowserv/server.json``, so that ``status`` and
 ``stop`` find it from any shell. The server keeps its data (users, groups,
 runs) in ``$XDG_STATE_HOME/aioflowserv/server/`` across restarts, and reuses
 its last port when it is free.
-
-Nothing here needs click or rich.
 """
 
 from __future__ import annotations
@@ -30,10 +28,20 @@ from typing import Any
 import attrs
 import httpx
 
-from ._cli_common import CLIError, ExitCode
-from ._cli_config import state_dir
+from ..testing import FlowservServer, FlowservServerError, find_server_python
+from .config import state_dir
+from .output import CLIError, ExitCode
 
-__all__ = ["ServerStatus", "data_dir", "run_foreground", "start", "status", "stop"]
+__all__ = [
+    "ServerStatus",
+    "data_dir",
+    "main",
+    "run_foreground",
+    "running_url",
+    "start",
+    "status",
+    "stop",
+]
 
 STATE_NAME = "server.json"
 START_TIMEOUT = 120.0
@@ -167,8 +175,6 @@ def start(
             f"{current.url}; stop it with `aioflowserv server stop`",
             ExitCode.SERVER,
         )
-    from .testing import FlowservServerError, find_server_python
-
     if not hasattr(os, "posix_spawn"):
         raise CLIError(
             "`server start` needs a POSIX system; run `aioflowserv server run` in a terminal "
@@ -181,19 +187,23 @@ def start(
         raise CLIError(str(exc), ExitCode.USAGE) from None
     directory = (directory or data_dir()).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / "supervisor.log"
     argv = [
-        sys.executable, "-m", "aioflowserv._cli_server",
+        sys.executable, "-m", "aioflowserv.cli.localserver",
         "--dir", str(directory), "--python", str(interpreter), "--state", str(state_file()),
     ]
     if port:
         argv += ["--port", str(port)]
-    pid = _spawn(argv, log_path)
+    log_path = directory / "supervisor.log"
+    return _await_start(_spawn(argv, log_path), log_path, timeout), True
+
+
+def _await_start(pid: int, log_path: Path, timeout: float) -> ServerStatus:
+    """Wait until the supervisor ``pid`` has recorded the server's URL."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         doc = _read_state()
         if doc is not None and doc.get("pid") == pid and doc.get("url"):
-            return status(), True
+            return status()
         if not _alive(pid):
             raise CLIError(
                 f"the local flowServ server did not start; see {log_path}:\n"
@@ -296,7 +306,6 @@ def run_foreground(
     echo: Callable[[str], Any] = print,
 ) -> int:
     """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs."""
-    from .testing import FlowservServer, FlowservServerError
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -340,7 +349,7 @@ def run_foreground(
 
 def main(argv: list[str] | None = None) -> int:
     """The supervisor's entry point (started by :func:`start`)."""
-    parser = argparse.ArgumentParser(prog="python -m aioflowserv._cli_server")
+    parser = argparse.ArgumentParser(prog="python -m aioflowserv.cli.localserver")
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--port", type=int)
     parser.add_argument("--python")

@@ -1,0 +1,1 @@
+"""Shared test support: one module per kind of helper, imported as ``tests.support.<module>``."""
