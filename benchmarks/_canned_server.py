@@ -15,8 +15,7 @@ import asyncio
 import json
 import sys
 
-import _common  # noqa: F401 - makes the fake flowServ importable
-from fakeserver import FakeFlowserv
+from aioflowserv.testing import FakeFlowserv
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 GROUP_ID = "fedcba9876543210fedcba9876543210"

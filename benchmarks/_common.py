@@ -1,8 +1,4 @@
-"""Helpers shared by the benchmark scripts: paths, measurements, tables and JSON results.
-
-Importing this module also makes ``tests/fakeserver.py`` (the in-process fake
-flowServ) importable as ``fakeserver``.
-"""
+"""Helpers shared by the benchmark scripts: paths, measurements, tables and JSON results."""
 
 from __future__ import annotations
 
@@ -21,7 +17,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "tests"))
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _LOAD_AT_START = os.getloadavg()

@@ -24,7 +24,7 @@ import anyio
 
 import _common
 import aioflowserv as afs
-from fakeserver import FakeFlowserv, client_for
+from aioflowserv.testing import BASE_URL, FakeFlowserv
 
 
 async def measure_rtt(fs: afs.AsyncFlowserv, run_id: str, samples: int = 50) -> float:
@@ -47,7 +47,10 @@ async def case(
     group_ids = [fake.add_group() for _ in range(groups)]
     probe = fake.add_run(group_ids[0], state="SUCCESS")
     latencies: list[float] = []
-    async with client_for(fake, poll_interval=interval, max_interval=max_interval) as fs:
+    async with afs.AsyncFlowserv(
+        BASE_URL, token=fake.token, transport=fake, retries=0,
+        poll_interval=interval, max_interval=max_interval,
+    ) as fs:
         measured_rtt = await measure_rtt(fs, probe)
         now = anyio.current_time()
         run_ids = [

@@ -34,8 +34,7 @@ import httpx
 import _common
 import aioflowserv as afs
 from _canned_server import GROUP_ID, RUN_ID, canned_documents
-from aioflowserv.testing import FlowservServer
-from fakeserver import BASE_URL, FakeFlowserv
+from aioflowserv.testing import BASE_URL, SLEEPER_PARAMETERS, FakeFlowserv, FlowservServer
 
 TARGETS = {"async": 1.15, "sync": 1.3}
 
@@ -110,8 +109,6 @@ async def async_case(transport: httpx.AsyncBaseTransport, run_id: str, group_id:
 
 async def _metadata(fs: afs.AsyncFlowserv, group_id: str) -> tuple[afs.WorkflowInfo, afs.Group]:
     """Workflow and group documents without counting them (canned or fake)."""
-    from fakeserver import SLEEPER_PARAMETERS
-
     info = afs.WorkflowInfo.from_json(
         {"id": "sleeper", "name": "Sleeper", "parameters": SLEEPER_PARAMETERS}
     )

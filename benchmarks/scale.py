@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Scale: watching 10,000 active runs in 10 groups, against per-run polling with raw httpx.
 
-Runs live on the in-process fake flowServ (``tests/fakeserver.py``, the real
-response shapes) and end at random times over ~10 s. Each variant runs in its
+Runs live on the in-process fake flowServ (:class:`aioflowserv.testing.FakeFlowserv`,
+the real response shapes) and end at random times over ~10 s. Each variant runs in its
 own fresh process (so that memory figures do not mix), on the same seed:
 
 - ``sdk``: one ``as_completed`` over all runs (one watcher, one wait);
@@ -30,10 +30,12 @@ import httpx
 
 import _common
 import aioflowserv as afs
-from fakeserver import ACTIVE, BASE_URL, FakeFlowserv, client_for
+from aioflowserv.testing import BASE_URL, FakeFlowserv
 
 VARIANTS = ("sdk", "sdk-tasks", "raw", "sdk-idle")
 TARGETS = {"listings_per_tick": 10, "rss_growth_mb": 30, "cpu_per_tick_ms": 50}
+ACTIVE = {"PENDING", "RUNNING"}
+"""The run states a hand-written poll loop waits through."""
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -45,7 +47,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     run_ids = [fake.add_run(groups[i % args.groups]) for i in range(args.runs)]
     snapshots = [fake.snapshot(run_id) for run_id in run_ids] if args.variant != "raw" else []
 
-    async with client_for(fake, poll_interval=args.interval, max_interval=args.interval * 5) as fs:
+    async with afs.AsyncFlowserv(
+        BASE_URL, token=fake.token, transport=fake, retries=0,
+        poll_interval=args.interval, max_interval=args.interval * 5,
+    ) as fs:
         raw = httpx.AsyncClient(
             base_url=BASE_URL + "/", transport=fake, headers={"api_key": fake.token}
         )

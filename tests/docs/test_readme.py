@@ -15,10 +15,9 @@ import click
 import pytest
 
 from aioflowserv import _config, testing
-from aioflowserv._cli import cli
+from aioflowserv.cli.commands import cli
 from aioflowserv.testing import FlowservServer
-
-from .readme import README, Block, blocks, example_test_files, python_examples
+from tests.support.readme import README, Block, blocks, example_test_files, python_examples
 
 
 def test_the_readme_starts_with_the_two_commands() -> None:
@@ -55,7 +54,9 @@ def test_the_readme_has_python_examples_for_each_part_of_the_guide() -> None:
         "Quick start (async)", "Quick start (sync)", "Batch submission", "Watching many runs",
         "Errors and retries",
     }
-    assert [block.test_file for block in example_test_files()] == ["test_sleeper.py"]
+    assert [block.test_file for block in example_test_files()] == [
+        "test_sleeper.py", "test_with_a_fake.py",
+    ]
 
 
 def _command(words: list[str]) -> tuple[click.Command, list[str]]:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from aioflowserv.testing import FlowservServer
-
-from .tally import TALLY, Tally
+from tests.support.tally import TALLY, Tally
 
 
 @pytest.fixture(scope="session")

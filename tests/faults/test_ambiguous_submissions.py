@@ -18,8 +18,7 @@ import pytest_asyncio
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-
-from .proxy import FaultProxy
+from tests.support.proxy import FaultProxy
 
 TIMEOUT = 2.0
 NAMES = b"Ada\nGrace\n"

@@ -42,9 +42,8 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-
-from .proxy import FaultProxy
-from .tally import Tally
+from tests.support.proxy import FaultProxy
+from tests.support.tally import Tally
 
 SEED = int(os.environ.get("AIOFLOWSERV_FAULT_SEED", "20240521"))
 TIMEOUT = 2.0

@@ -1,32 +1,14 @@
-"""Fixtures of the hardening tests: a server with tight limits, shared users, request counting."""
+"""Fixtures of the hardening tests: a server with tight limits, and a user shared by a module."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from aioflowserv.testing import FlowservServer
-
-SMALL_UPLOAD = 64 * 1024
-"""The upload limit of the restricted server (bytes)."""
-
-
-class CountingTransport(httpx.AsyncBaseTransport):
-    """The normal transport, counting the requests that go out."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+from tests.support.realserver import SMALL_UPLOAD
 
 
 @pytest.fixture(scope="session")

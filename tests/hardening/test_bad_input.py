@@ -24,9 +24,9 @@ import pytest_asyncio
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-
-from .conftest import SMALL_UPLOAD, CountingTransport
-from .fakes import Answer, CannedServer
+from tests.support.canned import Answer, CannedServer
+from tests.support.realserver import SMALL_UPLOAD
+from tests.support.transports import CountingTransport
 
 FAKE_TOKEN = "fake-token-3f9a1c"
 RUN_ID = "0123456789abcdef0123456789abcdef"

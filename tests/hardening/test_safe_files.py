@@ -16,8 +16,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv import _files
-
-from .fakes import Answer, CannedServer
+from tests.support.canned import Answer, CannedServer
 
 CONTENT = b"Hello Ada!\nHello Grace!\n"
 BIG = 3 * (1 << 20)

@@ -17,8 +17,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-
-from .fakes import API_PATH, Answer, CannedServer, Recorded
+from tests.support.canned import API_PATH, Answer, CannedServer, Recorded
 
 TOKEN = "tok-5e1f0c9d2b7a4e68"
 DESCRIPTOR = {"name": "fake flowServ", "version": "0.8.1", "routes": []}

@@ -2,8 +2,9 @@
 
 The session-wide ``server`` and the per-test ``user``, ``group_id``,
 ``types_group_id``, ``client``, ``workflow`` and ``sync_client`` come from
-``tests/conftest.py``. Every wait has a deadline (``integration_support.DEADLINE``):
-the real server can leave a run RUNNING forever.
+``tests/conftest.py``. Every wait has a deadline
+(:data:`tests.support.realserver.DEADLINE`): the real server can leave a run
+RUNNING forever.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
+from tests.support.realserver import DEADLINE, POLL
 
 
 async def assert_rejected_without_run(

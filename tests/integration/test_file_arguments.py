@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
+from tests.support.realserver import DEADLINE, POLL
 
 CONTENT = "Carol\nDave\n"
 EXPECTED = ["Hello Carol!", "Hello Dave!"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
 from aioflowserv import _files
+from tests.support.realserver import DEADLINE, POLL
 
 BIG_NAMES = 70_000
 """Enough names that the greetings file is larger than the prefetch limit (streamed)."""

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import io
 import tarfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer, free_port
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
+from tests.support.realserver import DEADLINE, POLL, unique
 
 SLEEP_ZERO = [{"name": "sleep", "value": 0}]
 SLEEP_TWO = [{"name": "sleep", "value": 2}]

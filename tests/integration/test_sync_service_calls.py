@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import io
 import tarfile
-import uuid
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+from tests.support.realserver import DEADLINE, POLL, unique
 
 
 def finished_run(fs: afs.Flowserv, group_id: str, sleep: float = 0) -> afs.Run:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL, settle_postproc_sync
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.realserver import DEADLINE, POLL, settle_postproc_sync
 
 
 def finish(workflow: afs.Workflow, arguments: dict[str, Any]) -> afs.Run:

@@ -9,10 +9,10 @@ from typing import Any
 
 import anyio
 import pytest
-from integration_support import DEADLINE, POLL
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.realserver import DEADLINE, POLL
 
 
 @pytest.mark.asyncio

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from integration_support import DEADLINE, POLL, settle_postproc
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.realserver import DEADLINE, POLL, settle_postproc
 
 HALF = {"sleep": 0.5}
 

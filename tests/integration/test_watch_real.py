@@ -9,50 +9,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.transports import CountingTransport
 
 DEADLINE = 45.0
 TICK = 0.25
-ACTIVE = {"PENDING", "RUNNING"}
-
-
-class CountingTransport(httpx.AsyncBaseTransport):
-    """A real HTTP transport that counts answered requests (2xx) by method and path shape.
-
-    Only answers count, so that a request retried after a transient failure is counted once.
-    It also notes, for each run, the first group listing that showed it ended
-    (``ended_in``: run id -> listing number), which is when the SDK could know.
-    """
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.counts: Counter[str] = Counter()
-        self.listings = 0
-        self.ended_in: dict[str, int] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if response.status_code < 300:
-            route = request.url.path.split("/api/v1/", 1)[-1]
-            shape = "/".join("{id}" if len(part) == 32 else part for part in route.split("/"))
-            self.counts[f"{request.method} {shape}"] += 1
-            if request.method == "GET" and shape == "groups/{id}/runs":
-                await response.aread()
-                self.listings += 1
-                for item in response.json()["runs"]:
-                    if item["state"] not in ACTIVE:
-                        self.ended_in.setdefault(item["id"], self.listings)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def assert_completion_order(runs: list[afs.Run], ended_in: dict[str, int]) -> None:

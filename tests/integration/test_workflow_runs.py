@@ -4,13 +4,12 @@ failure, cancel, delete and poll."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
-from integration_support import DEADLINE, POLL, settle_postproc
 
 import aioflowserv as afs
+from tests.support.realserver import DEADLINE, POLL, settle_postproc, unique
 
 
 async def final(workflow: afs.AsyncWorkflow, arguments: dict[str, object]) -> afs.Run:
@@ -204,7 +203,7 @@ async def test_start_run_waits_for_the_postproc_run_that_its_success_triggered(
     # The server shows the new post-processing run only a moment after the run's
     # success; several runs in a row show that start_run never returns before it.
     for _ in range(4):
-        group = await client.create_group("sleeper", f"pp-{uuid.uuid4().hex[:12]}")
+        group = await client.create_group("sleeper", unique("pp"))
         workflow = await client.workflow("sleeper", group.id)
         run = await final(workflow, {"sleep": 0})
         postproc = await workflow.get_postproc_results()

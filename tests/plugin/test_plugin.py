@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aioflowserv.testing import find_server_python
-from docs.readme import example_test_files  # tests/ is on sys.path (rootdir of the test packages)
+from tests.support.readme import example_test_files
 
 INNER = Path(__file__).parent / "inner"
 Outcomes = dict[str, str]
@@ -66,9 +66,15 @@ def passed(outcomes: Outcomes, name: str) -> None:
 
 
 def test_the_readmes_example_test_file_passes(with_pytest_asyncio: Outcomes) -> None:
-    assert [block.test_file for block in example_test_files()] == ["test_sleeper.py"]
+    assert "test_sleeper.py" in [block.test_file for block in example_test_files()]
     passed(with_pytest_asyncio, "test_a_run_greets_everyone")
     passed(with_pytest_asyncio, "test_a_failing_run_reports_why")
+
+
+def test_the_readmes_example_with_a_fake_server_passes(with_pytest_asyncio: Outcomes) -> None:
+    assert "test_with_a_fake.py" in [block.test_file for block in example_test_files()]
+    passed(with_pytest_asyncio, "test_a_batch_reports_the_run_that_failed")
+    passed(with_pytest_asyncio, "test_an_overloaded_server_is_asked_again")
 
 
 def test_the_sync_client_is_logged_in_as_the_fresh_user(with_pytest_asyncio: Outcomes) -> None:

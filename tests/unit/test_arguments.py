@@ -1,45 +1,31 @@
-"""Client-side argument validation in ``AsyncWorkflow.start_run``.
+"""Run arguments (``_arguments``): checked before any request, and sent in the server's form.
 
 Every bad argument is refused before any request (nothing uploaded, no run
 started) with an error whose ``parameter`` names the parameter (and, inside a
-list or record, the element: ``nums[1]``, ``point.x``).
+list or record, the element: ``nums[1]``, ``point.x``); defaults fill in what
+is left out. File arguments: each accepted kind is uploaded as one multipart
+part named ``file``, whose filename is the local base name, or the parameter
+name for content without a name.
 """
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 import respx
 
 import aioflowserv as afs
-
-from ._support import body, load_workflow, run_doc
+from tests.support.documents import KITCHEN, SLEEPER_DEFAULTS, run_doc
+from tests.support.mocked import body, load_workflow, multipart_parts, upload_route
 
 pytestmark = pytest.mark.asyncio
-
-KITCHEN: list[dict[str, Any]] = [
-    {"name": "text", "dtype": "string", "defaultValue": "hi", "index": 0},
-    {"name": "count", "dtype": "int", "defaultValue": 5, "range": "[0.0,10.0)", "index": 1},
-    {"name": "ratio", "dtype": "float", "defaultValue": 0.5, "range": "(0.0,1.0]", "index": 2},
-    {"name": "free", "dtype": "float", "defaultValue": 0.0, "index": 3},
-    {"name": "flag", "dtype": "bool", "defaultValue": False, "index": 4},
-    {"name": "mode", "dtype": "select", "defaultValue": "plain", "index": 5,
-     "values": [{"name": "Plain", "value": "plain", "isDefault": True},
-                {"name": "Upper", "value": "upper"}]},
-    {"name": "level", "dtype": "select", "defaultValue": 1, "index": 6,
-     "values": [{"name": "One", "value": 1}, {"name": "Two", "value": 2}]},
-    {"name": "nums", "dtype": "list", "defaultValue": [1, 2], "index": 7, "isRequired": False,
-     "para": {"name": "num", "dtype": "int", "index": 0, "isRequired": True}},
-    {"name": "point", "dtype": "record", "index": 8, "isRequired": False,
-     "defaultValue": [{"name": "x", "value": 0.0}],
-     "fields": [{"name": "x", "dtype": "float", "index": 0, "isRequired": True},
-                {"name": "tag", "dtype": "string", "defaultValue": "none", "index": 1,
-                 "isRequired": False}]},
-]
-"""One parameter of every dtype, all optional, with open and closed range bounds."""
 
 KITCHEN_DEFAULTS = [
     {"name": "text", "value": "hi"},
@@ -83,9 +69,6 @@ async def sent_arguments(api: respx.MockRouter) -> list[dict[str, Any]]:
     (start,) = [call for call in api.calls if call.request.url.path.endswith("/runs")]
     arguments: list[dict[str, Any]] = body(start.request)["arguments"]
     return arguments
-
-
-# -- refused --------------------------------------------------------------------------
 
 
 async def test_unknown_parameter_is_refused_naming_it(
@@ -272,9 +255,6 @@ async def test_argument_errors_are_value_errors_and_flowserv_errors(
     assert isinstance(caught.value, afs.FlowservError)
 
 
-# -- accepted, and what is sent -----------------------------------------------------------
-
-
 async def test_defaults_are_sent_for_every_parameter_left_out(
     api: respx.MockRouter, kitchen: afs.AsyncWorkflow
 ) -> None:
@@ -356,9 +336,267 @@ async def test_types_workflow_needs_the_point(
     assert api.calls.call_count == 0
 
 
-async def test_cast_of_a_parameter_checks_a_value_without_a_server() -> None:
-    para = afs.Parameter.from_json(KITCHEN[1])
-    assert para.cast("3") == 3
+FILES: list[dict[str, Any]] = [
+    {"name": "names", "dtype": "file", "index": 0, "isRequired": True},
+    {"name": "extra", "dtype": "file", "target": "data/extra.txt",
+     "defaultValue": "data/extra.txt", "index": 1, "isRequired": False},
+]
+"""A required file without default (as hello world's ``names``) and one with a server default."""
+
+CONTENT = b"Alice\nBob\n"
+
+
+@pytest_asyncio.fixture
+async def files(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> afs.AsyncWorkflow:
+    """A workflow whose group declares :data:`FILES`; uploads answer f1, f2, ..."""
+    workflow = await load_workflow(api, fs, "files", FILES)
+    counter = iter(range(1, 100))
+    api.post("/uploads/g1/files").mock(
+        side_effect=lambda request: httpx.Response(
+            201, json={"id": f"f{next(counter)}", "name": "upload"}
+        )
+    )
+    api.post("/groups/g1/runs").respond(201, json=run_doc())
+    return workflow
+
+
+@pytest.fixture
+def names_file(tmp_path: Path) -> Path:
+    """A local file ``names.txt`` holding :data:`CONTENT`."""
+    path = tmp_path / "names.txt"
+    path.write_bytes(CONTENT)
+    return path
+
+
+@pytest.fixture
+def open_files() -> Iterator[list[io.IOBase]]:
+    """Files opened by a test, closed afterwards."""
+    opened: list[io.IOBase] = []
+    yield opened
+    for handle in opened:
+        handle.close()
+
+
+def uploads(api: respx.MockRouter) -> list[tuple[str, str | None, bytes]]:
+    """The parts of every upload sent, in order."""
+    return [
+        part
+        for call in api.calls
+        if call.request.url.path.endswith("/uploads/g1/files")
+        for part in multipart_parts(call.request)
+    ]
+
+
+def started_with(api: respx.MockRouter) -> list[dict[str, Any]]:
+    """The ``arguments`` of the run start."""
+    (start,) = [c for c in api.calls if c.request.url.path.endswith("/groups/g1/runs")]
+    arguments: list[dict[str, Any]] = body(start.request)["arguments"]
+    return arguments
+
+
+KINDS: dict[str, tuple[Callable[[Path, list[io.IOBase]], Any], str]] = {
+    "str path": (lambda path, opened: str(path), "names.txt"),
+    "pathlib.Path": (lambda path, opened: path, "names.txt"),
+    "bytes": (lambda path, opened: CONTENT, "names"),
+    "bytearray": (lambda path, opened: bytearray(CONTENT), "names"),
+    "memoryview": (lambda path, opened: memoryview(CONTENT), "names"),
+    "io.BytesIO": (lambda path, opened: io.BytesIO(CONTENT), "names"),
+    "io.StringIO": (lambda path, opened: io.StringIO(CONTENT.decode()), "names"),
+    "open binary file": (
+        lambda path, opened: opened.append(path.open("rb")) or opened[-1], "names.txt"
+    ),
+    "open text file": (
+        lambda path, opened: opened.append(path.open(encoding="utf-8")) or opened[-1],
+        "names.txt",
+    ),
+    "FileArgument": (lambda path, opened: afs.FileArgument(path), "names.txt"),
+    "FileArgument with filename": (
+        lambda path, opened: afs.FileArgument(CONTENT, filename="people.txt"), "people.txt"
+    ),
+}
+
+
+@pytest.mark.parametrize(("make", "filename"), list(KINDS.values()), ids=list(KINDS))
+async def test_accepted_kind_is_uploaded_as_one_part_named_file(
+    api: respx.MockRouter,
+    files: afs.AsyncWorkflow,
+    names_file: Path,
+    open_files: list[io.IOBase],
+    make: Callable[[Path, list[io.IOBase]], Any],
+    filename: str,
+) -> None:
+    await files.start_run({"names": make(names_file, open_files)})
+    assert uploads(api) == [("file", filename, CONTENT)]
+    assert started_with(api) == [
+        {"name": "names", "value": {"type": "$file", "value": {"fileId": "f1"}}}
+    ]
+
+
+async def test_file_argument_target_is_sent_as_target_path(
+    api: respx.MockRouter, files: afs.AsyncWorkflow
+) -> None:
+    await files.start_run({"names": afs.FileArgument(CONTENT, target="inputs/names.csv")})
+    assert started_with(api) == [
+        {"name": "names",
+         "value": {"type": "$file", "value": {"fileId": "f1", "targetPath": "inputs/names.csv"}}}
+    ]
+
+
+async def test_file_parameter_with_a_server_default_is_not_uploaded_when_left_out(
+    api: respx.MockRouter, files: afs.AsyncWorkflow
+) -> None:
+    await files.start_run({"names": CONTENT})
+    assert len(uploads(api)) == 1
+    assert [a["name"] for a in started_with(api)] == ["names"]
+
+
+async def test_two_file_arguments_are_uploaded_in_declaration_order(
+    api: respx.MockRouter, files: afs.AsyncWorkflow
+) -> None:
+    await files.start_run({"extra": b"second", "names": b"first"})
+    assert [part[2] for part in uploads(api)] == [b"first", b"second"]
+    assert started_with(api) == [
+        {"name": "names", "value": {"type": "$file", "value": {"fileId": "f1"}}},
+        {"name": "extra", "value": {"type": "$file", "value": {"fileId": "f2"}}},
+    ]
+
+
+async def test_stream_is_uploaded_from_its_current_position(
+    api: respx.MockRouter, files: afs.AsyncWorkflow
+) -> None:
+    stream = io.BytesIO(b"HEADER" + CONTENT)
+    stream.seek(6)
+    await files.start_run({"names": stream})
+    assert uploads(api) == [("file", "names", CONTENT)]
+
+
+async def test_text_content_is_uploaded_as_utf8(
+    api: respx.MockRouter, files: afs.AsyncWorkflow
+) -> None:
+    await files.start_run({"names": io.StringIO("Zoë\n")})
+    assert uploads(api) == [("file", "names", "Zoë\n".encode())]
+
+
+async def test_stream_is_rewound_when_an_upload_that_never_connected_is_sent_again(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    route = api.post("/uploads/g1/files").mock(
+        side_effect=[httpx.ConnectError("refused"),
+                     httpx.Response(201, json={"id": "f1", "name": "names"})]
+    )
+    stream = io.BytesIO(b"xx" + CONTENT)
+    stream.seek(2)
+    await fs.upload_file("g1", stream)
+    assert route.call_count == 2
+    assert multipart_parts(route.calls.last.request) == [("file", "file", CONTENT)]
+
+
+async def test_missing_local_file_is_refused(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.txt"
     with pytest.raises(afs.InvalidArgumentError) as caught:
-        para.cast(1.5)
-    assert caught.value.parameter == "count"
+        await files.start_run({"names": str(missing)})
+    assert caught.value.parameter == "names"
+    assert "no such file" in caught.value.reason
+    assert api.calls.call_count == 0
+
+
+async def test_directory_is_refused(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, tmp_path: Path
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await files.start_run({"names": tmp_path})
+    assert caught.value.parameter == "names"
+    assert "not a regular file" in caught.value.reason
+    assert api.calls.call_count == 0
+
+
+async def test_missing_file_inside_a_file_argument_is_refused(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, tmp_path: Path
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await files.start_run({"names": afs.FileArgument(tmp_path / "gone.csv", target="x")})
+    assert caught.value.parameter == "names"
+    assert api.calls.call_count == 0
+
+
+async def test_closed_file_is_refused(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, names_file: Path
+) -> None:
+    handle = names_file.open("rb")
+    handle.close()
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await files.start_run({"names": handle})
+    assert caught.value.parameter == "names"
+    assert api.calls.call_count == 0
+
+
+@pytest.mark.parametrize("value", [42, 1.5, None, ["names.txt"], {"path": "names.txt"}])
+async def test_value_that_is_no_file_is_refused(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, value: object
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await files.start_run({"names": value})
+    assert caught.value.parameter == "names"
+    assert api.calls.call_count == 0
+
+
+async def test_second_bad_file_means_the_first_is_not_uploaded(
+    api: respx.MockRouter, files: afs.AsyncWorkflow, tmp_path: Path
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await files.start_run({"names": CONTENT, "extra": tmp_path / "missing"})
+    assert caught.value.parameter == "extra"
+    assert api.calls.call_count == 0
+
+
+async def test_start_run_without_arguments_sends_every_default_except_the_file(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    route = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    run = await sleeper.start_run({})
+    assert body(route.calls.last.request) == {"arguments": SLEEPER_DEFAULTS}
+    assert run.run_id == "r1"
+    assert api.calls.call_count == 1  # the file parameter's default was not uploaded
+
+
+async def test_start_run_sends_given_values_cast_and_in_declaration_order(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    route = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    await sleeper.start_run(
+        {"shout": "true", "mode": "upper", "exitcode": "3", "greeting": "Hi", "sleep": 2}
+    )
+    assert body(route.calls.last.request) == {
+        "arguments": [
+            {"name": "sleep", "value": 2.0},
+            {"name": "greeting", "value": "Hi"},
+            {"name": "exitcode", "value": 3},
+            {"name": "mode", "value": "upper"},
+            {"name": "shout", "value": True},
+        ]
+    }
+
+
+async def test_start_run_sends_the_target_path_of_a_file_argument(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    upload_route(api, "f1")
+    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    await sleeper.start_run({"names": afs.FileArgument(b"x", target="data/other.txt")})
+    arguments = body(start.calls.last.request)["arguments"]
+    assert {
+        "name": "names",
+        "value": {"type": "$file", "value": {"fileId": "f1", "targetPath": "data/other.txt"}},
+    } in arguments
+
+
+async def test_start_runs_checks_every_argument_set_before_the_first_request(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    route = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await sleeper.start_runs([{"sleep": 1}, {"sleep": 2}, {"sleep": -1}])
+    assert caught.value.parameter == "sleep"
+    assert route.call_count == 0

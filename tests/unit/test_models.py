@@ -1,7 +1,9 @@
-"""Models built from server documents: runs, run listings, uploads, groups and workflows.
+"""Models built from server documents (``_models``): runs, run listings, uploads, groups, workflows.
 
-The documents are the shapes of flowserv-rest-api.md section 8 (run handles in
-every state), section 5 (workflows, post-processing) and section 6 (groups).
+The documents have the shapes a real flowServ 0.8.1 server answers with: run
+handles in every state, workflows with and without post-processing, groups. A
+document that lacks a key or carries an unknown state is an
+:class:`InvalidResponseError`, whichever call received it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from typing import Any
 
 import attrs
 import pytest
+import respx
 
 import aioflowserv as afs
-
-from ._support import CREATED, FINISHED, STARTED, group_doc, run_doc, workflow_doc
+from tests.support.documents import (
+    CREATED,
+    FINISHED,
+    SLEEPER_PARAMETERS,
+    STARTED,
+    TOKEN,
+    group_doc,
+    run_doc,
+    workflow_doc,
+)
 
 SLEEPER_FILES = [
     {"id": "6158d1", "name": "greetings", "title": "Greetings",
@@ -40,9 +51,6 @@ POSTPROC = {
 """A post-processing run handle: no groupId, no parameters, a server temp path as argument."""
 
 PREDICATES = ("is_active", "is_pending", "is_running", "is_success", "is_error", "is_canceled")
-
-
-# -- Run -------------------------------------------------------------------------------
 
 
 def test_running_run_has_a_start_but_no_end() -> None:
@@ -172,9 +180,6 @@ def test_run_keeps_the_raw_document() -> None:
     assert afs.Run.from_json(doc).doc["extra"] == "kept"
 
 
-# -- RunState ----------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("state", list(afs.RunState))
 def test_run_state_parses_its_own_name(state: afs.RunState) -> None:
     assert afs.RunState.parse(state.value) is state
@@ -192,9 +197,6 @@ def test_only_pending_and_running_are_active() -> None:
     assert {s for s in afs.RunState if s.is_active} == {
         afs.RunState.PENDING, afs.RunState.RUNNING
     }
-
-
-# -- listings, uploads, users, groups, workflows ------------------------------------------
 
 
 def test_run_info_from_a_listing_entry() -> None:
@@ -286,3 +288,91 @@ def test_workflow_listing_entry_without_description_or_instructions() -> None:
 def test_document_lacking_a_key_is_an_invalid_response(model: Any, doc: object) -> None:
     with pytest.raises(afs.InvalidResponseError):
         model.from_json(doc)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"state": "RUNNING"},
+        {"id": "r1"},
+        {"id": "r1", "state": "DONE"},
+        {"id": "r1", "state": None},
+        {"id": "r1", "state": "RUNNING", "files": {"not": "a list"}},
+        {"id": "r1", "state": "SUCCESS", "files": [{"name": "no id"}]},
+        {"id": "r1", "state": "RUNNING", "createdAt": "yesterday"},
+        ["not", "an", "object"],
+        None,
+    ],
+    ids=["no-id", "no-state", "unknown-state", "null-state", "files-not-list", "file-no-id",
+         "bad-timestamp", "list", "null"],
+)
+async def test_malformed_run_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv, payload: object
+) -> None:
+    api.get("/runs/r1").respond(200, json=payload)
+    with pytest.raises(afs.InvalidResponseError):
+        await once.get_run("r1")
+
+
+@pytest.mark.asyncio
+async def test_listing_without_its_list_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    api.get("/groups/g1/runs").respond(200, json={"items": []})
+    with pytest.raises(afs.InvalidResponseError):
+        await once.list_runs("g1")
+
+
+@pytest.mark.asyncio
+async def test_listing_entry_with_unknown_state_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    api.get("/groups/g1/runs").respond(200, json={"runs": [{"id": "r1", "state": "WAITING"}]})
+    with pytest.raises(afs.InvalidResponseError, match="WAITING"):
+        await once.list_runs("g1")
+
+
+@pytest.mark.asyncio
+async def test_login_answer_without_token_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    api.post("/users/login").respond(200, json={"id": "u1", "username": "alice"})
+    with pytest.raises(afs.InvalidResponseError):
+        await once.login("alice", "secret")
+    assert once.token == TOKEN
+
+
+@pytest.mark.asyncio
+async def test_service_descriptor_without_routes_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    api.get("/").respond(200, json={"status": "ok"})
+    with pytest.raises(afs.InvalidResponseError):
+        await once.service_info()
+
+
+@pytest.mark.asyncio
+async def test_group_with_malformed_range_is_an_invalid_response(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    bad = [{"name": "n", "dtype": "int", "range": "0..10", "index": 0}]
+    api.get("/groups/g1").respond(200, json=group_doc(parameters=bad))
+    with pytest.raises(afs.InvalidResponseError):
+        await once.get_group("g1")
+
+
+@pytest.mark.asyncio
+async def test_run_document_with_extra_keys_is_accepted(
+    api: respx.MockRouter, once: afs.AsyncFlowserv
+) -> None:
+    api.get("/runs/r1").respond(200, json=run_doc(newKey={"from": "a newer server"}))
+    assert (await once.get_run("r1")).is_running()
+
+
+def test_a_run_keeps_its_document_but_not_the_groups_parameter_declarations() -> None:
+    doc = run_doc("r1", state="SUCCESS", parameters=SLEEPER_PARAMETERS)
+    run = afs.Run.from_json(doc)
+    assert "parameters" not in run.doc
+    assert run.doc["arguments"] == doc["arguments"]
+    assert run.doc["id"] == "r1"

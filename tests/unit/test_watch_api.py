@@ -14,28 +14,10 @@ import anyio
 import pytest
 
 import aioflowserv as afs
-from fakeserver import (  # noqa: F401 - fixtures
-    FIXED,
-    FakeFlowserv,
-    client_for,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
+from tests.support.fake import FIXED, client_for
 
 pytestmark = pytest.mark.anyio
-
-
-
-@pytest.fixture
-async def workflow(fake: FakeFlowserv, sdk: afs.AsyncFlowserv) -> afs.AsyncWorkflow:
-    """The sleeper workflow of a fresh group; the loading requests are not counted."""
-    loaded = await sdk.workflow("sleeper", fake.add_group())
-    fake.reset_counts()
-    return loaded
-
-
-# -- on_change -------------------------------------------------------------------------------
 
 
 async def test_on_change_sees_every_state_change_once_and_the_final_record_last(
@@ -73,9 +55,6 @@ async def test_on_change_of_a_batch_reports_each_run(
     assert sorted(seen) == sorted(started + [(run.run_id, run.state) for run in runs])
     assert seen[:2] == started or seen[:2] == started[::-1]
     assert [run.state for run in runs] == [afs.RunState.SUCCESS, afs.RunState.ERROR]
-
-
-# -- cancelling a submission -------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -128,9 +107,6 @@ async def test_a_cancelled_batch_reports_every_run_it_started_and_sends_no_more(
     assert len(made) == 4
     assert "cancelled after starting 4 of 6 runs" in caplog.text
     assert all(run_id in caplog.text for run_id in made)
-
-
-# -- as_completed ----------------------------------------------------------------------------
 
 
 async def test_as_completed_yields_final_runs_in_completion_order(
@@ -223,9 +199,6 @@ async def test_leaving_as_completed_early_stops_the_watching(
     await anyio.sleep(60)
     assert fake.count() == sent
     assert sdk._session.watcher.idle
-
-
-# -- start_runs ------------------------------------------------------------------------------
 
 
 async def test_start_runs_returns_runs_in_input_order_with_bounded_concurrency(
@@ -321,79 +294,12 @@ async def test_arguments_are_all_checked_before_the_first_submission(
     assert fake.count() == 0
 
 
-async def test_start_runs_does_not_wait_for_post_processing_unless_asked(
-    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
-) -> None:
-    fake.postproc = 5.0
-    with anyio.fail_after(600):
-        runs = await workflow.start_runs([{"sleep": 0.2}], poll_interval=0.1)
-    assert runs[0].is_success()
-    assert fake.postproc_runs[-1].active
-    with anyio.fail_after(600):
-        await workflow.start_runs([{"sleep": 0.2}], poll_interval=0.1, postproc=True)
-    assert not fake.postproc_runs[-1].active
-
-
-# -- start_run with poll_interval ------------------------------------------------------------
-
-
-async def test_start_run_with_poll_interval_also_waits_for_the_post_processing_run(
-    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
-) -> None:
-    fake.postproc = 2.0
-    with anyio.fail_after(600):
-        run = await workflow.start_run({"sleep": 1}, poll_interval=0.1)
-    assert run.is_success()
-    assert run.files()
-    (post,) = fake.postproc_runs
-    assert post.state == "SUCCESS"
-    assert anyio.current_time() >= post.finished  # type: ignore[operator]
-    assert fake.count("get_run", post.id) >= 1
-    postproc = await workflow.get_postproc_results()
-    assert postproc is not None
-    assert postproc.run_id == post.id
-    assert postproc.is_success()
-
-
 async def test_start_run_without_poll_interval_returns_the_started_run_at_once(
     fake: FakeFlowserv, workflow: afs.AsyncWorkflow
 ) -> None:
     run = await workflow.start_run({"sleep": 5})
     assert run.is_running()
     assert fake.count() == 1
-
-
-async def test_wait_with_postproc_waits_for_the_post_processing_run(
-    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
-) -> None:
-    fake.postproc = 3.0
-    run = await workflow.start_run({"sleep": 0.5})
-    with anyio.fail_after(600):
-        final = await workflow.wait(run, postproc=True, **FIXED)
-    assert final.is_success()
-    assert not fake.postproc_runs[-1].active
-
-
-async def test_wait_with_postproc_looks_past_an_older_post_processing_run_still_active(
-    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
-) -> None:
-    # The server makes a post-processing run a moment after the run that
-    # triggered it ended. Run 1 ends at 0.3 s, its post-processing runs from
-    # 0.8 to 2.8 s; run 2 ends at 1.0 s, its post-processing appears at 1.5 s
-    # and runs to 3.5 s. At run 2's end the workflow shows run 1's, active.
-    fake.postproc, fake.postproc_delay = 2.0, 0.5
-    started = anyio.current_time()
-    await workflow.start_run({"sleep": 0.3})
-    second = await workflow.start_run({"sleep": 1.0})
-    with anyio.fail_after(600):
-        final = await workflow.wait(second, postproc=True, **FIXED)
-    assert final.is_success()
-    assert anyio.current_time() - started >= 3.5
-    _, second_post = fake.postproc_runs
-    postproc = await workflow.get_postproc_results()
-    assert postproc is not None
-    assert postproc.run_id == second_post.id
-    assert postproc.is_success()
 
 
 async def test_a_cancelled_batch_with_cancel_remote_cancels_every_run_it_started(

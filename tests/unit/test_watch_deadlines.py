@@ -11,12 +11,7 @@ import anyio
 import pytest
 
 import aioflowserv as afs
-from fakeserver import (  # noqa: F401 - fixtures
-    FakeFlowserv,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
 
 pytestmark = pytest.mark.anyio
 

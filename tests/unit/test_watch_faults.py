@@ -19,17 +19,10 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv._watch import FATAL_AFTER
-from fakeserver import (  # noqa: F401 - fixtures
-    FIXED,
-    FakeFlowserv,
-    client_for,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
+from tests.support.fake import FIXED, client_for
 
 pytestmark = pytest.mark.anyio
-
 
 
 async def wait_both(sdk: afs.AsyncFlowserv, first: afs.Run, second: afs.Run) -> dict[str, Any]:

@@ -14,12 +14,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv._watch import GROWTH, JITTER
-from fakeserver import (  # noqa: F401 - fixtures
-    FakeFlowserv,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
 
 pytestmark = pytest.mark.anyio
 

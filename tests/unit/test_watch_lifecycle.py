@@ -16,16 +16,10 @@ import anyio
 import pytest
 
 import aioflowserv as afs
-from fakeserver import (  # noqa: F401 - fixtures
-    FIXED,
-    FakeFlowserv,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
+from tests.support.fake import FIXED
 
 pytestmark = pytest.mark.anyio
-
 
 
 def task_ids() -> set[int]:

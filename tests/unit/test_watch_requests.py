@@ -1,6 +1,6 @@
 """What watching costs in requests: one listing per watched group and tick, one fetch per ended run.
 
-Every test runs under asyncio and trio on a virtual clock (see ``fakeserver``),
+Every test runs under asyncio and trio on a virtual clock (see ``tests/support/clock.py``),
 against the in-process fake flowServ, whose runs end after a scripted number of
 listings of their group: request counts are exact, whatever the machine's load.
 """
@@ -11,16 +11,10 @@ import anyio
 import pytest
 
 import aioflowserv as afs
-from fakeserver import (  # noqa: F401 - fixtures
-    FIXED,
-    FakeFlowserv,
-    fake_server,
-    sdk_client,
-    virtual_clock_backends,
-)
+from aioflowserv.testing import FakeFlowserv
+from tests.support.fake import FIXED
 
 pytestmark = pytest.mark.anyio
-
 
 
 @pytest.mark.parametrize("runs_per_group", [1, 100])

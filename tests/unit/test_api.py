@@ -1,22 +1,24 @@
-"""What goes over the wire for every service call: method, path and exact JSON body.
+"""The endpoint layer (``_api``): what goes over the wire for every REST route.
 
-The server validates bodies strictly (an unexpected key is a 400), so each
-body is compared as a whole, not key by key.
+Method, path and exact JSON body of each call: the server validates bodies
+strictly (an unexpected key is a 400), so each body is compared as a whole, not
+key by key. Identifiers become one checked path segment each, so that none can
+reach another route; a bad one is refused before any request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import respx
 
 import aioflowserv as afs
-
-from ._support import CREATED, body, group_doc, multipart_parts, run_doc, workflow_doc
-
-pytestmark = pytest.mark.asyncio
+from tests.support.documents import CREATED, group_doc, run_doc, workflow_doc
+from tests.support.mocked import body, multipart_parts
 
 USER = {"id": "u1", "username": "alice"}
 
@@ -27,9 +29,7 @@ def only_request(route: respx.Route) -> httpx.Request:
     return route.calls.last.request
 
 
-# -- service and users ----------------------------------------------------------
-
-
+@pytest.mark.asyncio
 async def test_service_info_gets_the_descriptor_with_its_trailing_slash(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -43,6 +43,7 @@ async def test_service_info_gets_the_descriptor_with_its_trailing_slash(
     assert info["version"] == "0.8.1"
 
 
+@pytest.mark.asyncio
 async def test_register_user_posts_username_password_and_verify_false(
     api: respx.MockRouter, anonymous: afs.AsyncFlowserv
 ) -> None:
@@ -52,6 +53,7 @@ async def test_register_user_posts_username_password_and_verify_false(
     assert user == afs.User(id="u1", username="alice")
 
 
+@pytest.mark.asyncio
 async def test_register_user_can_ask_for_verification(
     api: respx.MockRouter, anonymous: afs.AsyncFlowserv
 ) -> None:
@@ -60,6 +62,7 @@ async def test_register_user_can_ask_for_verification(
     assert body(only_request(route)) == {"username": "alice", "password": "secret", "verify": True}
 
 
+@pytest.mark.asyncio
 async def test_activate_user_posts_the_user_id(
     api: respx.MockRouter, anonymous: afs.AsyncFlowserv
 ) -> None:
@@ -68,6 +71,7 @@ async def test_activate_user_posts_the_user_id(
     assert body(only_request(route)) == {"id": "u1"}
 
 
+@pytest.mark.asyncio
 async def test_login_posts_credentials_and_keeps_the_token(
     api: respx.MockRouter, anonymous: afs.AsyncFlowserv
 ) -> None:
@@ -85,6 +89,7 @@ async def test_login_posts_credentials_and_keeps_the_token(
     assert only_request(whoami).headers.get_list("api_key") == ["newtoken"]
 
 
+@pytest.mark.asyncio
 async def test_logout_posts_without_a_body_and_forgets_the_token(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -95,6 +100,7 @@ async def test_logout_posts_without_a_body_and_forgets_the_token(
     assert fs.token is None
 
 
+@pytest.mark.asyncio
 async def test_whoami_gets_the_current_user(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/users/whoami").mock(
         return_value=httpx.Response(200, json={**USER, "token": "x"})
@@ -103,9 +109,7 @@ async def test_whoami_gets_the_current_user(api: respx.MockRouter, fs: afs.Async
     assert only_request(route).method == "GET"
 
 
-# -- workflows and groups -------------------------------------------------------
-
-
+@pytest.mark.asyncio
 async def test_list_workflows_gets_the_listing(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -120,6 +124,7 @@ async def test_list_workflows_gets_the_listing(
     assert workflows[0].description is None
 
 
+@pytest.mark.asyncio
 async def test_get_workflow_gets_one_workflow(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/workflows/sleeper").mock(
         return_value=httpx.Response(200, json=workflow_doc())
@@ -130,26 +135,7 @@ async def test_get_workflow_gets_one_workflow(api: respx.MockRouter, fs: afs.Asy
     assert info.name == "Sleeper"
 
 
-async def test_workflow_loads_workflow_and_group_once(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
-) -> None:
-    wf_route = api.get("/workflows/sleeper").mock(
-        return_value=httpx.Response(200, json=workflow_doc())
-    )
-    group_route = api.get("/groups/g1").mock(return_value=httpx.Response(200, json=group_doc()))
-    workflow = await fs.workflow("sleeper", "g1")
-    assert await workflow.name() == "Sleeper"
-    assert await workflow.description() == "The sleeper workflow"
-    assert await workflow.instructions() == "# Run it"
-    assert list(await workflow.parameters()) == [
-        "sleep", "greeting", "names", "exitcode", "mode", "shout"
-    ]
-    assert workflow.identifier == "sleeper"
-    assert workflow.group_id == "g1"
-    assert wf_route.call_count == 1
-    assert group_route.call_count == 1
-
-
+@pytest.mark.asyncio
 async def test_create_group_posts_only_the_name(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -161,6 +147,7 @@ async def test_create_group_posts_only_the_name(
     assert group.id == "g2"
 
 
+@pytest.mark.asyncio
 async def test_create_group_posts_name_and_members(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -171,6 +158,7 @@ async def test_create_group_posts_name_and_members(
     assert body(only_request(route)) == {"name": "team-a", "members": ["u2", "u3"]}
 
 
+@pytest.mark.asyncio
 async def test_get_group_gets_one_group(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/groups/g1").mock(
         return_value=httpx.Response(
@@ -188,6 +176,7 @@ async def test_get_group_gets_one_group(api: respx.MockRouter, fs: afs.AsyncFlow
     assert [(r.run_id, r.state) for r in group.runs] == [("r1", afs.RunState.SUCCESS)]
 
 
+@pytest.mark.asyncio
 async def test_list_groups_gets_the_groups_of_a_workflow(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -201,6 +190,7 @@ async def test_list_groups_gets_the_groups_of_a_workflow(
     assert [(g.id, g.name, g.workflow_id) for g in groups] == [("g1", "team-a", "sleeper")]
 
 
+@pytest.mark.asyncio
 async def test_update_group_puts_only_the_given_fields(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -215,15 +205,14 @@ async def test_update_group_puts_only_the_given_fields(
     ]
 
 
+@pytest.mark.asyncio
 async def test_delete_group_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.delete("/groups/g1").mock(return_value=httpx.Response(204))
     assert await fs.delete_group("g1") is None
     assert only_request(route).content == b""
 
 
-# -- uploads ----------------------------------------------------------------------
-
-
+@pytest.mark.asyncio
 async def test_upload_file_sends_one_multipart_part_named_file(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -240,6 +229,7 @@ async def test_upload_file_sends_one_multipart_part_named_file(
     assert uploaded.created_at is not None
 
 
+@pytest.mark.asyncio
 async def test_upload_file_names_a_local_file_after_its_base_name(
     api: respx.MockRouter, fs: afs.AsyncFlowserv, tmp_path: Path
 ) -> None:
@@ -252,6 +242,7 @@ async def test_upload_file_names_a_local_file_after_its_base_name(
     assert multipart_parts(only_request(route)) == [("file", "people.csv", b"a,b\n")]
 
 
+@pytest.mark.asyncio
 async def test_list_files_gets_the_uploads(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/uploads/g1/files").mock(
         return_value=httpx.Response(
@@ -263,12 +254,14 @@ async def test_list_files_gets_the_uploads(api: respx.MockRouter, fs: afs.AsyncF
     assert [(f.id, f.name) for f in files] == [("f1", "a.txt")]
 
 
+@pytest.mark.asyncio
 async def test_delete_file_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.delete("/uploads/g1/files/f1").mock(return_value=httpx.Response(204))
     assert await fs.delete_file("g1", "f1") is None
     assert route.call_count == 1
 
 
+@pytest.mark.asyncio
 async def test_download_file_gets_the_upload(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/uploads/g1/files/f1").mock(
         return_value=httpx.Response(
@@ -283,9 +276,7 @@ async def test_download_file_gets_the_upload(api: respx.MockRouter, fs: afs.Asyn
     assert await handle.read() == b"Alice\n"
 
 
-# -- runs -------------------------------------------------------------------------
-
-
+@pytest.mark.asyncio
 async def test_list_runs_gets_the_group_listing(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -301,6 +292,7 @@ async def test_list_runs_gets_the_group_listing(
     ]
 
 
+@pytest.mark.asyncio
 async def test_get_run_gets_one_run(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.get("/runs/r1").mock(return_value=httpx.Response(200, json=run_doc()))
     run = await fs.get_run("r1")
@@ -309,6 +301,7 @@ async def test_get_run_gets_one_run(api: respx.MockRouter, fs: afs.AsyncFlowserv
     assert run.is_running()
 
 
+@pytest.mark.asyncio
 async def test_start_run_posts_arguments_as_given(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -319,6 +312,7 @@ async def test_start_run_posts_arguments_as_given(
     assert run.run_id == "r1"
 
 
+@pytest.mark.asyncio
 async def test_cancel_run_sends_the_reason(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.put("/runs/r1").mock(
         return_value=httpx.Response(200, json=run_doc(state="CANCELED", messages=["stop it"]))
@@ -329,6 +323,7 @@ async def test_cancel_run_sends_the_reason(api: respx.MockRouter, fs: afs.AsyncF
     assert run.messages() == ["stop it"]
 
 
+@pytest.mark.asyncio
 async def test_cancel_run_without_reason_sends_an_empty_json_object(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -341,12 +336,14 @@ async def test_cancel_run_without_reason_sends_an_empty_json_object(
     assert body(only_request(route)) == {}
 
 
+@pytest.mark.asyncio
 async def test_delete_run_sends_delete(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
     route = api.delete("/runs/r1").mock(return_value=httpx.Response(204))
     assert await fs.delete_run("r1") is None
     assert route.call_count == 1
 
 
+@pytest.mark.asyncio
 async def test_download_run_file_gets_the_file_by_id(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -363,6 +360,7 @@ async def test_download_run_file_gets_the_file_by_id(
     assert handle.mime_type == "application/json"
 
 
+@pytest.mark.asyncio
 async def test_download_run_archive_gets_the_archive(
     api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
@@ -376,3 +374,54 @@ async def test_download_run_archive_gets_the_archive(
     handle = await fs.download_run_archive("r1")
     assert route.call_count == 1
     assert (handle.name, handle.mime_type) == ("run.tar.gz", "application/gzip")
+
+
+BAD_IDS = ["", ".", "..", "a/b", "../runs", "a\\b", "a?b", "a#b", "a%2Fb", "a b", "a\nb", None, 7]
+
+IdCall = Callable[[afs.AsyncFlowserv, Any], Awaitable[Any]]
+
+ID_CALLS: dict[str, tuple[IdCall, str]] = {
+    "get_run": (lambda fs, bad: fs.get_run(bad), "run_id"),
+    "cancel_run": (lambda fs, bad: fs.cancel_run(bad, "why"), "run_id"),
+    "delete_run": (lambda fs, bad: fs.delete_run(bad), "run_id"),
+    "download_run_file.run_id": (lambda fs, bad: fs.download_run_file(bad, "f1"), "run_id"),
+    "download_run_file.file_id": (lambda fs, bad: fs.download_run_file("r1", bad), "file_id"),
+    "download_run_archive": (lambda fs, bad: fs.download_run_archive(bad), "run_id"),
+    "get_workflow": (lambda fs, bad: fs.get_workflow(bad), "workflow_id"),
+    "workflow.workflow_id": (lambda fs, bad: fs.workflow(bad, "g1"), "workflow_id"),
+    "workflow.group_id": (lambda fs, bad: fs.workflow("sleeper", bad), "group_id"),
+    "create_group": (lambda fs, bad: fs.create_group(bad, "team"), "workflow_id"),
+    "list_groups": (lambda fs, bad: fs.list_groups(bad), "workflow_id"),
+    "get_group": (lambda fs, bad: fs.get_group(bad), "group_id"),
+    "update_group": (lambda fs, bad: fs.update_group(bad, name="x"), "group_id"),
+    "delete_group": (lambda fs, bad: fs.delete_group(bad), "group_id"),
+    "upload_file": (lambda fs, bad: fs.upload_file(bad, b"x"), "group_id"),
+    "list_files": (lambda fs, bad: fs.list_files(bad), "group_id"),
+    "delete_file.group_id": (lambda fs, bad: fs.delete_file(bad, "f1"), "group_id"),
+    "delete_file.file_id": (lambda fs, bad: fs.delete_file("g1", bad), "file_id"),
+    "download_file": (lambda fs, bad: fs.download_file("g1", bad), "file_id"),
+    "list_runs": (lambda fs, bad: fs.list_runs(bad), "group_id"),
+    "start_run": (lambda fs, bad: fs.start_run(bad, []), "group_id"),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+@pytest.mark.parametrize(("call", "what"), list(ID_CALLS.values()), ids=list(ID_CALLS))
+async def test_identifier_with_path_characters_is_refused_before_any_request(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv, call: IdCall, what: str, bad: Any
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await call(fs, bad)
+    assert caught.value.parameter == what
+    assert api.calls.call_count == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("good", ["4a173e0c9f1b4c0e8d2f6a5b3c1d7e9f", "sleeper", "hello-world_2"])
+async def test_ordinary_identifiers_are_sent_as_one_path_segment(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv, good: str
+) -> None:
+    route = api.get(f"/runs/{good}").respond(200, json=run_doc(good))
+    assert (await fs.get_run(good)).run_id == good
+    assert route.call_count == 1

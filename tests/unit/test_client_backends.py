@@ -1,4 +1,4 @@
-"""The same client paths work under asyncio and trio (anyio's pytest plugin runs each twice).
+"""AsyncFlowserv under asyncio and trio (on real clocks): the same client paths work on both.
 
 These cover the code that uses task groups, cancel scopes, threads and sleeps:
 loading a workflow, uploading and starting a run, retrying with waits,
@@ -15,8 +15,8 @@ import pytest
 import respx
 
 import aioflowserv as afs
-
-from ._support import BASE, TOKEN, body, group_doc, multipart_parts, run_doc, workflow_doc
+from tests.support.documents import BASE, TOKEN, group_doc, run_doc, workflow_doc
+from tests.support.mocked import body, multipart_parts
 
 pytestmark = pytest.mark.anyio
 

@@ -1,18 +1,12 @@
-"""Shared data for the unit tests: the mocked server's base URL and canned server documents.
+"""Canned server documents of the unit tests, and the mocked server's base URL and token.
 
-The documents follow the shapes recorded in ``flowserv-rest-api.md`` (a real
-flowServ 0.8.1 server), trimmed to what the tests need.
+The documents have the shapes a real flowServ 0.8.1 server answers with,
+trimmed to what the tests need.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import httpx
-import respx
-
-import aioflowserv as afs
 
 BASE = "http://flowserv.test/flowserv/api/v1"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -56,6 +50,28 @@ TYPES_PARAMETERS: list[dict[str, Any]] = [
      ]},
 ]
 """The types workflow's declarations: a list of int and a record (x: float, tag: string)."""
+
+
+KITCHEN: list[dict[str, Any]] = [
+    {"name": "text", "dtype": "string", "defaultValue": "hi", "index": 0},
+    {"name": "count", "dtype": "int", "defaultValue": 5, "range": "[0.0,10.0)", "index": 1},
+    {"name": "ratio", "dtype": "float", "defaultValue": 0.5, "range": "(0.0,1.0]", "index": 2},
+    {"name": "free", "dtype": "float", "defaultValue": 0.0, "index": 3},
+    {"name": "flag", "dtype": "bool", "defaultValue": False, "index": 4},
+    {"name": "mode", "dtype": "select", "defaultValue": "plain", "index": 5,
+     "values": [{"name": "Plain", "value": "plain", "isDefault": True},
+                {"name": "Upper", "value": "upper"}]},
+    {"name": "level", "dtype": "select", "defaultValue": 1, "index": 6,
+     "values": [{"name": "One", "value": 1}, {"name": "Two", "value": 2}]},
+    {"name": "nums", "dtype": "list", "defaultValue": [1, 2], "index": 7, "isRequired": False,
+     "para": {"name": "num", "dtype": "int", "index": 0, "isRequired": True}},
+    {"name": "point", "dtype": "record", "index": 8, "isRequired": False,
+     "defaultValue": [{"name": "x", "value": 0.0}],
+     "fields": [{"name": "x", "dtype": "float", "index": 0, "isRequired": True},
+                {"name": "tag", "dtype": "string", "defaultValue": "none", "index": 1,
+                 "isRequired": False}]},
+]
+"""One parameter of every dtype, all optional, with open and closed range bounds."""
 
 
 def workflow_doc(workflow_id: str = "sleeper", **extra: Any) -> dict[str, Any]:
@@ -112,53 +128,3 @@ def run_doc(
         doc["finishedAt"] = FINISHED
     doc.update(extra)
     return doc
-
-
-def body(request: httpx.Request) -> Any:
-    """The decoded JSON body of a request (fails the test if it is not JSON)."""
-    assert request.headers["content-type"] == "application/json"
-    return json.loads(request.content)
-
-
-def multipart_parts(request: httpx.Request) -> list[tuple[str, str | None, bytes]]:
-    """The parts of a multipart request as (field name, filename, content)."""
-    content_type = request.headers["content-type"]
-    assert content_type.startswith("multipart/form-data; boundary=")
-    boundary = content_type.split("boundary=", 1)[1].encode()
-    parts = []
-    for chunk in request.content.split(b"--" + boundary)[1:-1]:
-        assert chunk.startswith(b"\r\n")
-        assert chunk.endswith(b"\r\n")
-        head, _, data = chunk[2:-2].partition(b"\r\n\r\n")
-        disposition = next(
-            line for line in head.decode().split("\r\n")
-            if line.lower().startswith("content-disposition")
-        )
-        fields = dict(
-            item.strip().split("=", 1) for item in disposition.split(";")[1:]
-        )
-        filename = fields.get("filename")
-        parts.append(
-            (fields["name"].strip('"'), filename.strip('"') if filename else None, data)
-        )
-    return parts
-
-
-async def load_workflow(
-    api: respx.MockRouter,
-    fs: afs.AsyncFlowserv,
-    workflow_id: str,
-    parameters: list[dict[str, Any]],
-    group_id: str = "g1",
-) -> afs.AsyncWorkflow:
-    """Load a workflow whose group declares ``parameters``; then forget the loading calls.
-
-    Afterwards ``api.calls`` counts only what the test itself caused.
-    """
-    api.get(f"/workflows/{workflow_id}").respond(200, json=workflow_doc(workflow_id))
-    api.get(f"/groups/{group_id}").respond(
-        200, json=group_doc(group_id, parameters, workflow_id)
-    )
-    workflow = await fs.workflow(workflow_id, group_id)
-    api.reset()
-    return workflow

@@ -1,8 +1,9 @@
-"""Constants and helpers shared by the integration tests."""
+"""Constants and helpers for tests against a real flowServ server (integration, hardening)."""
 
 from __future__ import annotations
 
 import time
+import uuid
 
 import anyio
 
@@ -14,8 +15,16 @@ POLL = 0.05
 DEADLINE = 30.0
 """Upper bound (seconds) for any wait on a run, so that a stuck run fails a test, never hangs it."""
 
+SMALL_UPLOAD = 64 * 1024
+"""The upload limit (bytes) of the hardening tests' restricted server."""
+
 QUIET = 0.5
 """Seconds without a new post-processing run before the workflow counts as settled."""
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses: users and groups outlive a test on the session's server."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 async def settle_postproc(workflow: afs.AsyncWorkflow) -> None:

@@ -1,52 +1,30 @@
-"""Retries: idempotent requests are retried with capped backoff; run starts and uploads never twice.
+"""Submitting (``_submit``): uploads and run starts, each sent at most once, and batches.
 
-No test here really sleeps: waits are recorded instead (the ``sleeps`` fixture),
-so their lengths can be checked.
+A run start or an upload that may have reached the server is never sent again:
+the group is searched for what it may have created, and anything but exactly
+one match raises :class:`SubmissionUncertainError`. A file argument is uploaded
+before the run starts, and deleted again when the run was certainly not
+created. No test here really sleeps (the ``sleeps`` fixture records the waits).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from typing import Any
 
-import anyio
-import anyio.lowlevel
 import httpx
 import pytest
-import pytest_asyncio
 import respx
 
 import aioflowserv as afs
-
-from ._support import BASE, TOKEN, body, run_doc
+from tests.support.documents import run_doc
+from tests.support.mocked import body, multipart_parts, upload_route
 
 pytestmark = pytest.mark.asyncio
 
 ARGS = [{"name": "sleep", "value": 1.0}]
+
 OTHER_ARGS = [{"name": "sleep", "value": 2.0}]
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record every ``anyio.sleep`` instead of sleeping; the list of delays asked for."""
-    recorded: list[float] = []
-
-    async def record(delay: float) -> None:
-        recorded.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(anyio, "sleep", record)
-    return recorded
-
-
-@pytest_asyncio.fixture
-async def slow(transport: httpx.MockTransport) -> AsyncIterator[afs.AsyncFlowserv]:
-    """A client with a real backoff (0.1 s doubling up to 1 s, no jitter), 5 attempts."""
-    policy = afs.RetryPolicy(attempts=5, initial_wait=0.1, max_wait=1.0, jitter=0)
-    async with afs.AsyncFlowserv(BASE, token=TOKEN, retries=policy, transport=transport) as fs:
-        yield fs
 
 
 def now(offset: float = 0.0) -> str:
@@ -57,177 +35,6 @@ def now(offset: float = 0.0) -> str:
 def listing(*runs: tuple[str, str]) -> dict[str, Any]:
     """A ``GET /groups/g1/runs`` answer: (run id, createdAt) pairs, all RUNNING."""
     return {"runs": [{"id": i, "state": "RUNNING", "createdAt": c} for i, c in runs]}
-
-
-# -- idempotent requests ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
-async def test_get_is_retried_on_a_retryable_status(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, status: int
-) -> None:
-    route = api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(status), httpx.Response(200, json=run_doc())]
-    )
-    run = await fs.get_run("r1")
-    assert run.run_id == "r1"
-    assert route.call_count == 2
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [httpx.ConnectError("refused"), httpx.ReadError("reset"), httpx.ReadTimeout("slow"),
-     httpx.RemoteProtocolError("server disconnected without sending a response")],
-    ids=lambda exc: type(exc).__name__,
-)
-async def test_get_is_retried_on_a_connection_failure(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, failure: Exception
-) -> None:
-    route = api.get("/runs/r1").mock(side_effect=[failure, httpx.Response(200, json=run_doc())])
-    assert (await fs.get_run("r1")).run_id == "r1"
-    assert route.call_count == 2
-
-
-async def test_cancel_is_retried_with_the_same_body(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
-) -> None:
-    route = api.put("/runs/r1").mock(
-        side_effect=[httpx.ReadError("reset"), httpx.Response(503),
-                     httpx.Response(200, json=run_doc(state="CANCELED", messages=["why"]))]
-    )
-    run = await fs.cancel_run("r1", "why")
-    assert run.is_canceled()
-    assert [body(call.request) for call in route.calls] == [{"reason": "why"}] * 3
-
-
-async def test_delete_is_retried(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
-    route = api.delete("/runs/r1").mock(
-        side_effect=[httpx.Response(502), httpx.ConnectError("refused"), httpx.Response(204)]
-    )
-    await fs.delete_run("r1")
-    assert route.call_count == 3
-
-
-async def test_download_is_retried(api: respx.MockRouter, fs: afs.AsyncFlowserv) -> None:
-    route = api.get("/runs/r1/downloads/archive").mock(
-        side_effect=[httpx.Response(503), httpx.Response(200, content=b"archive")]
-    )
-    handle = await fs.download_run_archive("r1")
-    assert await handle.read() == b"archive"
-    assert route.call_count == 2
-
-
-@pytest.mark.parametrize("status", [400, 403, 404, 500])
-async def test_get_is_not_retried_on_other_errors(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, status: int
-) -> None:
-    route = api.get("/runs/r1").respond(status, json={"message": "no"})
-    with pytest.raises(afs.APIStatusError):
-        await fs.get_run("r1")
-    assert route.call_count == 1
-
-
-async def test_attempts_are_bounded_by_the_policy(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
-) -> None:
-    route = api.get("/runs/r1").respond(503, json={"message": "busy"})
-    with pytest.raises(afs.ServerError) as caught:
-        await fs.get_run("r1")
-    assert caught.value.status_code == 503
-    assert route.call_count == fs.settings.retry.attempts == 4
-
-
-@pytest.mark.parametrize(("retries", "attempts"), [(0, 1), (1, 2), (5, 6)])
-async def test_retries_count_is_the_number_of_extra_attempts(
-    api: respx.MockRouter, transport: httpx.MockTransport, sleeps: list[float],
-    retries: int, attempts: int,
-) -> None:
-    route = api.get("/runs/r1").mock(side_effect=httpx.ConnectError("refused"))
-    async with afs.AsyncFlowserv(BASE, token=TOKEN, retries=retries, transport=transport) as fs:
-        with pytest.raises(afs.APIConnectionError):
-            await fs.get_run("r1")
-    assert route.call_count == attempts
-    assert len(sleeps) == attempts - 1
-
-
-async def test_waits_between_attempts_grow_and_are_capped(
-    api: respx.MockRouter, slow: afs.AsyncFlowserv, sleeps: list[float]
-) -> None:
-    api.get("/runs/r1").respond(502)
-    with pytest.raises(afs.ServerError):
-        await slow.get_run("r1")
-    assert sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8])
-
-
-async def test_retry_after_seconds_is_honoured(
-    api: respx.MockRouter, slow: afs.AsyncFlowserv, sleeps: list[float]
-) -> None:
-    api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": "0.7"}),
-                     httpx.Response(200, json=run_doc())]
-    )
-    await slow.get_run("r1")
-    assert sleeps == [0.7]
-
-
-async def test_retry_after_is_capped_by_max_wait(
-    api: respx.MockRouter, slow: afs.AsyncFlowserv, sleeps: list[float]
-) -> None:
-    api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": "120"}),
-                     httpx.Response(200, json=run_doc())]
-    )
-    await slow.get_run("r1")
-    assert sleeps == [1.0]
-
-
-async def test_retry_after_http_date_is_honoured(
-    api: respx.MockRouter, slow: afs.AsyncFlowserv, sleeps: list[float]
-) -> None:
-    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
-    api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": soon}),
-                     httpx.Response(200, json=run_doc())]
-    )
-    await slow.get_run("r1")
-    assert sleeps == [1.0]  # 30 s away, capped at max_wait
-
-
-async def test_unparsable_retry_after_falls_back_to_backoff(
-    api: respx.MockRouter, slow: afs.AsyncFlowserv, sleeps: list[float]
-) -> None:
-    api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(503, headers={"Retry-After": "soon-ish"}),
-                     httpx.Response(200, json=run_doc())]
-    )
-    await slow.get_run("r1")
-    assert sleeps == pytest.approx([0.1])
-
-
-async def test_status_codes_of_the_policy_choose_what_is_retried(
-    api: respx.MockRouter, transport: httpx.MockTransport
-) -> None:
-    policy = afs.RetryPolicy(initial_wait=0, jitter=0, status_codes={500})
-    route = api.get("/runs/r1").mock(
-        side_effect=[httpx.Response(500), httpx.Response(200, json=run_doc())]
-    )
-    async with afs.AsyncFlowserv(BASE, token=TOKEN, retries=policy, transport=transport) as fs:
-        await fs.get_run("r1")
-    assert route.call_count == 2
-
-
-async def test_logout_is_retried_although_it_is_a_post(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
-) -> None:
-    route = api.post("/users/logout").mock(
-        side_effect=[httpx.ReadTimeout("slow"),
-                     httpx.Response(200, json={"id": "u1", "username": "alice"})]
-    )
-    await fs.logout()
-    assert route.call_count == 2
-
-
-# -- run starts: never sent twice -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -393,9 +200,6 @@ async def test_server_error_on_run_start_is_raised_without_resolution(
     assert listed.call_count == 0
 
 
-# -- uploads: never sent twice ----------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     "failure",
     [httpx.ReadTimeout("no answer"), httpx.ReadError("reset"), httpx.WriteError("broken pipe"),
@@ -456,3 +260,53 @@ async def test_workflow_start_keeps_its_uploads_when_the_run_may_exist(
         await sleeper.start_run({"names": b"Alice\n"})
     assert start.call_count == 1
     assert delete.call_count == 0
+
+
+async def test_start_run_uploads_a_file_argument_then_refers_to_it_by_id(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    uploads = upload_route(api, "f1")
+    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    await sleeper.start_run({"names": b"Alice\nBob\n"})
+    assert multipart_parts(uploads.calls.last.request) == [("file", "names", b"Alice\nBob\n")]
+    arguments = body(start.calls.last.request)["arguments"]
+    assert {"name": "names", "value": {"type": "$file", "value": {"fileId": "f1"}}} in arguments
+    assert [call.request.url.path for call in api.calls] == [
+        "/flowserv/api/v1/uploads/g1/files",
+        "/flowserv/api/v1/groups/g1/runs",
+    ]
+
+
+async def test_start_run_reuses_an_uploaded_file_without_uploading(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    uploads = upload_route(api, "unused")
+    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    await sleeper.start_run({"names": afs.FileArgument(upload_id="f9")})
+    assert uploads.call_count == 0
+    arguments = body(start.calls.last.request)["arguments"]
+    assert {"name": "names", "value": {"type": "$file", "value": {"fileId": "f9"}}} in arguments
+
+
+async def test_start_run_deletes_its_uploads_when_the_start_is_rejected(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    upload_route(api, "f1")
+    api.post("/groups/g1/runs").respond(400, json={"message": "unknown parameter 'x'"})
+    delete = api.delete("/uploads/g1/files/f1").respond(204)
+    with pytest.raises(afs.InvalidRequestError):
+        await sleeper.start_run({"names": b"x"})
+    assert delete.call_count == 1
+
+
+async def test_start_runs_submits_each_argument_set_and_keeps_input_order(
+    api: respx.MockRouter, sleeper: afs.AsyncWorkflow
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        sleep = body(request)["arguments"][0]["value"]
+        return httpx.Response(201, json=run_doc(f"r{int(sleep)}"))
+
+    route = api.post("/groups/g1/runs").mock(side_effect=answer)
+    runs = await sleeper.start_runs([{"sleep": n} for n in range(5)], concurrency=2)
+    assert [run.run_id for run in runs] == ["r0", "r1", "r2", "r3", "r4"]
+    assert route.call_count == 5

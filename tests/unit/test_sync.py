@@ -1,8 +1,10 @@
-"""Watching through the sync facade: the same behaviour, plain values and a plain iterator.
+"""The sync facade (``_sync``): Flowserv and Workflow, plain values over one blocking portal.
 
-The facade runs the async client in its own event-loop thread, so these tests
-use real time (small intervals) and the fake on ``time.monotonic``. Every wait
-has a deadline.
+A sync client checks its configuration, refuses to work once closed and never
+shows the token. Watching behaves as in the async client, with plain values and
+a plain iterator. The facade runs the async client in its own event-loop thread,
+so these tests use real time (small intervals) and the fake on
+``time.monotonic``; every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -13,12 +15,45 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 import aioflowserv as afs
-from fakeserver import FakeFlowserv, client_for
+from aioflowserv.testing import FakeFlowserv
+from tests.support.documents import BASE, TOKEN
+from tests.support.fake import client_for
+
+
+def test_repr_of_the_sync_client_never_shows_the_token() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    with afs.Flowserv(BASE, token=TOKEN, transport=transport) as fs:
+        assert BASE in repr(fs)
+        assert TOKEN not in repr(fs)
+
+
+def test_sync_client_checks_its_configuration_too() -> None:
+    with pytest.raises(afs.ConfigurationError):
+        afs.Flowserv("ftp://flowserv.test/api")
+
+
+def test_closed_sync_client_refuses_to_send() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"workflows": []})
+
+    fs = afs.Flowserv(BASE, transport=httpx.MockTransport(answer))
+    assert fs.list_workflows() == []
+    fs.close()
+    assert fs.is_closed
+    with pytest.raises(afs.ClientClosedError):
+        fs.list_workflows()
+    assert len(sent) == 1
+
 
 POLL = {"poll_interval": 0.01, "max_interval": 0.02}
+
 DEADLINE = 20.0
 
 

@@ -1,4 +1,4 @@
-"""Parameter declarations as the server returns them, parsed into Parameter and ParameterIndex."""
+"""Parameter declarations (``_models``): Parameter and ParameterIndex, and what a cast accepts."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 import aioflowserv as afs
-
-from ._support import SLEEPER_PARAMETERS, TYPES_PARAMETERS
+from tests.support.documents import KITCHEN, SLEEPER_PARAMETERS, TYPES_PARAMETERS
 
 INF = math.inf
 
@@ -131,9 +130,6 @@ def test_declaration_without_name_or_dtype_is_an_invalid_response(doc: object) -
         afs.Parameter.from_json(doc)
 
 
-# -- ranges ------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -187,3 +183,12 @@ def test_declaration_with_a_range_parses_it() -> None:
         {"name": "n", "dtype": "int", "range": "(0,10]", "defaultValue": 1}
     )
     assert para.range == afs.RangeConstraint(0.0, 10.0, True, False)
+
+
+@pytest.mark.asyncio
+async def test_cast_of_a_parameter_checks_a_value_without_a_server() -> None:
+    para = afs.Parameter.from_json(KITCHEN[1])
+    assert para.cast("3") == 3
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        para.cast(1.5)
+    assert caught.value.parameter == "count"
