@@ -107,13 +107,11 @@ class WaitOptions:
     on_change: OnChange | None = None
     cancel_remote: str | None = None
 
-    def remaining(self) -> float:
-        """Seconds left until the deadline (``math.inf`` without one)."""
-        return max(0.0, self.deadline - anyio.current_time())
-
-    def remaining_or_none(self) -> float | None:
-        """Seconds left until the deadline, or None without one."""
-        return None if self.timeout is None else self.remaining()
+    def starting_now(self) -> WaitOptions:
+        """The same options with the deadline counted from now (a wait after a submission)."""
+        if self.timeout is None:
+            return self
+        return attrs.evolve(self, deadline=anyio.current_time() + self.timeout)
 
 
 @attrs.define(eq=False)

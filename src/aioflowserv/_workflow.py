@@ -147,6 +147,7 @@ class AsyncWorkflow:
             notify(on_change, run)
         if not poll_interval:
             return run
+        options = options.starting_now()  # the timeout bounds the wait, not the start
         (run,) = await self._watcher.wait_all([run], options)
         assert isinstance(run, Run)
         await self._postproc.wait_after([run], options)
@@ -205,6 +206,7 @@ class AsyncWorkflow:
             results: list[Any] = await self._submitter.submit_all(
                 self.group_id, batch, concurrency=concurrency, on_started=on_started
             )
+            options = options.starting_now()  # the timeout bounds the wait, not the starts
             if poll_interval:
                 await self._wait_for_batch(results, attrs.evolve(options, cancel_remote=None))
             if poll_interval and postproc:

@@ -135,3 +135,24 @@ async def test_a_start_run_deadline_covers_the_whole_wait(
         await workflow.start_run({"sleep": 100}, poll_interval=0.5, timeout=4)
     assert anyio.current_time() - start == pytest.approx(4)
     assert fake.state(caught.value.run.run_id) == "RUNNING"
+
+
+async def test_a_start_run_deadline_starts_once_the_run_is_started() -> None:
+    fake = FakeFlowserv(latency={"start_run": 2.0})  # made at 1 s, answered at 2 s
+    async with afs.AsyncFlowserv(fake.url, token=fake.token, transport=fake, retries=0) as sdk:
+        workflow = await sdk.workflow("sleeper", fake.add_group())
+        start = anyio.current_time()
+        with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout):
+            await workflow.start_run({"sleep": 100}, poll_interval=0.5, timeout=3)
+    assert anyio.current_time() - start == pytest.approx(2 + 3)
+
+
+async def test_a_start_runs_deadline_starts_once_the_runs_are_started() -> None:
+    fake = FakeFlowserv(latency={"start_run": 2.0})
+    async with afs.AsyncFlowserv(fake.url, token=fake.token, transport=fake, retries=0) as sdk:
+        workflow = await sdk.workflow("sleeper", fake.add_group())
+        start = anyio.current_time()
+        with anyio.fail_after(600), pytest.raises(afs.RunWaitTimeout):
+            await workflow.start_runs([{"sleep": 100}] * 2, concurrency=1, poll_interval=0.5,
+                                      timeout=3)
+    assert anyio.current_time() - start == pytest.approx(2 * 2 + 3)
