@@ -77,45 +77,35 @@ class _Facade(Generic[A]):
 
     _flowserv: Flowserv
 
-    async def _target(self, client: AsyncFlowserv) -> A:
-        """The async object behind this facade, in the portal's loop."""
-        raise NotImplementedError
-
-    def _current(self) -> A:
-        """The async object behind this facade, for reading its plain attributes."""
+    def _target(self) -> A:
+        """The async object behind this facade (for this process: see :meth:`Flowserv._here`)."""
         raise NotImplementedError
 
     def _call(self, func: Callable[[A], Awaitable[T]]) -> T:
-        async def run(client: AsyncFlowserv) -> T:
-            return await func(await self._target(client))
-
-        return self._flowserv._run(run)
+        portal = self._flowserv._here()
+        target = self._target()
+        return portal.call(lambda: func(target))
 
     def _iterate(self, func: Callable[[A], AsyncIterator[T]]) -> Iterator[T]:
         """Step through an async iterator in the portal, one blocking call per item."""
-        holder: list[AsyncIterator[T]] = []
+        portal = self._flowserv._here()
+        iterator = func(self._target())  # made here, first run in the portal's loop
 
-        async def step(client: AsyncFlowserv) -> tuple[bool, T | None]:
-            if not holder:
-                holder.append(func(await self._target(client)))
+        async def step() -> tuple[bool, T | None]:
             try:
-                return True, await holder[0].__anext__()
+                return True, await iterator.__anext__()
             except StopAsyncIteration:
                 return False, None
 
-        async def close(client: AsyncFlowserv) -> None:
-            if holder:
-                await holder[0].aclose()  # type: ignore[attr-defined]
-
         try:
             while True:
-                more, item = self._flowserv._run(step)
+                more, item = self._flowserv._here().call(step)
                 if not more:
                     return
                 yield item  # type: ignore[misc]
         finally:
             if not self._flowserv.is_closed:
-                self._flowserv._run(close)
+                portal.call(iterator.aclose)  # type: ignore[attr-defined]
 
 
 def _sync(
@@ -172,13 +162,13 @@ class _Same(Generic[T]):
     def __get__(self, instance: _Facade[Any] | None, owner: type) -> T | _Same[T]:
         if instance is None:
             return self
-        value: T = getattr(instance._current(), self._name)
+        value: T = getattr(instance._target(), self._name)
         return value
 
     def __set__(self, instance: _Facade[Any], value: T) -> None:
         if not self._settable:
             raise AttributeError(f"{self._name} is read-only")
-        setattr(instance._current(), self._name, value)
+        setattr(instance._target(), self._name, value)
 
 
 class Flowserv(_Facade[AsyncFlowserv]):
@@ -218,25 +208,21 @@ class Flowserv(_Facade[AsyncFlowserv]):
         self._portal, self._client = portal, client
         self._finalizer = weakref.finalize(self, portal.close, client)
 
-    def _run(self, func: Callable[[AsyncFlowserv], Awaitable[T]]) -> T:
+    def _here(self) -> _Portal:
+        """The portal of the calling process: a forked child builds its own (and its client)."""
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
         if self._portal.pid != os.getpid():
             with self._lock:
                 if self._portal.pid != os.getpid():
-                    # A forked child: a new portal with a client like the parent's. The
-                    # parent's portal is kept, never closed: its thread does not exist
-                    # here, and closing it would wait for that thread forever.
+                    # The parent's portal is kept, never closed: its thread does not
+                    # exist here, and closing it would wait for that thread forever.
                     self._finalizer.detach()
                     _INHERITED.append(self._portal)
                     self._start(self._client.token)
-        client = self._client
-        return self._portal.call(lambda: func(client))
+        return self._portal
 
-    async def _target(self, client: AsyncFlowserv) -> AsyncFlowserv:
-        return client
-
-    def _current(self) -> AsyncFlowserv:
+    def _target(self) -> AsyncFlowserv:
         return self._client
 
     def __repr__(self) -> str:
@@ -325,7 +311,7 @@ class SyncFileHandle(_Facade[FileHandle]):
     def __repr__(self) -> str:
         return f"SyncFileHandle(name={self.name!r}, mime_type={self.mime_type!r})"
 
-    async def _target(self, client: AsyncFlowserv) -> FileHandle:
+    def _target(self) -> FileHandle:
         return self._handle
 
     read = _sync(FileHandle.read)
@@ -350,17 +336,20 @@ class Workflow(_Facade[AsyncWorkflow]):
         if not isinstance(service, Flowserv):
             raise TypeError(f"service must be a Flowserv client, not {type(service).__name__}")
         self._flowserv = service
-        self._async = service._run(lambda client: client.workflow(workflow_id, group_id))
+        self._async = service._here().call(
+            lambda: service.async_client.workflow(workflow_id, group_id)
+        )
 
     def __repr__(self) -> str:
         return f"<Workflow {self.identifier!r} group={self.group_id!r}>"
 
-    async def _target(self, client: AsyncFlowserv) -> AsyncWorkflow:
+    def _target(self) -> AsyncWorkflow:
+        client = self._flowserv.async_client
         if self._async.service is not client:  # the client was rebuilt after a fork
-            self._async = await client.workflow(self._async.identifier, self._async.group_id)
-        return self._async
-
-    def _current(self) -> AsyncWorkflow:
+            old = self._async
+            self._async = self._flowserv._here().call(
+                lambda: client.workflow(old.identifier, old.group_id)
+            )
         return self._async
 
     @property
