@@ -16,7 +16,7 @@ import attrs
 
 from ._api import FlowservAPI
 from ._arguments import FileArgument, FileLike, file_source
-from ._config import ClientOptions, Settings, Unpack, resolve_token
+from ._config import ClientOptions, Settings, Unpack, resolve_origin
 from ._errors import ClientClosedError
 from ._gather import gather
 from ._models import Parameter, Run, RunInfo, UploadedFile
@@ -69,15 +69,19 @@ class AsyncFlowserv:
     """An async client of one flowServ server.
 
     ``url`` is the API base URL including its path (for example
-    ``http://127.0.0.1:5005/flowserv/api/v1``) and ``token`` an API token; both
-    fall back to flowServ's environment variables (``FLOWSERV_URL`` or
-    ``FLOWSERV_API_PROTOCOL/HOST/PORT/PATH``, and ``FLOWSERV_ACCESS_TOKEN``).
-    The keyword options (:class:`ClientOptions`) are ``timeout`` (seconds
-    each phase of each request may take), ``retries`` (a count or a
-    :class:`RetryPolicy` for idempotent requests), ``transport`` (an
-    ``httpx.AsyncBaseTransport`` for tests or custom networking),
-    ``auth_header`` (flowServ's ``api_key``), ``verify`` (TLS), and the
-    default ``poll_interval`` and ``max_interval`` of waits.
+    ``http://127.0.0.1:5005/flowserv/api/v1``) and ``token`` an API token.
+    Without them, they come from flowServ's environment variables
+    (``FLOWSERV_URL`` or ``FLOWSERV_API_PROTOCOL/HOST/PORT/PATH``, and
+    ``FLOWSERV_ACCESS_TOKEN``), then from what the ``aioflowserv`` command
+    saved (``aioflowserv login``, ``aioflowserv server start``), in the
+    order the README's Configuration section tabulates; ``profile`` picks a
+    saved login by name. The keyword options (:class:`ClientOptions`) are
+    ``timeout`` (seconds each phase of each request may take), ``retries``
+    (a count or a :class:`RetryPolicy` for idempotent requests),
+    ``transport`` (an ``httpx.AsyncBaseTransport`` for tests or custom
+    networking), ``auth_header`` (flowServ's ``api_key``), ``verify`` (TLS),
+    the default ``poll_interval`` and ``max_interval`` of waits, and
+    ``profile``.
 
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
@@ -85,8 +89,9 @@ class AsyncFlowserv:
     def __init__(
         self, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        settings = Settings.create(url, type(self).__name__, **options)
-        self._session = Session.open(settings, options, resolve_token(token))
+        origin = resolve_origin(url, token, profile=options.get("profile"))
+        settings = Settings.create(origin.url, type(self).__name__, **options)
+        self._session = Session.open(settings, options, origin.token)
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"

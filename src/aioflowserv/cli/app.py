@@ -1,7 +1,7 @@
 """The click app: the ``aioflowserv`` group, the options every command shares, error handling.
 
-Every command takes ``--url``, ``--token`` and ``--debug`` (also accepted
-before the command name). Listing and result commands take ``--json``.
+Every command takes ``--url``, ``--token``, ``--profile`` and ``--debug``
+(also accepted before the command name). Listing and result commands take ``--json``.
 Errors end a command with one line on stderr and the exit code of
 :class:`ExitCode`; ``--debug`` adds the traceback and the SDK's debug log.
 The commands themselves live in :mod:`aioflowserv.cli.commands`, which adds
@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 import click
+from click.shell_completion import CompletionItem
 
 from .. import AsyncFlowserv, FlowservError, __version__
+from .._saved import saved_logins
 from .config import Connection
-from .localserver import running_url
 from .output import CLIError, ExitCode, error_message, exit_code_for
 
 __all__ = [
@@ -51,12 +52,17 @@ class Options:
 
     url: str | None = None
     token: str | None = None
+    profile: str | None = None
     debug: bool = False
     connection: Connection | None = None
+    workflow: str | None = None
+    """The workflow the command works on, when it knows it (for hints in errors)."""
 
-    def connect(self, *, need_token: bool = True) -> Connection:
+    def connect(self, *, need_token: bool = True, require_profile: bool = True) -> Connection:
         """Resolve the server and token (see :mod:`aioflowserv.cli.config`)."""
-        connection = Connection.resolve(self.url, self.token, local_server=running_url())
+        connection = Connection.resolve(
+            self.url, self.token, profile=self.profile, require_profile=require_profile
+        )
         self.connection = connection
         if need_token:
             connection.require_token()
@@ -77,14 +83,20 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
 
 
 def shared_options(func: F) -> F:
-    """``--url``, ``--token`` and ``--debug``."""
+    """``--url``, ``--token``, ``--profile`` and ``--debug``."""
     func = click.option(
         "--debug", is_flag=True, default=False, expose_value=False, callback=_store("debug"),
         help="On errors, show the traceback; log the SDK's requests.",
     )(func)
     func = click.option(
+        "--profile", metavar="NAME", expose_value=False, callback=_store("profile"),
+        shell_complete=_complete_profiles,
+        help="Use the login saved under NAME (default: FLOWSERV_PROFILE, then 'default'); "
+        "see `aioflowserv profiles`.",
+    )(func)
+    func = click.option(
         "--token", metavar="TOKEN", expose_value=False, callback=_store("token"),
-        help="API token (default: FLOWSERV_ACCESS_TOKEN, then the saved login).",
+        help="API token (default: the --profile's, FLOWSERV_ACCESS_TOKEN, then the saved login).",
     )(func)
     func = click.option(
         "--url", metavar="URL", expose_value=False, callback=_store("url"),
@@ -92,6 +104,20 @@ def shared_options(func: F) -> F:
         "(default: FLOWSERV_URL or FLOWSERV_API_*, then the saved login, then a local server).",
     )(func)
     return func
+
+
+def _complete_profiles(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The saved profiles, for shell completion of ``--profile``."""
+    try:
+        logins = saved_logins()
+    except FlowservError:
+        return []
+    return [
+        CompletionItem(name, help=f"{login.username} at {login.url}")
+        for name, login in logins.items() if name.startswith(incomplete)
+    ]
 
 
 def json_option(func: F) -> F:
