@@ -18,7 +18,15 @@ import attrs
 import click
 from rich.table import Table
 
-from ... import AsyncFlowserv, FlowservError, InvalidRequestError, ParameterIndex, Run, RunState
+from ... import (
+    AsyncFlowserv,
+    FlowservError,
+    InvalidRequestError,
+    ParameterIndex,
+    Run,
+    RunInfo,
+    RunState,
+)
 from ..app import call, command, json_option, options
 from ..arguments import BATCH_FORMATS, ArgumentSet, check, parse_assignments, read_batch
 from ..output import (
@@ -399,7 +407,7 @@ def _action_json(result: ActionResult, done: str) -> dict[str, Any]:
 @json_option
 def runs_command(group_id: str, states: Sequence[str], as_json: bool) -> int:
     """List the runs of GROUP with their states, oldest first."""
-    infos = call(options().connect(), lambda fs: fs.list_runs(group_id))
+    infos: Sequence[RunInfo] = call(options().connect(), lambda fs: fs.list_runs(group_id))
     wanted = {state.upper() for state in states}
     if wanted:
         infos = [info for info in infos if info.state.value in wanted]
