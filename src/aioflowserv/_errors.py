@@ -203,7 +203,11 @@ class UnauthenticatedError(APIStatusError):
     flowServ answers an invalid token with "not authorized" on most routes;
     the client then asks ``whoami`` once, and raises this error (not
     :class:`UnauthorizedError`) when the token turns out to be invalid.
+    ``token_rejected`` is True then (a token was sent and refused), False
+    when there was no token.
     """
+
+    token_rejected = False
 
 
 class UnauthorizedError(APIStatusError):

@@ -417,10 +417,12 @@ class HTTPClient:
 
     def _invalid_token(self, error: APIStatusError, reason: str) -> UnauthenticatedError:
         self._valid_token = None
-        return UnauthenticatedError(
+        invalid = UnauthenticatedError(
             f"the token is invalid or expired (the server said: {reason}): {LOGIN_HINT}",
             status_code=error.status_code, method=error.method, path=error.path,
         )
+        invalid.token_rejected = True
+        return invalid
 
     async def _token_rejected(self) -> bool:
         """Ask ``whoami`` once (no retries) whether the server knows the token."""

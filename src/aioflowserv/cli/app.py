@@ -23,10 +23,10 @@ import attrs
 import click
 from click.shell_completion import CompletionItem
 
-from .. import AsyncFlowserv, FlowservError, __version__
+from .. import AsyncFlowserv, FlowservError, NotFoundError, __version__
 from .._saved import saved_logins
 from .config import Connection
-from .output import CLIError, ExitCode, error_message, exit_code_for
+from .output import CLIError, ExitCode, error_message, exit_code_for, unknown_id
 
 __all__ = [
     "Options",
@@ -178,8 +178,12 @@ def _report(raised: BaseException, options: Options) -> int:
         return ExitCode.INTERRUPTED
     if options.debug:
         traceback.print_exception(raised, file=sys.stderr)
-    url = options.connection.url if options.connection else None
-    message = error_message(exc, url)
+    connection = options.connection
+    message = error_message(
+        exc, connection.url if connection else None,
+        token_source=connection.token_source if connection else None,
+        profile=options.profile, workflow=options.workflow,
+    )
     if not isinstance(exc, (FlowservError, CLIError, OSError)):
         message = f"{type(exc).__name__}: {message} (--debug shows the traceback)"
     click.echo(f"Error: {message}", err=True)
@@ -211,13 +215,48 @@ def handle_errors(func: Callable[..., int | None]) -> Callable[..., None]:
 
 
 def call(connection: Connection, work: Callable[[AsyncFlowserv], Awaitable[T]]) -> T:
-    """Run ``work`` with an SDK client for the resolved server and token, in a new event loop."""
+    """Run ``work`` with an SDK client for the resolved server and token, in a new event loop.
+
+    A group id that does not exist but is the name of one of the user's
+    groups (an easy slip) is reported with the group's id.
+    """
+    ctx = click.get_current_context(silent=True)
+    workflow = ctx.ensure_object(Options).workflow if ctx is not None else None
 
     async def go() -> T:
         async with AsyncFlowserv(connection.url, token=connection.token) as fs:
-            return await work(fs)
+            try:
+                return await work(fs)
+            except NotFoundError as exc:
+                found = unknown_id(exc)
+                if found is not None and found[0] == "group" and connection.token:
+                    named = await _groups_named(fs, found[1], workflow)
+                    if named:
+                        raise CLIError(named, ExitCode.USAGE) from exc
+                raise
 
     return anyio.run(go)
+
+
+async def _groups_named(fs: AsyncFlowserv, name: str, workflow: str | None) -> str | None:
+    """Explain a group name given where an id was expected, or None."""
+    try:
+        workflows = [workflow] if workflow else [info.id for info in await fs.list_workflows()]
+        found = [
+            (workflow_id, group.id)
+            for workflow_id in workflows
+            for group in await fs.list_groups(workflow_id)
+            if group.name == name
+        ]
+    except FlowservError:
+        return None
+    if not found:
+        return None
+    ids = "; ".join(f"{group_id} (of {workflow_id})" for workflow_id, group_id in found)
+    return (
+        f"unknown group {name!r}: that is the name of a group of yours; commands take its id: "
+        f"{ids}. `aioflowserv groups {found[0][0]}` lists your groups with their ids"
+    )
 
 
 class Group(click.Group):
