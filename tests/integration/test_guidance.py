@@ -1,4 +1,4 @@
-"""A newcomer's mistakes against the real server: errors that say what to do, objects that read well.
+"""A newcomer's mistakes against the real server: errors that say what to do, readable objects.
 
 Each case of a first hour with the SDK: a bad token (the server says "not
 authorized" or answers as if it were fine), a group of another workflow, a
@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -193,19 +192,3 @@ def test_sync_errors_name_the_sync_method(sync_client: afs.Flowserv, group_id: s
     wf = sync_client.workflow("sleeper", group_id)
     with pytest.raises(TypeError, match=r"^Workflow\.start_run\(\): missing a required"):
         wf.start_run()  # type: ignore[call-arg]
-
-
-def test_sync_calls_in_on_change_say_what_to_do(sync_client: afs.Flowserv, group_id: str) -> None:
-    wf = sync_client.workflow("sleeper", group_id)
-    seen: list[Any] = []
-
-    def on_change(run: afs.Run) -> None:
-        try:
-            sync_client.get_run(run.run_id)
-        except afs.BlockingCallError as exc:
-            seen.append(exc)
-
-    wf.start_run({"sleep": 0}, poll_interval=POLL, timeout=DEADLINE,
-                 on_change=on_change)
-    assert seen
-    assert "queue.Queue" in str(seen[0])

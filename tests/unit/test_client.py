@@ -84,12 +84,17 @@ async def test_closing_the_client_ends_waits_at_once_with_client_closed(
     assert fs._session.watcher.idle
 
 
+@pytest.fixture
+def start(api: respx.MockRouter) -> respx.Route:
+    """Group g1 of the sleeper workflow, and its run start route."""
+    api.get("/groups/g1").respond(200, json=group_doc())
+    return api.post("/groups/g1/runs").respond(201, json=run_doc())
+
+
 @pytest.mark.asyncio
 async def test_client_level_start_checks_a_mapping_against_the_groups_parameters(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
+    start: respx.Route, fs: afs.AsyncFlowserv
 ) -> None:
-    api.get("/groups/g1").respond(200, json=group_doc())
-    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
     with pytest.raises(afs.InvalidArgumentError, match="'sleep'"):
         await fs.start_run("g1", {"sleep": -1})
     with pytest.raises(afs.UnknownParameterError, match="'slep'"):
@@ -99,10 +104,8 @@ async def test_client_level_start_checks_a_mapping_against_the_groups_parameters
 
 @pytest.mark.asyncio
 async def test_client_level_start_of_a_mapping_sends_checked_wire_arguments(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv
+    start: respx.Route, fs: afs.AsyncFlowserv
 ) -> None:
-    api.get("/groups/g1").respond(200, json=group_doc())
-    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
     run = await fs.start_run("g1", {"sleep": 1, "mode": "upper"})
     assert run.run_id == "r1"
     sent = {arg["name"]: arg["value"] for arg in body(start.calls[0].request)["arguments"]}
@@ -123,9 +126,8 @@ async def test_client_level_start_of_a_mapping_sends_checked_wire_arguments(
     ],
 )
 async def test_client_level_start_refuses_malformed_wire_arguments(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, arguments: object
+    start: respx.Route, fs: afs.AsyncFlowserv, arguments: object
 ) -> None:
-    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
     with pytest.raises(afs.InvalidArgumentError):
         await fs.start_run("g1", arguments)  # type: ignore[arg-type]
     assert start.call_count == 0

@@ -140,7 +140,7 @@ def test_a_broken_config_file_says_how_to_fix_it(home: Path) -> None:
     path = _saved.config_path()
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    with pytest.raises(afs.ConfigurationError, match="not valid JSON .*fix it or delete it"):
+    with pytest.raises(afs.ConfigurationError, match=r"not valid JSON .*fix it or delete it"):
         make()
 
 

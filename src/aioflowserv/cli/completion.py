@@ -53,14 +53,27 @@ def _ask(ctx: click.Context, work: Callable[[AsyncFlowserv], Awaitable[T]]) -> T
         return None
 
 
+def _items(
+    ctx: click.Context,
+    work: Callable[[AsyncFlowserv], Awaitable[list[tuple[str, str]]]],
+    incomplete: str,
+) -> list[CompletionItem]:
+    """The (id, help) pairs ``work`` finds whose id starts with ``incomplete``."""
+    return [
+        CompletionItem(value, help=about)
+        for value, about in _ask(ctx, work) or [] if value.startswith(incomplete)
+    ]
+
+
+async def _workflows(fs: AsyncFlowserv) -> list[tuple[str, str]]:
+    return [(info.id, info.name) for info in await fs.list_workflows()]
+
+
 def complete_workflows(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The server's workflow ids (with their names as help)."""
-    infos = _ask(ctx, lambda fs: fs.list_workflows()) or []
-    return [
-        CompletionItem(info.id, help=info.name) for info in infos if info.id.startswith(incomplete)
-    ]
+    return _items(ctx, _workflows, incomplete)
 
 
 async def _groups(fs: AsyncFlowserv, workflow: str | None) -> list[tuple[str, str, str]]:
@@ -73,16 +86,16 @@ async def _groups(fs: AsyncFlowserv, workflow: str | None) -> list[tuple[str, st
     return found
 
 
+async def _group_items(fs: AsyncFlowserv, workflow: str | None) -> list[tuple[str, str]]:
+    return [(group_id, f"{name} ({wf})") for wf, group_id, name in await _groups(fs, workflow)]
+
+
 def complete_groups(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The ids of the user's groups (of the WORKFLOW argument, when there is one)."""
     workflow = ctx.params.get("workflow")
-    groups = _ask(ctx, functools.partial(_groups, workflow=workflow)) or []
-    return [
-        CompletionItem(group_id, help=f"{name} ({workflow_id})")
-        for workflow_id, group_id, name in groups if group_id.startswith(incomplete)
-    ]
+    return _items(ctx, functools.partial(_group_items, workflow=workflow), incomplete)
 
 
 async def _runs(fs: AsyncFlowserv, group: str | None) -> list[tuple[str, str]]:
@@ -100,9 +113,4 @@ def complete_runs(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The ids of the runs of the user's groups (of ``--group``, when given)."""
-    group = ctx.params.get("group_id")
-    runs = _ask(ctx, functools.partial(_runs, group=group)) or []
-    return [
-        CompletionItem(run_id, help=about) for run_id, about in runs
-        if run_id.startswith(incomplete)
-    ]
+    return _items(ctx, functools.partial(_runs, group=ctx.params.get("group_id")), incomplete)

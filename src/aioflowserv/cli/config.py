@@ -41,16 +41,9 @@ _SOURCES = {"argument": "--url", "profile": "--profile"}
 _TOKEN_SOURCES = {"argument": "--token", "profile": "--profile"}
 
 
-@attrs.frozen
-class Connection:
-    """The server and token a command uses, and where each came from."""
-
-    url: str
-    token: str | None
-    url_source: str
-    token_source: str | None
-    username: str | None = None
-    profile: str | None = None
+@attrs.frozen(repr=False)
+class Connection(Origin):
+    """The server and token a command uses, and where each came from (as the CLI names it)."""
 
     @classmethod
     def resolve(
