@@ -12,9 +12,9 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The tests, the demo and the benchmarks find the real server's interpreter here.
 export AIOFLOWSERV_SERVER_PYTHON := $(abspath $(SERVER_PY))
 
-.PHONY: test demo lint typecheck pytest bench install clean
+.PHONY: test demo lint typecheck docs pytest bench install clean
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
 
 demo: $(VENV)/.installed $(SERVER_VENV)/.installed
 	$(PY) -m aioflowserv.cli demo
@@ -24,7 +24,7 @@ install: $(VENV)/.installed $(SERVER_VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[cli]' --group dev
 	touch $@
 
 $(SERVER_VENV)/.installed:
@@ -39,6 +39,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
+# The API reference (mkdocs + material + mkdocstrings, from the docstrings), into site/.
+# --strict: a broken reference (a missing object, a bad link) fails the build.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
+
 pytest: $(VENV)/.installed $(SERVER_VENV)/.installed
 	$(PY) -m pytest
 
@@ -46,4 +51,4 @@ bench: $(VENV)/.installed $(SERVER_VENV)/.installed
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(SERVER_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SERVER_VENV) .mypy_cache .ruff_cache .pytest_cache site

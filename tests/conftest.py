@@ -8,6 +8,7 @@ found the session fails (a missing server is an error, never a skip).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,22 @@ import pytest_asyncio
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_saved_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the developer's saved logins, profiles and local server out of every test.
+
+    Clients given no URL or token read what ``aioflowserv`` saved; here that
+    is a fresh, empty set of XDG directories (tests that need their own set
+    them again).
+    """
+    home = tmp_path_factory.mktemp("xdg")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+            patch.setenv(name, str(home / name.lower()))
+        patch.delenv("FLOWSERV_PROFILE", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

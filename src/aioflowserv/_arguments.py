@@ -22,7 +22,15 @@ import attrs
 from ._errors import InvalidArgumentError, UnknownParameterError
 from ._models import Parameter
 
-__all__ = ["FileArgument", "FileLike", "FileSource", "Prepared", "file_source", "prepare_arguments"]
+__all__ = [
+    "FileArgument",
+    "FileLike",
+    "FileSource",
+    "Prepared",
+    "check_wire_arguments",
+    "file_source",
+    "prepare_arguments",
+]
 
 FileLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], IO[str]]
 """What a file argument may be: a local path, the content, or an open file."""
@@ -174,3 +182,31 @@ def prepare_arguments(
             raise InvalidArgumentError(para.name, "a value is required")
     return prepared
 
+
+
+def check_wire_arguments(arguments: object) -> list[dict[str, Any]]:
+    """Check the shape of arguments in wire form, ``[{"name": ..., "value": ...}, ...]``.
+
+    The server answers some malformed lists with a 500; this refuses them
+    first (the values themselves are the server's to check in this form).
+    """
+    if isinstance(arguments, (str, bytes)) or not isinstance(arguments, (list, tuple)):
+        raise InvalidArgumentError(
+            "arguments",
+            f"expected a mapping of parameter names to values, got {type(arguments).__name__}",
+        )
+    seen: set[str] = set()
+    for index, item in enumerate(arguments):
+        if not isinstance(item, Mapping) or set(item) != {"name", "value"}:
+            raise InvalidArgumentError(
+                "arguments",
+                f"item {index} of a wire-form list must be {{'name': ..., 'value': ...}} "
+                f"(or pass a mapping of names to values instead), got {item!r:.80}",
+            )
+        name = item["name"]
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("arguments", f"item {index}: invalid name {name!r}")
+        if name in seen:
+            raise InvalidArgumentError(name, "given twice")
+        seen.add(name)
+    return [dict(item) for item in arguments]

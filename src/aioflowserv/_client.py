@@ -8,20 +8,26 @@ run starts and uploads go through the submitter, waits through the watcher.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 
 from ._api import FlowservAPI
-from ._arguments import FileArgument, FileLike, file_source
-from ._config import ClientOptions, Settings, Unpack, resolve_token
+from ._arguments import (
+    FileArgument,
+    FileLike,
+    check_wire_arguments,
+    file_source,
+    prepare_arguments,
+)
+from ._config import ClientOptions, Settings, Unpack, resolve_origin
 from ._errors import ClientClosedError
 from ._gather import gather
-from ._models import Parameter, Run, RunInfo, UploadedFile
+from ._models import Group, Parameter, Run, RunInfo, RunList, UploadedFile, WorkflowInfo
 from ._submit import Submitter
-from ._transport import HTTPClient
+from ._transport import HTTPClient, segment
 from ._watch import RunRef, WaitArgs, Watcher
 from ._workflow import AsyncWorkflow
 
@@ -69,15 +75,19 @@ class AsyncFlowserv:
     """An async client of one flowServ server.
 
     ``url`` is the API base URL including its path (for example
-    ``http://127.0.0.1:5005/flowserv/api/v1``) and ``token`` an API token; both
-    fall back to flowServ's environment variables (``FLOWSERV_URL`` or
-    ``FLOWSERV_API_PROTOCOL/HOST/PORT/PATH``, and ``FLOWSERV_ACCESS_TOKEN``).
-    The keyword options (:class:`ClientOptions`) are ``timeout`` (seconds
-    each phase of each request may take), ``retries`` (a count or a
-    :class:`RetryPolicy` for idempotent requests), ``transport`` (an
-    ``httpx.AsyncBaseTransport`` for tests or custom networking),
-    ``auth_header`` (flowServ's ``api_key``), ``verify`` (TLS), and the
-    default ``poll_interval`` and ``max_interval`` of waits.
+    ``http://127.0.0.1:5005/flowserv/api/v1``) and ``token`` an API token.
+    Without them, they come from flowServ's environment variables
+    (``FLOWSERV_URL`` or ``FLOWSERV_API_PROTOCOL/HOST/PORT/PATH``, and
+    ``FLOWSERV_ACCESS_TOKEN``), then from what the ``aioflowserv`` command
+    saved (``aioflowserv login``, ``aioflowserv server start``), in the
+    order the README's Configuration section tabulates; ``profile`` picks a
+    saved login by name. The keyword options (:class:`ClientOptions`) are
+    ``timeout`` (seconds each phase of each request may take), ``retries``
+    (a count or a :class:`RetryPolicy` for idempotent requests),
+    ``transport`` (an ``httpx.AsyncBaseTransport`` for tests or custom
+    networking), ``auth_header`` (flowServ's ``api_key``), ``verify`` (TLS),
+    the default ``poll_interval`` and ``max_interval`` of waits, and
+    ``profile``.
 
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
@@ -85,8 +95,9 @@ class AsyncFlowserv:
     def __init__(
         self, url: str | None = None, token: str | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        settings = Settings.create(url, type(self).__name__, **options)
-        self._session = Session.open(settings, options, resolve_token(token))
+        origin = resolve_origin(url, token, profile=options.get("profile"))
+        settings = Settings.create(origin.url, type(self).__name__, **options)
+        self._session = Session.open(settings, options, origin.token)
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -156,6 +167,7 @@ class AsyncFlowserv:
         token, and a logout ends every session of that user.
         """
         self.token = (await self._session.api.login(username, password)).token
+        self._session.http.trust_token()
         return self.token
 
     async def logout(self) -> None:
@@ -165,11 +177,43 @@ class AsyncFlowserv:
 
     # -- workflows and groups ----------------------------------------------
 
-    list_workflows = _route(FlowservAPI.list_workflows)
-    get_workflow = _route(FlowservAPI.get_workflow)
+    async def list_workflows(self) -> list[WorkflowInfo]:
+        """All workflows of the server: id, name, description (``parameters`` is None here).
+
+        The server answers this whatever the token; a token the client holds
+        is checked first (once per client), so that a wrong one is not missed.
+        :meth:`get_workflow` has a workflow's parameters.
+        """
+        await self._session.http.check_token()
+        return await self._session.api.list_workflows()
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
+        """A workflow's metadata, parameters, the caller's groups and post-processing run.
+
+        Without a valid token the server leaves the groups out silently: a
+        token the client holds is checked first (once per client).
+        """
+        segment(workflow_id, "workflow_id")
+        await self._session.http.check_token()
+        return await self._session.api.get_workflow(workflow_id)
+
+    async def list_groups(self, workflow_id: str) -> list[Group]:
+        """The caller's groups of a workflow (id, name and workflow only).
+
+        An unknown workflow raises :class:`NotFoundError` (the server would
+        list no groups), and so does an invalid token raise
+        :class:`UnauthenticatedError` (the server would list everyone's).
+        """
+        segment(workflow_id, "workflow_id")
+        self._session.api.check_auth(f"workflows/{workflow_id}/groups")
+        await self._session.http.check_token()
+        groups = await self._session.api.list_groups(workflow_id)
+        if not groups:
+            await self._session.api.get_workflow(workflow_id)  # NotFoundError if unknown
+        return groups
+
     create_group = _route(FlowservAPI.create_group)
     get_group = _route(FlowservAPI.get_group)
-    list_groups = _route(FlowservAPI.list_groups)
     update_group = _route(FlowservAPI.update_group)
     delete_group = _route(FlowservAPI.delete_group)
 
@@ -198,31 +242,45 @@ class AsyncFlowserv:
 
     # -- runs ----------------------------------------------------------------
 
-    async def list_runs(self, group_id: str) -> list[RunInfo]:
+    async def list_runs(self, group_id: str) -> RunList[RunInfo]:
         """Id, state and creation time of every run of a group, oldest first."""
         return (await self._session.api.list_runs(group_id)).infos()
 
     get_run = _route(FlowservAPI.get_run)
 
-    async def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+    async def get_runs(self, run_ids: Iterable[str]) -> RunList[Run]:
         """The current snapshots of several runs, fetched concurrently, in the order given.
 
         The first failure (an unknown run, say) is raised as itself.
         """
         api = self._session.api
-        return await gather([functools.partial(api.get_run, run_id) for run_id in run_ids])
+        return RunList(
+            await gather([functools.partial(api.get_run, run_id) for run_id in run_ids])
+        )
 
-    async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
-        """Start a run from arguments in wire form (``[{"name", "value"}, ...]``).
+    async def start_run(
+        self, group_id: str, arguments: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> Run:
+        """Start a run in a group.
 
-        Most code calls :meth:`AsyncWorkflow.start_run`, which validates the
-        arguments and uploads files first. The start is never sent twice: if
-        it may have reached the server and no usable answer came, the group's
-        runs are searched for a run created after the request with exactly
-        these arguments; if exactly one matches it is returned, otherwise
-        :class:`SubmissionUncertainError` is raised.
+        ``arguments`` maps parameter names to values, checked against the
+        group's declarations (fetched first) exactly as
+        :meth:`AsyncWorkflow.start_run` checks them, defaults filled in and
+        file arguments uploaded, before the run is started: a bad argument
+        raises :class:`UnknownParameterError` or :class:`InvalidArgumentError`
+        with nothing started. A list in wire form (``[{"name", "value"},
+        ...]``) is sent as it is, after a check of its shape.
+
+        The start is never sent twice: if it may have reached the server and
+        no usable answer came, the group's runs are searched for a run created
+        after the request with exactly these arguments; if exactly one matches
+        it is returned, otherwise :class:`SubmissionUncertainError` is raised.
         """
-        return await self._session.submitter.start(group_id, arguments)
+        if isinstance(arguments, Mapping):
+            group = await self._session.api.get_group(group_id)
+            prepared = prepare_arguments(group.parameters, arguments)
+            return await self._session.submitter.submit(group_id, prepared)
+        return await self._session.submitter.start(group_id, check_wire_arguments(arguments))
 
     cancel_run = _route(FlowservAPI.cancel_run)
     delete_run = _route(FlowservAPI.delete_run)
@@ -249,14 +307,16 @@ class AsyncFlowserv:
         *,
         group_id: str | None = None,
         **options: Unpack[WaitArgs],
-    ) -> list[Run]:
+    ) -> RunList[Run]:
         """Wait until all runs are final; return them in input order.
 
         ``group_id`` is the group of the bare run ids (each is looked up once
         when it is not given). Options as for :meth:`AsyncWorkflow.wait`.
         """
         watcher = self._session.watcher
-        return await watcher.wait_all(runs, watcher.options(timeout, **options), group_id=group_id)
+        return RunList(
+            await watcher.wait_all(runs, watcher.options(timeout, **options), group_id=group_id)
+        )
 
     async def as_completed(
         self,

@@ -1,14 +1,20 @@
 """Client settings: every default, the retry policy, and the one check of a number of seconds.
 
-Values given to the client win; otherwise they come from flowServ's own
-environment variables, so that code written against flowServ's client finds
-the same server:
+The server and the token are found by :func:`resolve_origin`, first match
+wins (the same order for both clients and the command line):
 
-- ``FLOWSERV_URL``: the whole API base URL (a shortcut of aioflowserv's own);
-- ``FLOWSERV_API_PROTOCOL``, ``FLOWSERV_API_HOST``, ``FLOWSERV_API_PORT``,
-  ``FLOWSERV_API_PATH``: the parts of it, as flowServ reads them (defaults
-  ``http``, ``localhost``, ``5000``, ``/flowserv/api/v1``);
-- ``FLOWSERV_ACCESS_TOKEN``: the API token.
+1. the arguments (``url=``, ``token=``; a ``profile=`` names a saved login);
+2. flowServ's own environment variables, so that code written against
+   flowServ's client finds the same server: ``FLOWSERV_URL`` (the whole API
+   base URL, a shortcut of aioflowserv's own), or ``FLOWSERV_API_PROTOCOL``,
+   ``FLOWSERV_API_HOST``, ``FLOWSERV_API_PORT``, ``FLOWSERV_API_PATH`` (the
+   parts, defaults ``http``, ``localhost``, ``5000``, ``/flowserv/api/v1``),
+   and ``FLOWSERV_ACCESS_TOKEN``;
+3. the login saved by ``aioflowserv login`` (the profile of
+   ``FLOWSERV_PROFILE``, else ``default``); its token only ever goes to the
+   server that issued it;
+4. the local server of ``aioflowserv server start``;
+5. flowServ's default URL, ``http://localhost:5000/flowserv/api/v1``.
 
 Both clients take the same options (:class:`ClientOptions`), checked once
 into :class:`Settings`.
@@ -27,6 +33,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._errors import ConfigurationError, InvalidArgumentError
+from ._saved import ENV_PROFILE, config_path, local_server_url, profile_name, saved_logins
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict, Unpack
@@ -42,12 +49,14 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "ClientOptions",
+    "Origin",
     "RetryPolicy",
     "Settings",
     "Unpack",
     "backoff",
     "check_seconds",
     "configured_url",
+    "resolve_origin",
     "resolve_token",
     "resolve_url",
 ]
@@ -60,6 +69,9 @@ DEFAULT_POLL_INTERVAL = 1.0
 
 DEFAULT_MAX_INTERVAL = 5.0
 """The poll interval grows up to this while nothing changes."""
+
+DEFAULT_RETRY_TIMEOUT = 60.0
+"""Seconds all the tries of one request may take together (see :class:`RetryPolicy`)."""
 
 CLEANUP_TIMEOUT = 10.0
 """Seconds a clean-up may take once its caller was cancelled (it is shielded from it):
@@ -91,6 +103,14 @@ class RetryPolicy:
     header from the server takes precedence (still capped at ``max_wait``).
     Connection errors and the statuses in ``status_codes`` are retried.
 
+    ``timeout`` bounds the tries of one request together: no try starts
+    once it has passed, and a retry gets only the time that is left (each
+    phase of it still at most the client's ``timeout``), so a server that
+    accepts connections and never answers fails after about ``timeout``
+    seconds, not ``attempts`` times the client's timeout. The first try is
+    bounded by the client's ``timeout`` alone. ``None``: no overall limit.
+    Errors say how many tries were made and how long they took.
+
     Run starts and uploads are never sent twice once they may have reached
     the server, whatever the policy says. ``RetryPolicy(attempts=1)`` turns
     retries off; ``RetryPolicy(initial_wait=0, jitter=0)`` keeps them but
@@ -102,6 +122,12 @@ class RetryPolicy:
     max_wait: float = attrs.field(default=5.0, validator=_non_negative)
     jitter: float = attrs.field(default=0.2, validator=_non_negative)
     status_codes: frozenset[int] = attrs.field(default=RETRY_STATUS, converter=frozenset)
+    timeout: float | None = attrs.field(default=DEFAULT_RETRY_TIMEOUT)
+
+    @timeout.validator
+    def _check_timeout(self, attribute: attrs.Attribute[float | None], value: object) -> None:
+        if value is not None:
+            check_seconds(value, "RetryPolicy timeout", setting=True)
 
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -210,6 +236,100 @@ def resolve_token(token: str | None, environ: Mapping[str, str] | None = None) -
     return env.get(ENV_TOKEN) or None
 
 
+@attrs.frozen(repr=False)
+class Origin:
+    """The server and token a client uses, and where each came from (for messages).
+
+    ``url_source`` and ``token_source`` are ``"argument"``, ``"profile"``,
+    ``"environment"`` (the token: ``"FLOWSERV_ACCESS_TOKEN"``), ``"saved
+    login"``, ``"local server"`` or ``"default"``; ``profile`` names the saved
+    login used, and ``username`` its user.
+    """
+
+    url: str
+    token: str | None
+    url_source: str
+    token_source: str | None
+    username: str | None = None
+    profile: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Origin(url={self.url!r}, url_source={self.url_source!r}, "
+            f"token_source={self.token_source!r}, profile={self.profile!r})"
+        )
+
+
+def _same_server(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def resolve_origin(
+    url: str | None = None,
+    token: str | None = None,
+    *,
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_profile: bool = True,
+) -> Origin:
+    """Find the server and the token, in the order of the module docstring.
+
+    A ``profile`` given here counts as an argument: its saved login wins over
+    the environment (``url``/``token`` still win over it). A profile that was
+    asked for (here or in ``FLOWSERV_PROFILE``) and has no saved login raises
+    :class:`ConfigurationError`, unless ``require_profile`` is False (for
+    ``aioflowserv login``, which creates it). A saved token is only ever used
+    for the server it was issued by.
+    """
+    env = os.environ if environ is None else environ
+    name = profile_name(profile, env)
+    logins = saved_logins()
+    login = logins.get(name)
+    if login is None and require_profile and (profile is not None or env.get(ENV_PROFILE)):
+        known = ", ".join(sorted(logins)) or "none yet"
+        raise ConfigurationError(
+            f"no saved login for profile {name!r} (profiles: {known}); "
+            f"log in with `aioflowserv login --profile {name}`"
+        )
+    source: str
+    if url is not None:
+        source = "argument"
+    elif profile is not None and login is not None:
+        url, source = login.url, "profile"
+    elif (env_url := configured_url(env)) is not None:
+        url, source = env_url, "environment"
+    elif login is not None:
+        url, source = login.url, "saved login"
+    elif (local := local_server_url()) is not None:
+        url, source = local, "local server"
+    else:
+        source = "default"
+    saved = source in ("profile", "saved login")
+    try:
+        checked = resolve_url(url, env)
+    except ConfigurationError as exc:
+        where = f"profile {name!r} in {config_path()}" if saved else source
+        raise ConfigurationError(f"{exc} (from the {where})") from None
+    # A saved token only ever goes to the server it was issued by.
+    mine = login if login is not None and _same_server(login.url, checked) else None
+    token_source: str | None = None
+    if token is not None:
+        token_source = "argument"
+        resolve_token(token)
+    elif profile is not None and mine is not None:
+        token, token_source = mine.token, "profile"
+    elif env.get(ENV_TOKEN):
+        token, token_source = env[ENV_TOKEN], ENV_TOKEN
+    elif mine is not None:
+        token, token_source = mine.token, "saved login"
+    uses_login = saved or token_source in ("profile", "saved login")
+    return Origin(
+        checked, token or None, source, token_source,
+        username=mine.username if mine is not None and uses_login else None,
+        profile=name if uses_login else None,
+    )
+
+
 class ClientOptions(TypedDict, total=False):
     """The options both clients take besides ``url`` and ``token`` (all keyword-only).
 
@@ -223,7 +343,9 @@ class ClientOptions(TypedDict, total=False):
     - ``verify``: verify TLS certificates (default True);
     - ``poll_interval``, ``max_interval``: seconds between the polls of a
       wait, first and at most (:data:`DEFAULT_POLL_INTERVAL`,
-      :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise.
+      :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise;
+    - ``profile``: the saved login (``aioflowserv login --profile NAME``) to
+      use when no ``url``/``token`` are given (see :func:`resolve_origin`).
     """
 
     timeout: float | None
@@ -233,6 +355,7 @@ class ClientOptions(TypedDict, total=False):
     verify: bool
     poll_interval: float
     max_interval: float
+    profile: str | None
 
 
 @attrs.frozen(repr=False)

@@ -3,8 +3,9 @@
 Every exception raised by aioflowserv derives from :class:`FlowservError`::
 
     FlowservError
-    ├── ConfigurationError (ValueError)       bad URL, token, timeout, retry policy
+    ├── ConfigurationError (ValueError)       bad URL (no API path), profile, timeout, retries
     ├── ClientClosedError (RuntimeError)      the client was used after close()
+    ├── BlockingCallError (RuntimeError)      a sync call from the client's own loop thread
     ├── UnsafePathError (ValueError)          a server name would write outside a directory
     ├── ArgumentError (ValueError)            rejected before anything was sent
     │   ├── UnknownParameterError
@@ -15,7 +16,7 @@ Every exception raised by aioflowserv derives from :class:`FlowservError`::
     ├── APIStatusError                        an error status, with the server's message
     │   ├── InvalidRequestError               400
     │   │   └── PayloadTooLargeError          413
-    │   ├── UnauthenticatedError              no token, or one the server does not know
+    │   ├── UnauthenticatedError              no token, or an invalid or expired one
     │   ├── UnauthorizedError                 403 "not authorized"
     │   ├── NotFoundError                     404
     │   └── ServerError                       5xx
@@ -32,10 +33,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from ._models import Run
+
+_E = TypeVar("_E", "APIConnectionError", "APIStatusError")
 
 __all__ = [
     "APIConnectionError",
@@ -43,6 +46,7 @@ __all__ = [
     "APITimeoutError",
     "ArgumentError",
     "BatchSubmissionError",
+    "BlockingCallError",
     "ClientClosedError",
     "ConfigurationError",
     "FlowservError",
@@ -71,6 +75,31 @@ class ConfigurationError(FlowservError, ValueError):
 
 class ClientClosedError(FlowservError, RuntimeError):
     """The client was used after it was closed."""
+
+
+class BlockingCallError(FlowservError, RuntimeError):
+    """A blocking call of the sync facade was made from the client's own event-loop thread.
+
+    Callbacks such as ``on_change`` run in that thread: a sync call there would
+    wait for the very loop it blocks. Record what the callback needs (append
+    the run to a list, put it on a ``queue.Queue``) and call the client after
+    the wait, or use :class:`AsyncFlowserv`.
+    """
+
+
+def _tried(attempts: int, elapsed: float | None) -> str:
+    if elapsed is None:
+        return ""
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return f"{tries} in {elapsed:.1f} s"
+
+
+def note_attempts(exc: _E, attempts: int, elapsed: float, why: str = "") -> _E:
+    """Record on ``exc`` how many tries took how long, and say so in its message."""
+    exc.attempts = attempts
+    exc.elapsed = elapsed
+    exc.args = (f"{exc.args[0]} ({_tried(attempts, elapsed)}{why})", *exc.args[1:])
+    return exc
 
 
 class UnsafePathError(FlowservError, ValueError):
@@ -109,7 +138,8 @@ class APIConnectionError(FlowservError):
 
     ``request_sent`` is False only when the request certainly never left this
     machine (the connection was refused, say): then even a run start may be
-    sent again.
+    sent again. ``attempts`` and ``elapsed`` tell how many tries were made and
+    how many seconds they took together (the message says so too).
     """
 
     def __init__(
@@ -119,6 +149,8 @@ class APIConnectionError(FlowservError):
         self.method = method
         self.path = path
         self.request_sent = request_sent
+        self.attempts = 1
+        self.elapsed: float | None = None
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
@@ -138,7 +170,8 @@ class APIStatusError(FlowservError):
 
     ``status_code`` is the HTTP status and ``message`` the server's own text
     (the ``message`` or ``error`` field of a JSON body, or the text of an HTML
-    page).
+    page). After retries, ``attempts`` and ``elapsed`` tell how many tries
+    took how many seconds.
     """
 
     def __init__(
@@ -150,6 +183,10 @@ class APIStatusError(FlowservError):
         self.status_code = status_code
         self.method = method
         self.path = path
+        self.attempts = 1
+        self.elapsed: float | None = None
+        self.html = False
+        """True when the answer was a web page (the web server's), not flowServ's JSON."""
 
 
 class InvalidRequestError(APIStatusError):
@@ -161,11 +198,20 @@ class PayloadTooLargeError(InvalidRequestError):
 
 
 class UnauthenticatedError(APIStatusError):
-    """No token, or the server does not know it any more ("not logged in")."""
+    """No token, or one the server does not accept: invalid or expired ("not logged in").
+
+    flowServ answers an invalid token with "not authorized" on most routes;
+    the client then asks ``whoami`` once, and raises this error (not
+    :class:`UnauthorizedError`) when the token turns out to be invalid.
+    ``token_rejected`` is True then (a token was sent and refused), False
+    when there was no token.
+    """
+
+    token_rejected = False
 
 
 class UnauthorizedError(APIStatusError):
-    """403 "not authorized": the user is not a member of the group, or the token is invalid."""
+    """403 "not authorized": the token is valid, but its user is not a member of the group."""
 
 
 class NotFoundError(APIStatusError):
@@ -307,4 +353,6 @@ def status_error(
         cls = ServerError
     else:
         cls = _BY_STATUS.get(status_code, APIStatusError)
-    return cls(message, status_code=status_code, method=method, path=path)
+    error = cls(message, status_code=status_code, method=method, path=path)
+    error.html = "html" in content_type or body.lstrip().startswith(b"<")
+    return error

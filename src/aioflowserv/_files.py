@@ -114,7 +114,9 @@ class FileHandle:
             raise
         return target
 
-    async def extract(self, directory: str | os.PathLike[str]) -> list[Path]:
+    async def extract(
+        self, directory: str | os.PathLike[str], *, strip_common_dir: bool = False
+    ) -> list[Path]:
         """Unpack a ``.tar.gz`` archive (a run's results) into ``directory``.
 
         Every member is checked before anything is written: only regular
@@ -123,6 +125,11 @@ class FileHandle:
         staging directory and moved into place once all are on disk, so a
         failure half-way leaves ``directory`` as it was. Returns the files
         written.
+
+        With ``strip_common_dir``, the one top directory that holds every
+        member (a run's ``results/``) is left out: ``results/greetings.txt``
+        lands in ``directory/greetings.txt``. Members in several top
+        directories keep their paths.
         """
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
@@ -130,10 +137,19 @@ class FileHandle:
             async for chunk in self.stream():
                 await anyio.to_thread.run_sync(spool.write, chunk)
             spool.seek(0)
-            return await anyio.to_thread.run_sync(_extract_tar, spool, root)
+            return await anyio.to_thread.run_sync(_extract_tar, spool, root, strip_common_dir)
 
 
-def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
+def _common_dir(members: list[tarfile.TarInfo]) -> bool:
+    """True if every member lies inside one top directory (files one level down at least)."""
+    paths = [PurePosixPath(member.name).parts for member in members]
+    tops = {parts[0] for parts in paths if parts}
+    return len(tops) == 1 and all(
+        len(parts) >= 2 for member, parts in zip(members, paths, strict=True) if member.isfile()
+    )
+
+
+def _extract_tar(spool: IO[bytes], root: Path, strip_common_dir: bool = False) -> list[Path]:
     base = root.resolve()
     try:
         archive = tarfile.open(fileobj=spool, mode="r:*")  # noqa: SIM115 - closed below
@@ -141,7 +157,9 @@ def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
         raise UnsafePathError(f"not a tar archive: {exc}") from None
     with archive:
         plan: list[tuple[tarfile.TarInfo, Path]] = []
-        for member in archive.getmembers():
+        members = archive.getmembers()
+        strip = 1 if strip_common_dir and _common_dir(members) else 0
+        for member in members:
             name = member.name
             parts = PurePosixPath(name).parts
             if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
@@ -150,6 +168,7 @@ def _extract_tar(spool: IO[bytes], root: Path) -> list[Path]:
                 raise UnsafePathError(
                     f"archive member {name!r} is a link or a special file; refusing to extract"
                 )
+            parts = parts[strip:]
             target = (base / Path(*parts)).resolve() if parts else base
             if target != base and base not in target.parents:
                 raise UnsafePathError(f"archive member {name!r} points outside the directory")

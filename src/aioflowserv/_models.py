@@ -6,6 +6,10 @@ leaderboard, the login answer); a body that lacks a key or carries an unknown
 run state raises :class:`InvalidResponseError` here instead of failing
 somewhere later. Parameter declarations also carry flowServ's rules for the
 values they accept (:meth:`Parameter.cast`).
+
+Every model reads well where people look at it: a ``repr`` of a line or two
+(ids, names, state, counts), a small HTML table in a notebook
+(``_repr_html_``) and a table in a rich console (``__rich__``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._display import Cell, Table, shorten
 from ._errors import InvalidArgumentError, InvalidResponseError
 
 __all__ = [
@@ -33,16 +38,21 @@ __all__ = [
     "RunListing",
     "RunFile",
     "RunInfo",
+    "RunList",
     "RunState",
     "SelectOption",
     "UploadedFile",
     "User",
     "WorkflowInfo",
+    "parameter_constraint",
+    "parameter_default",
+    "parameter_type",
     "parse_list",
     "parse_service",
 ]
 
 T = TypeVar("T")
+R = TypeVar("R", "Run", "RunInfo")
 
 
 
@@ -149,7 +159,7 @@ class SelectOption:
     is_default: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Parameter:
     """A parameter declaration of a workflow group (one entry of its ``parameters``).
 
@@ -208,6 +218,23 @@ class Parameter:
     def display_name(self) -> str:
         """The label, or the name when there is no label."""
         return self.label if self.label is not None else self.name
+
+    def __repr__(self) -> str:
+        text = f"{self.name}: {parameter_type(self)}"
+        default = parameter_default(self)
+        text += f" = {default}" if default else (" (required)" if self.required else "")
+        constraint = parameter_constraint(self)
+        if constraint:
+            text += f" {constraint}"
+        if self.label and self.label != self.name:
+            text += f" {shorten(self.label, 40)!r}"
+        return f"<Parameter {text}>"
+
+    def _repr_html_(self) -> str:
+        return ParameterIndex({self.name: self})._table().html()
+
+    def __rich__(self) -> Any:
+        return ParameterIndex({self.name: self})._table().rich()
 
     def is_bool(self) -> bool:
         """True for a bool parameter."""
@@ -364,8 +391,63 @@ def _cast(para: Parameter, value: Any, path: str) -> Any:
     return value  # a type this SDK does not know (``actor``): sent as given
 
 
+def parameter_type(para: Parameter) -> str:
+    """The declared type, in words: ``float``, ``list of int``, ``record (x, tag)``."""
+    if para.dtype == "list" and para.para is not None:
+        return f"list of {parameter_type(para.para)}"
+    if para.dtype == "record" and para.fields:
+        return f"record ({', '.join(field.name for field in para.fields)})"
+    return para.dtype
+
+
+def parameter_default(para: Parameter) -> str:
+    """The default value as it would be written in Python, or ``""`` when there is none."""
+    if para.default is None:
+        return ""
+    return shorten(repr(para.default), 40)
+
+
+def parameter_constraint(para: Parameter) -> str:
+    """What values are allowed beyond the type: a range, the choices, a file's target."""
+    if para.range is not None:
+        return f"in {para.range}"
+    if para.values:
+        return "one of " + ", ".join(repr(option.value) for option in para.values)
+    if para.target:
+        return f"copied to {para.target}"
+    return ""
+
+
 class ParameterIndex(dict[str, Parameter]):
     """The parameter declarations of a group, by name (as flowServ's ``ParameterIndex``)."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<ParameterIndex: no parameters>"
+        items = []
+        for para in self.sorted():
+            default = parameter_default(para)
+            items.append(f"{para.name}: {parameter_type(para)}" + (f" = {default}" if default
+                                                                    else ""))
+        return f"<ParameterIndex: {', '.join(items)}>"
+
+    def _table(self, title: str = "Parameters") -> Table:
+        rows = [
+            (para.name, parameter_type(para), parameter_default(para),
+             "yes" if para.required and para.default is None else "",
+             parameter_constraint(para), shorten(para.label or "", 40),
+             shorten(para.help or "", 60))
+            for para in self.sorted()
+        ]
+        return Table(
+            title, rows, ("name", "type", "default", "required", "allowed", "label", "help")
+        )
+
+    def _repr_html_(self) -> str:
+        return self._table().html()
+
+    def __rich__(self) -> Any:
+        return self._table().rich()
 
     @classmethod
     def from_json(cls, docs: Iterable[object]) -> ParameterIndex:
@@ -430,7 +512,7 @@ class RunFile:
         )
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Run:
     """An immutable snapshot of a workflow run.
 
@@ -478,6 +560,51 @@ class Run:
 
     def __str__(self) -> str:
         return self.state.value
+
+    def __repr__(self) -> str:
+        details = [self.workflow_id] if self.workflow_id else []
+        if self.duration is not None:
+            details.append(f"{self.duration.total_seconds():.2f} s")
+        if self._files:
+            names = ", ".join(entry.name for entry in self._files)
+            details.append(shorten(f"files: {names}", 60))
+        elif self._messages:
+            details.append(shorten(_last_line(self._messages), 60))
+        more = f" ({'; '.join(details)})" if details else ""
+        return f"<Run {self.run_id} {self.state.value}{more}>"
+
+    def _table(self) -> Table:
+        rows: list[tuple[str, str | Cell]] = [
+            ("run", self.run_id), ("state", Cell(self.state.value, self.state.value)),
+        ]
+        for label, value in (("workflow", self.workflow_id), ("group", self.group_id)):
+            if value:
+                rows.append((label, value))
+        for label, moment in (("created", self.created_at), ("started", self.started_at),
+                              ("finished", self.finished_at)):
+            if moment is not None:
+                rows.append((label, _when(moment)))
+        if self.duration is not None:
+            rows.append(("duration", f"{self.duration.total_seconds():.2f} s"))
+        if self.arguments:
+            rows.append(("arguments", ", ".join(
+                f"{name}={shorten(repr(value), 40)}" for name, value in self.arguments.items()
+            )))
+        if self._files:
+            rows.append(("files", ", ".join(
+                entry.name if entry.title == entry.name else f"{entry.name} ({entry.title})"
+                for entry in self._files
+            )))
+        if self._messages:
+            lines = "".join(self._messages[-10:]).rstrip("\n")
+            rows.append(("messages", Cell(lines, pre=True)))
+        return Table(f"Run {self.run_id}", rows)
+
+    def _repr_html_(self) -> str:
+        return self._table().html()
+
+    def __rich__(self) -> Any:
+        return self._table().rich()
 
     @property
     def duration(self) -> timedelta | None:
@@ -529,7 +656,7 @@ class Run:
         return self.state is RunState.CANCELED
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunInfo:
     """An entry of a group's run listing: id, state and creation time."""
 
@@ -551,6 +678,10 @@ class RunInfo:
         """True while the run is PENDING or RUNNING."""
         return self.state.is_active
 
+    def __repr__(self) -> str:
+        created = f" created {_when(self.created_at)}" if self.created_at else ""
+        return f"<RunInfo {self.run_id} {self.state.value}{created}>"
+
 
 @attrs.frozen
 class UploadedFile:
@@ -569,7 +700,7 @@ class UploadedFile:
         )
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Group:
     """A workflow group (a "submission"): members, parameters, uploads and runs.
 
@@ -599,20 +730,53 @@ class Group:
             runs=tuple(RunInfo.from_json(r) for r in _list(data, "runs", "group")),
         )
 
+    def _counts(self) -> str:
+        """Members, parameters, files and runs; empty for a listing entry (none were sent)."""
+        if not self.members:
+            return ""
+        counts = [_count(len(self.members), "member"), _count(len(self.parameters), "parameter"),
+                  _count(len(self.files), "file"), _count(len(self.runs), "run")]
+        states = _state_counts(self.runs)
+        return ", ".join(counts) + (f" ({states})" if states else "")
 
-@attrs.frozen
+    def __repr__(self) -> str:
+        counts = self._counts()
+        return f"<Group {self.name!r} {self.id} of {self.workflow_id}" + (
+            f": {counts}>" if counts else ">"
+        )
+
+    def _table(self) -> Table:
+        title = f"Group {self.name!r} ({self.id}) of workflow {self.workflow_id!r}"
+        if not self.members:
+            return Table(title, [], note="a listing entry: fs.get_group(id) has the details")
+        table = self.parameters._table(title)
+        members = ", ".join(member.username for member in self.members)
+        note = f"{self._counts()}; members: {members}"
+        return attrs.evolve(table, note=note)
+
+    def _repr_html_(self) -> str:
+        return self._table().html()
+
+    def __rich__(self) -> Any:
+        return self._table().rich()
+
+
+@attrs.frozen(repr=False)
 class WorkflowInfo:
     """A workflow's metadata. ``postproc`` is its latest post-processing run, if any.
 
     ``groups`` lists the caller's groups of this workflow (only with a valid
-    token). Listings carry no parameters.
+    token). ``parameters`` is None for an entry of a listing
+    (:meth:`AsyncFlowserv.list_workflows`): the server sends none there,
+    which does not mean the workflow has none; :meth:`AsyncFlowserv.get_workflow`
+    has them.
     """
 
     id: str
     name: str
     description: str | None = None
     instructions: str | None = None
-    parameters: ParameterIndex = attrs.field(factory=ParameterIndex, hash=False)
+    parameters: ParameterIndex | None = attrs.field(default=None, hash=False)
     groups: tuple[Group, ...] = ()
     postproc: Run | None = None
 
@@ -626,10 +790,98 @@ class WorkflowInfo:
             name=data["name"],
             description=data.get("description"),
             instructions=data.get("instructions"),
-            parameters=ParameterIndex.from_json(_list(data, "parameters", "workflow")),
+            parameters=(
+                ParameterIndex.from_json(_list(data, "parameters", "workflow"))
+                if "parameters" in data else None
+            ),
             groups=tuple(Group.from_json(g) for g in _list(data, "groups", "workflow")),
             postproc=Run.from_json(postproc) if postproc is not None else None,
         )
+
+    def __repr__(self) -> str:
+        if self.parameters is None:
+            return (
+                f"<WorkflowInfo {self.id!r} {self.name!r} (listing entry: parameters not "
+                f"loaded; get_workflow({self.id!r}) has them)>"
+            )
+        details = [_count(len(self.parameters), "parameter"), _count(len(self.groups), "group")]
+        if self.postproc is not None:
+            details.append(f"post-processing {self.postproc.state.value}")
+        return f"<WorkflowInfo {self.id!r} {self.name!r}: {', '.join(details)}>"
+
+    def _table(self) -> Table:
+        title = f"Workflow {self.id!r}: {self.name}"
+        note = shorten(self.description or "", 200) or None
+        if self.parameters is None:
+            hint = f"parameters not loaded (a listing entry): get_workflow({self.id!r})"
+            return Table(title, [], note=f"{note}; {hint}" if note else hint)
+        return attrs.evolve(self.parameters._table(title), note=note)
+
+    def _repr_html_(self) -> str:
+        return self._table().html()
+
+    def __rich__(self) -> Any:
+        return self._table().rich()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _last_line(messages: Sequence[str]) -> str:
+    for line in reversed(messages):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _state_counts(runs: Iterable[Run | RunInfo]) -> str:
+    """``3 SUCCESS, 1 ERROR``, in the order of :class:`RunState`."""
+    counts: dict[RunState, int] = {}
+    for run in runs:
+        counts[run.state] = counts.get(run.state, 0) + 1
+    return ", ".join(f"{counts[state]} {state.value}" for state in RunState if state in counts)
+
+
+class RunList(list[R]):
+    """A list of runs (:class:`Run` snapshots or :class:`RunInfo` listing entries).
+
+    A plain list in every way, that shows as a summary (``<RunList: 5 runs:
+    3 SUCCESS, 2 RUNNING>``), and as a table in a notebook or a rich console.
+    """
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<RunList: no runs>"
+        return f"<RunList: {_count(len(self), 'run')}: {_state_counts(self)}>"
+
+    def _table(self) -> Table:
+        rows: list[tuple[str | Cell, ...]] = []
+        full = all(isinstance(run, Run) for run in self)
+        for run in self:
+            state = Cell(run.state.value, run.state.value)
+            created = _when(run.created_at) if run.created_at else ""
+            if isinstance(run, Run) and full:
+                seconds = run.duration.total_seconds() if run.duration is not None else None
+                result = (", ".join(entry.name for entry in run.files()) if run.is_success()
+                          else _last_line(run.messages()))
+                rows.append((run.run_id, state, created,
+                             "" if seconds is None else f"{seconds:.2f}", shorten(result, 60)))
+            else:
+                rows.append((run.run_id, state, created))
+        header = ("run", "state", "created", "seconds", "files or message") if full and self \
+            else ("run", "state", "created")
+        return Table(repr(self)[1:-1], rows, header)
+
+    def _repr_html_(self) -> str:
+        return self._table().html()
+
+    def __rich__(self) -> Any:
+        return self._table().rich()
 
 
 @attrs.frozen
@@ -662,9 +914,9 @@ class RunListing:
             )
         return cls(states, entries)
 
-    def infos(self) -> list[RunInfo]:
+    def infos(self) -> RunList[RunInfo]:
         """Id, state and creation time of every run, oldest first."""
-        return [RunInfo.from_json(entry) for entry in self.entries]
+        return RunList(RunInfo.from_json(entry) for entry in self.entries)
 
 
 @attrs.frozen(repr=False)

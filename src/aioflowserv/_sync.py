@@ -6,13 +6,16 @@ another. Every method forwards to the async one through the portal (one
 generic forwarder, so the signatures and docstrings are the async ones), so
 it also works from code that already runs an event loop (a Jupyter cell).
 Ctrl-C cancels the call in flight and returns at once. After ``os.fork()``
-the child builds a new portal and client on first use.
+the child builds a new portal and client on first use. Callbacks (``on_change``)
+run in the portal's thread: a sync call from there raises
+:class:`BlockingCallError`, which says what to do instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import io
 import os
 import threading
@@ -25,7 +28,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncFlowserv
 from ._config import ClientOptions, Unpack
-from ._errors import ClientClosedError
+from ._errors import BlockingCallError, ClientClosedError
 from ._files import FileHandle
 from ._models import WorkflowInfo
 from ._workflow import AsyncWorkflow
@@ -50,9 +53,18 @@ class _Portal:
         self.portal: BlockingPortal = self._stack.enter_context(start_blocking_portal(backend))
         self.pid = os.getpid()
         self.portal.call(lambda: setattr(threading.current_thread(), "name", THREAD_NAME))
+        self.thread_id = self.portal.call(threading.get_ident)
 
     def call(self, func: Callable[[], Awaitable[T]]) -> T:
         """Run ``func`` in the loop and wait for it; Ctrl-C cancels it and returns at once."""
+        if threading.get_ident() == self.thread_id:
+            raise BlockingCallError(
+                "a blocking call of the sync client was made from the client's own event-loop "
+                "thread, where callbacks such as on_change run: it would wait for the loop it "
+                "blocks. In the callback, only record what you need (append the run to a "
+                "list, or put it on a queue.Queue) and call the client after the wait "
+                "returns; or use AsyncFlowserv and await the calls."
+            )
         future = self.portal.start_task_soon(func)
         try:
             return future.result()
@@ -108,12 +120,31 @@ class _Facade(Generic[A]):
                 portal.call(iterator.aclose)  # type: ignore[attr-defined]
 
 
+def _binder(method: Callable[..., Any]) -> Callable[..., None]:
+    """Check a call's arguments against ``method`` in the caller's thread.
+
+    A missing or unknown argument then raises a ``TypeError`` that names the
+    sync method called (``Workflow.start_run()``), not the async one behind it.
+    """
+    signature = inspect.signature(method)
+
+    def bind(facade: _Facade[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            signature.bind(facade, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(facade).__name__}.{method.__name__}(): {exc}") from None
+
+    return bind
+
+
 def _sync(
     method: Callable[Concatenate[A, P], Awaitable[T]],
 ) -> Callable[Concatenate[_Facade[A], P], T]:
     """A blocking method that runs ``method`` of the async object in the portal."""
+    bind = _binder(method)
 
     def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        bind(self, args, kwargs)
         return self._call(lambda target: method(target, *args, **kwargs))
 
     functools.update_wrapper(call, method)  # the async method's name, docstring and signature
@@ -124,8 +155,10 @@ def _sync_iter(
     method: Callable[Concatenate[A, P], AsyncIterator[T]],
 ) -> Callable[Concatenate[_Facade[A], P], Iterator[T]]:
     """A method returning a plain iterator over ``method``'s async iterator."""
+    bind = _binder(method)
 
     def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        bind(self, args, kwargs)
         return self._iterate(lambda target: method(target, *args, **kwargs))
 
     functools.update_wrapper(call, method)  # the async method's name, docstring and signature
@@ -136,8 +169,10 @@ def _sync_file(
     method: Callable[Concatenate[A, P], Awaitable[FileHandle]],
 ) -> Callable[Concatenate[_Facade[A], P], SyncFileHandle]:
     """A blocking download method returning a :class:`SyncFileHandle`."""
+    bind = _binder(method)
 
     def call(self: _Facade[A], /, *args: P.args, **kwargs: P.kwargs) -> SyncFileHandle:
+        bind(self, args, kwargs)
         handle = self._call(lambda target: method(target, *args, **kwargs))
         return SyncFileHandle(self._flowserv, handle)
 

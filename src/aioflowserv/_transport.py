@@ -2,8 +2,9 @@
 
 It owns the ``httpx.AsyncClient``, sends the token in exactly one header,
 retries idempotent requests (capped exponential backoff with jitter, honouring
-``Retry-After``), turns error answers into aioflowserv exceptions, and streams
-downloads. Transport failures are mapped by one context manager,
+``Retry-After``, within the policy's overall time limit), turns error answers
+into aioflowserv exceptions that say what to do (an invalid token, a URL
+without the API path), and streams downloads. Transport failures are mapped by one context manager,
 :func:`map_httpx_errors`, around sending and around reading streamed bodies
 alike: no httpx exception and no httpx object leaves this module.
 """
@@ -25,7 +26,7 @@ import anyio
 import attrs
 import httpx
 
-from ._config import Settings, backoff
+from ._config import DEFAULT_PATH, RetryPolicy, Settings, backoff
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -34,7 +35,10 @@ from ._errors import (
     ConfigurationError,
     InvalidArgumentError,
     InvalidResponseError,
+    NotFoundError,
     UnauthenticatedError,
+    UnauthorizedError,
+    note_attempts,
     status_error,
 )
 
@@ -49,6 +53,11 @@ _UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 _TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
 _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_WHOAMI = "users/whoami"
+LOGIN_HINT = (
+    "log in again (fs.login(...), or `aioflowserv login` for the saved login), "
+    "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
+)
 # 429 and 503 mean the request was not processed: safe to resend even a POST.
 _NOT_PROCESSED = frozenset({429, 503})
 
@@ -170,6 +179,54 @@ class _Call:
     accept: str | None = None
 
 
+def _clock() -> float:
+    """The clock of the retry policy's time limit (tests replace it)."""
+    return time.monotonic()
+
+
+@attrs.define
+class _Tries:
+    """The tries of one request: how many so far, since when, and whether another may start."""
+
+    policy: RetryPolicy
+    phase_timeout: float | None
+    started: float = attrs.field(factory=lambda: _clock())
+    count: int = 0
+    out_of_time: bool = False
+
+    def elapsed(self) -> float:
+        """Seconds since the first try started."""
+        return _clock() - self.started
+
+    def timeout(self) -> httpx.Timeout | None:
+        """The timeout of the next try: the client's, cut to what the overall limit leaves.
+
+        None for the first try (the client's own timeout applies as it is).
+        """
+        limit = self.policy.timeout
+        if self.count <= 1 or limit is None:
+            return None
+        left = max(limit - self.elapsed(), 0.001)
+        return httpx.Timeout(left if self.phase_timeout is None else min(self.phase_timeout, left))
+
+    def may_retry(self, pause: float) -> bool:
+        """True if another try may start after waiting ``pause`` seconds."""
+        if self.count >= self.policy.attempts:
+            return False
+        limit = self.policy.timeout
+        if limit is not None and self.elapsed() + pause >= limit:
+            self.out_of_time = True
+            return False
+        return True
+
+    def note(self, exc: Any) -> Any:
+        """``exc`` with the number of tries and the time they took in its message."""
+        why = ""
+        if self.out_of_time:
+            why = f"; the retry policy's time limit of {self.policy.timeout:g} s was reached"
+        return note_attempts(exc, self.count, self.elapsed(), why)
+
+
 class HTTPClient:
     """A thin, retrying wrapper around one ``httpx.AsyncClient``."""
 
@@ -181,6 +238,8 @@ class HTTPClient:
     ) -> None:
         self.settings = settings
         self._token: str | None = None
+        self._valid_token: str | None = None
+        self._api_checked = False
         self._closed = False
         # Request URLs are built by joining strings: an absolute URL spares httpx
         # merging each relative path onto its base URL, about a quarter of its
@@ -204,6 +263,8 @@ class HTTPClient:
     @token.setter
     def token(self, value: str | None) -> None:
         self._token = check_token(value)
+        if value != self._valid_token:
+            self._valid_token = None
         if value is None:
             self._client.headers.pop(self.settings.auth_header, None)
         else:
@@ -223,12 +284,32 @@ class HTTPClient:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
 
+    def trust_token(self) -> None:
+        """The current token was just issued by the server (a login): no need to check it."""
+        self._valid_token = self._token
+
+    async def check_token(self) -> None:
+        """Raise :class:`UnauthenticatedError` if the token is invalid or expired.
+
+        Some routes answer whatever the token (the workflow listing, the groups
+        of a workflow: all of them, for an invalid token), so a wrong token
+        would go unnoticed there. The token is checked with ``whoami`` once,
+        then trusted for the life of the client (until it changes).
+        """
+        token = self._token
+        if token is None or token == self._valid_token:
+            return
+        await self.request("GET", _WHOAMI, auth=True)
+        if self._token == token:
+            self._valid_token = token
+
     def check_ready(self, method: str, path: str, *, auth: bool) -> None:
         """Raise, before anything is sent, if the client is closed or a needed token is missing."""
         self._check_open()
         if auth and self._token is None:
             raise UnauthenticatedError(
-                "not logged in: no token (log in, pass token=..., or set FLOWSERV_ACCESS_TOKEN)",
+                "not logged in: no token (log in with fs.login(...) or `aioflowserv login`, "
+                "pass token=..., or set FLOWSERV_ACCESS_TOKEN)",
                 status_code=403, method=method, path=path,
             )
 
@@ -279,36 +360,115 @@ class HTTPClient:
         """Send ``call``, again while the retry policy allows it; a success answer or raise."""
         self.check_ready(call.method, call.path, auth=call.auth)
         policy = self.settings.retry
-        attempt = 0
+        tries = _Tries(policy, self.settings.timeout)
         while True:
-            attempt += 1
+            tries.count += 1
             try:
-                response = await self._send_once(call)
+                response = await self._send_once(call, tries.timeout())
             except APIConnectionError as error:
-                if attempt >= policy.attempts or (error.request_sent and not call.idempotent):
-                    raise
+                pause = backoff(policy, tries.count)
+                if (error.request_sent and not call.idempotent) or not tries.may_retry(pause):
+                    raise tries.note(error) from None
                 logger.debug("%s %s failed: %s", call.method, call.path, error)
-                await anyio.sleep(backoff(policy, attempt))
+                await anyio.sleep(pause)
                 continue
             status = response.status_code
             if status < 300:
+                if call.path == _WHOAMI:
+                    self._valid_token = self._token
                 return response
-            if (
-                status in policy.status_codes
-                and attempt < policy.attempts
-                and (call.idempotent or status in _NOT_PROCESSED)
-            ):
-                hint = _retry_after(response)
-                await response.aclose()
-                logger.info(
-                    "%s %s answered %d; retrying (try %d)", call.method, call.path, status, attempt
-                )
-                await anyio.sleep(backoff(policy, attempt, hint))
-                continue
-            raise await self._status_error(response, call.method, call.path)
+            if status in policy.status_codes and (call.idempotent or status in _NOT_PROCESSED):
+                pause = backoff(policy, tries.count, _retry_after(response))
+                if tries.may_retry(pause):
+                    await response.aclose()
+                    logger.info(
+                        "%s %s answered %d; retrying (try %d)",
+                        call.method, call.path, status, tries.count,
+                    )
+                    await anyio.sleep(pause)
+                    continue
+            failure = await self._explain(
+                await self._status_error(response, call.method, call.path)
+            )
+            if tries.count > 1 and isinstance(failure, APIStatusError):
+                tries.note(failure)
+            raise failure
 
-    async def _send_once(self, call: _Call) -> httpx.Response:
-        """One try: an upload's content is opened for it (and a file closed after it)."""
+    async def _explain(self, error: APIStatusError) -> Exception:
+        """The error that says what to do, for answers that mislead as they are.
+
+        - "not logged in" although a token was sent: the token is invalid or expired;
+        - "not authorized": flowServ says so for an invalid token too; one
+          ``whoami`` tells that apart from a user who is not a member;
+        - a 404 HTML page from the web server (not flowServ's JSON): the URL
+          most likely lacks the API path; the service descriptor decides.
+        """
+        token_sent = self._token is not None
+        if isinstance(error, UnauthenticatedError) and token_sent:
+            return self._invalid_token(error, error.message)
+        if (
+            isinstance(error, UnauthorizedError) and token_sent and error.path != _WHOAMI
+            and await self._token_rejected()
+        ):
+            return self._invalid_token(error, f"{error.message}; whoami: not logged in")
+        if isinstance(error, NotFoundError) and error.html and not self._api_checked:
+            return await self._check_api_url(error) or error
+        return error
+
+    def _invalid_token(self, error: APIStatusError, reason: str) -> UnauthenticatedError:
+        self._valid_token = None
+        invalid = UnauthenticatedError(
+            f"the token is invalid or expired (the server said: {reason}): {LOGIN_HINT}",
+            status_code=error.status_code, method=error.method, path=error.path,
+        )
+        invalid.token_rejected = True
+        return invalid
+
+    async def _token_rejected(self) -> bool:
+        """Ask ``whoami`` once (no retries) whether the server knows the token."""
+        try:
+            response = await self._send_once(_Call("GET", _WHOAMI, auth=True), None)
+        except APIConnectionError:
+            return False
+        await response.aclose()
+        if response.status_code < 300:
+            self._valid_token = self._token
+        return response.status_code in (401, 403)
+
+    async def _check_api_url(self, error: NotFoundError) -> ConfigurationError | None:
+        """Ask the service descriptor whether the URL is a flowServ API; explain when it is not."""
+        if await self._is_api(self._base):
+            self._api_checked = True
+            return None
+        parts = httpx.URL(self._base)
+        root = str(parts.copy_with(path="/", query=None, fragment=None))
+        suggestion = root.rstrip("/") + DEFAULT_PATH
+        guess = (
+            f"did you mean {suggestion}?" if await self._is_api(suggestion + "/")
+            else f"flowServ's default is {suggestion}"
+        )
+        return ConfigurationError(
+            f"{self.settings.url} is not a flowServ API URL: {error.method} {error.path} "
+            f"answered 404 with a web page, and there is no flowServ service descriptor "
+            f"at the URL. The URL must include the API path ({DEFAULT_PATH} by default): "
+            f"{guess}"
+        )
+
+    async def _is_api(self, url: str) -> bool:
+        """True if ``url`` answers with a flowServ service descriptor."""
+        try:
+            with map_httpx_errors("GET", url):
+                response = await self._client.get(url)
+        except APIConnectionError:
+            return False
+        try:
+            doc = response.json()
+        except ValueError:
+            return False
+        return response.status_code == 200 and isinstance(doc, dict) and "routes" in doc
+
+    async def _send_once(self, call: _Call, timeout: httpx.Timeout | None) -> httpx.Response:
+        """One try (``timeout``: None for the client's); an upload's content is opened for it."""
         method, path, upload = call.method, call.path, call.upload
         started = time.perf_counter()
         content = _open_upload(upload) if upload is not None else None
@@ -319,6 +479,7 @@ class HTTPClient:
             request = self._client.build_request(
                 method, self._base + path, json=call.json_body, files=files, params=call.params,
                 headers={"Accept": call.accept} if call.accept else None,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
             with map_httpx_errors(method, path, self.settings.url):
                 response = await self._client.send(request, stream=call.stream)

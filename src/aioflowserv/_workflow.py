@@ -13,7 +13,7 @@ from ._config import Unpack
 from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError
 from ._files import FileHandle
 from ._gather import gather
-from ._models import Group, ParameterIndex, Run, RunInfo, WorkflowInfo
+from ._models import Group, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._transport import segment
 from ._watch import OnChange, RunRef, WaitArgs, WaitOptions, notify
@@ -48,7 +48,11 @@ class AsyncWorkflow:
     async def load(
         cls, service: AsyncFlowserv, session: Session, workflow_id: str, group_id: str
     ) -> AsyncWorkflow:
-        """Fetch the workflow's metadata and the group's parameters (two requests, concurrently)."""
+        """Fetch the workflow's metadata and the group's parameters (two requests, concurrently).
+
+        A group of another workflow is refused (:class:`InvalidArgumentError`
+        naming both) before anything else is done with it.
+        """
         segment(workflow_id, "workflow_id")
         segment(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
@@ -58,6 +62,13 @@ class AsyncWorkflow:
             functools.partial(session.api.get_group, group_id),
         ]
         info, group = await gather(calls)
+        if group.workflow_id and group.workflow_id != info.id:
+            raise InvalidArgumentError(
+                "group_id",
+                f"group {group.name!r} ({group.id}) belongs to workflow {group.workflow_id!r}, "
+                f"not to {info.id!r}: use workflow({group.workflow_id!r}, {group.id!r}), or a "
+                f"group of {info.id!r} (list_groups({info.id!r}) lists yours)",
+            )
         return cls(service, session, info, group)
 
     def __repr__(self) -> str:
@@ -252,7 +263,7 @@ class AsyncWorkflow:
         """The workflow's latest post-processing run, or None if there is none yet."""
         return await self._postproc.latest()
 
-    async def list_runs(self) -> list[RunInfo]:
+    async def list_runs(self) -> RunList[RunInfo]:
         """Id, state and creation time of every run of the group."""
         return (await self._api.list_runs(self.group_id)).infos()
 
@@ -285,7 +296,7 @@ class AsyncWorkflow:
 
     async def wait_all(
         self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
-    ) -> list[Run]:
+    ) -> RunList[Run]:
         """Wait until every run ended; return the final snapshots in input order.
 
         Options as for :meth:`wait`.

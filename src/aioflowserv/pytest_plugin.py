@@ -18,8 +18,11 @@ nothing starts until a test asks for one:
   or, without pytest-asyncio, for ``@pytest.mark.anyio`` tests.
 
 The server runs from a separate virtual environment with flowServ's pinned
-server (see :mod:`aioflowserv.testing`): point ``AIOFLOWSERV_SERVER_PYTHON`` at
-its interpreter, or keep it in a ``.venv-server`` directory.
+server (see :mod:`aioflowserv.testing`): ``aioflowserv server install`` (or
+``aioflowserv.testing.ensure_server_venv()``) creates it once in the user's
+data directory, where it is found from any folder; ``AIOFLOWSERV_SERVER_PYTHON``
+points at another interpreter, and a ``.venv-server`` directory (a clone's) is
+found too. A missing server is an error whose message says how to install it.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ def test_every_command_has_help(invoke: Invoke, path: list[str]) -> None:
 def test_the_command_list_has_the_documented_commands() -> None:
     names = cli.list_commands(click.Context(cli))
     assert names == [
-        "login", "logout", "whoami", "workflows", "groups", "create-group", "submit", "watch",
-        "cancel", "delete", "runs", "download", "server", "demo",
+        "login", "logout", "whoami", "workflows", "groups", "create-group", "params", "show",
+        "submit", "watch", "cancel", "delete", "runs", "download", "server", "env",
+        "profiles", "completion", "demo",
     ]
 
 
@@ -100,10 +101,11 @@ def test_runs_state_filter_keeps_only_those_states(
     assert [item["run_id"] for item in listed] == [failed.run_id]
 
 
-def test_runs_of_an_unknown_group_exit_3_with_the_servers_message(invoke: Invoke) -> None:
+def test_runs_of_an_unknown_group_exit_2_with_the_servers_message(invoke: Invoke) -> None:
     result = invoke("runs", "nosuchgroup")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "unknown group 'nosuchgroup'" in result.stderr
+    assert "`aioflowserv groups WORKFLOW` lists your groups" in result.stderr
 
 
 def test_an_unreachable_server_is_one_line_and_exit_3(invoke: Invoke) -> None:
@@ -146,7 +148,7 @@ def test_main_returns_the_commands_exit_code(
 ) -> None:
     assert cli_entry.main(["workflows", "--json"]) == 0
     assert '"sleeper"' in capsys.readouterr().out
-    assert cli_entry.main(["runs", "nosuchgroup"]) == 3
+    assert cli_entry.main(["runs", "nosuchgroup"]) == 2
     assert cli_entry.main(["--no-such-option"]) == 2
 
 

@@ -42,11 +42,13 @@ def test_cancel_of_a_finished_run_is_reported_not_an_error(
     assert sync_client.get_run(run.run_id).is_success()
 
 
-def test_cancel_of_an_unknown_run_exits_3(invoke: Invoke) -> None:
+def test_cancel_of_an_unknown_run_exits_2_naming_the_command_that_lists_runs(
+    invoke: Invoke,
+) -> None:
     result = invoke("cancel", "nosuchrun", "--json")
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # an id typed that does not exist: a usage error
     assert parse(result)["errors"][0]["run_id"] == "nosuchrun"
-    assert "unknown run 'nosuchrun'" in result.stderr
+    assert "unknown run 'nosuchrun'; `aioflowserv runs GROUP` lists the runs" in result.stderr
 
 
 def test_delete_removes_finished_runs(
@@ -77,8 +79,19 @@ def test_download_unpacks_the_archive_into_the_directory(
     assert result.exit_code == 0, result.output
     files = sorted(Path(p).relative_to(tmp_path / "out").as_posix()
                    for p in parse(result)["files"])
-    assert files == ["results/greetings.txt", "results/result.json"]
-    assert (tmp_path / "out/results/greetings.txt").read_text() == "Hey Alice!\nHey Bob!\n"
+    assert files == ["greetings.txt", "result.json"]  # not out/results/greetings.txt
+    assert (tmp_path / "out/greetings.txt").read_text() == "Hey Alice!\nHey Bob!\n"
+    assert not (tmp_path / "out/results").exists()
+
+
+def test_download_into_a_folder_named_results_does_not_nest_it(
+    invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
+) -> None:
+    run = finished_run(sync_client, group_id, sleep=0)
+    assert invoke("download", run.run_id, "-o", "results/").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+        "greetings.txt", "result.json"
+    ]
 
 
 def test_download_defaults_to_a_directory_named_after_the_run(
@@ -86,7 +99,7 @@ def test_download_defaults_to_a_directory_named_after_the_run(
 ) -> None:
     run = finished_run(sync_client, group_id, sleep=0)
     assert invoke("download", run.run_id).exit_code == 0
-    assert (tmp_path / run.run_id / "results" / "result.json").is_file()
+    assert (tmp_path / run.run_id / "result.json").is_file()
 
 
 def test_download_of_one_file_by_name(

@@ -9,8 +9,14 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+import aioflowserv as afs
 from aioflowserv.cli.commands import cli
-from aioflowserv.testing import FlowservServer
+from aioflowserv.testing import (
+    FlowservServer,
+    FlowservServerError,
+    ensure_server_venv,
+    find_server_python,
+)
 from tests.support.cli import ENV_NAMES, parse
 
 
@@ -53,7 +59,8 @@ def test_start_prints_the_url_and_how_to_point_commands_at_it(local_server: Resu
     assert local_server.exit_code == 0, local_server.output
     out = local_server.stdout
     assert "Started flowServ server at http://127.0.0.1:" in out
-    assert "export FLOWSERV_URL=http://127.0.0.1:" in out
+    assert "the SDK (afs.Flowserv() with no arguments) use it" in out
+    assert 'eval "$(aioflowserv env)"' in out
     assert "aioflowserv login --register" in out
 
 
@@ -118,3 +125,55 @@ def test_start_without_a_server_interpreter_is_a_configuration_error(
     result = run_cli("server", "start")
     assert result.exit_code == 2
     assert "no flowServ server interpreter found" in result.stderr
+    assert "aioflowserv server install" in result.stderr
+
+
+def test_the_sdk_uses_the_local_server_and_the_login_made_for_it(local_server: Result) -> None:
+    url = parse(run_cli("server", "status", "--json"))["url"]
+    login = run_cli("login", "--register", "sdk-user", "--password", "pw")
+    assert login.exit_code == 0, login.output
+    with afs.Flowserv() as fs:  # no arguments, nothing in the environment
+        assert fs.url == url
+        assert fs.whoami().username == "sdk-user"
+    assert run_cli("env").stdout == f"export FLOWSERV_URL={url}\n"
+
+
+def fake_server_venv(path: Path, server: FlowservServer) -> Path:
+    """A server virtual environment at ``path`` whose python is the session server's."""
+    python = path / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{server.python}" "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_the_server_venv_in_the_data_directory_is_found_from_any_folder(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FlowservServer
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("AIOFLOWSERV_SERVER_PYTHON")
+    monkeypatch.chdir(tmp_path)
+    python = fake_server_venv(tmp_path / "data" / "aioflowserv" / "server-venv", server)
+    assert find_server_python() == python
+    result = run_cli("server", "install", "--json")
+    assert result.exit_code == 0, result.output
+    assert parse(result)["python"] == str(python)
+    assert result.stderr == ""  # already installed: nothing to do, nothing to say
+
+
+def test_installing_the_server_shows_progress_and_explains_a_failure(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aioflowserv.testing import _server
+
+    # pip without the index, asked for a package it cannot find: fails fast, offline.
+    monkeypatch.setattr(_server, "SERVER_PINS", ("--no-index", "flowserv-core==0.8.1"))
+    lines: list[str] = []
+    with pytest.raises(afs.FlowservError) as caught:
+        ensure_server_venv(tmp_path / "venv", progress=lines.append)
+    assert isinstance(caught.value, FlowservServerError)
+    assert lines[0].startswith("Installing the flowServ server (--no-index, flowserv-core")
+    assert "Creating the virtual environment..." in lines
+    assert "Installing the pinned packages with pip..." in lines
+    assert any("flowserv-core" in line for line in lines[3:])  # pip's own output, as it came
+    assert "installing the flowServ server into" in str(caught.value)

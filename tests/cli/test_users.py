@@ -43,7 +43,7 @@ def test_commands_use_the_saved_login(invoke: Invoke, server: FlowservServer) ->
     assert result.exit_code == 0, result.output
     assert parse(result) == {
         "id": account["id"], "username": account["username"], "url": server.url,
-        "token_source": "stored login",
+        "token_source": "saved login", "profile": "default",
     }
 
 
@@ -93,9 +93,10 @@ def test_logout_forgets_the_token_and_ends_the_session(
     invoke("login", account["username"], "--password", account["password"])
     result = invoke("logout")
     assert result.exit_code == 0, result.output
-    assert "login" not in config_file(cli_env).read_text()
+    assert account["token"] not in config_file(cli_env).read_text()
     old_token = invoke("whoami", "--token", account["token"])
     assert old_token.exit_code == 2
+    assert "the token (from --token) is invalid or expired" in old_token.stderr
 
 
 @pytest.mark.usefixtures("no_env_token")
@@ -147,3 +148,86 @@ def test_a_broken_config_file_is_a_configuration_error(
     result = invoke("whoami")
     assert result.exit_code == 2
     assert str(path) in result.stderr
+
+
+def test_whoami_with_a_bad_token_says_it_is_invalid_or_expired(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWSERV_ACCESS_TOKEN", "not-a-token")
+    result = invoke("whoami")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: the token (from FLOWSERV_ACCESS_TOKEN) is invalid or expired: log in again "
+        "with `aioflowserv login` and unset FLOWSERV_ACCESS_TOKEN (it wins over the saved "
+        "login)\n"
+    )
+
+
+def test_a_bad_token_on_a_group_command_is_not_taken_for_not_a_member(
+    invoke: Invoke, group_id: str
+) -> None:
+    result = invoke("runs", group_id, "--token", "not-a-token")
+    assert result.exit_code == 2
+    assert "the token (from --token) is invalid or expired" in result.stderr
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_login_under_a_profile_keeps_both_logins(
+    invoke: Invoke, server: FlowservServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = server.create_user(), server.create_user()
+    invoke("login", first["username"], "--password", first["password"])
+    result = invoke("login", second["username"], "--password", second["password"],
+                    "--profile", "staging")
+    assert result.exit_code == 0, result.output
+    assert "(profile staging)" in result.stdout
+    assert parse(invoke("whoami", "--json"))["username"] == first["username"]
+    assert parse(invoke("whoami", "--json", "--profile", "staging"))["username"] == (
+        second["username"]
+    )
+    monkeypatch.setenv("FLOWSERV_PROFILE", "staging")
+    assert parse(invoke("whoami", "--json"))["username"] == second["username"]
+    profiles = parse(invoke("profiles", "--json"))
+    assert [(p["profile"], p["username"], p["current"]) for p in profiles] == [
+        ("default", first["username"], False), ("staging", second["username"], True),
+    ]
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_profiles_says_how_to_log_in_when_there_are_none(invoke: Invoke) -> None:
+    result = invoke("profiles")
+    assert result.exit_code == 0
+    assert "No saved logins" in result.stdout
+    assert "aioflowserv login [--profile NAME]" in result.stdout
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_an_unknown_profile_is_a_usage_error(invoke: Invoke) -> None:
+    result = invoke("whoami", "--profile", "nope")
+    assert result.exit_code == 2
+    assert "no saved login for profile 'nope'" in result.stderr
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_env_prints_exports_and_the_token_only_on_request(
+    invoke: Invoke, server: FlowservServer
+) -> None:
+    account = server.create_user()
+    invoke("login", account["username"], "--password", account["password"])
+    plain = invoke("env")
+    assert plain.exit_code == 0
+    assert plain.stdout == f"export FLOWSERV_URL={server.url}\n"
+    assert account["token"] not in plain.output
+    assert "--show-token" in plain.stderr
+    shown = invoke("env", "--show-token")
+    assert shown.stdout == (
+        f"export FLOWSERV_URL={server.url}\nexport FLOWSERV_ACCESS_TOKEN={account['token']}\n"
+    )
+    assert "Warning: this prints your API token" in shown.stderr
+
+
+@pytest.mark.usefixtures("no_env_token")
+def test_env_show_token_without_a_login_says_how_to_log_in(invoke: Invoke) -> None:
+    result = invoke("env", "--show-token")
+    assert result.exit_code == 2
+    assert "aioflowserv login" in result.stderr

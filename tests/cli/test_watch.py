@@ -85,10 +85,12 @@ def test_watch_needs_run_ids_or_a_group(invoke: Invoke, group_id: str) -> None:
     assert invoke("watch", "abc", "--group", group_id).exit_code == 2
 
 
-def test_watch_of_an_unknown_run_exits_3(invoke: Invoke) -> None:
+def test_watch_of_an_unknown_run_exits_2_naming_the_command_that_lists_runs(
+    invoke: Invoke,
+) -> None:
     result = invoke("watch", "nosuchrun")
-    assert result.exit_code == 3
-    assert "unknown run 'nosuchrun'" in result.stderr
+    assert result.exit_code == 2
+    assert "unknown run 'nosuchrun'; `aioflowserv runs GROUP` lists the runs" in result.stderr
 
 
 @pytest.fixture

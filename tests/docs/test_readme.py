@@ -7,6 +7,7 @@ Examples read the server and token from FLOWSERV_URL and FLOWSERV_ACCESS_TOKEN
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import click
 import pytest
 
-from aioflowserv import _config, testing
+from aioflowserv import _config, _saved, testing
 from aioflowserv.cli.commands import cli
 from aioflowserv.testing import FlowservServer
 from tests.support.readme import README, Block, blocks, example_test_files, python_examples
@@ -106,7 +107,7 @@ def test_the_configuration_section_lists_every_environment_variable() -> None:
     section = text[text.index("## Configuration"):text.index("## Command line")]
     names = [
         _config.ENV_URL, _config.ENV_TOKEN, *_config.ENV_PARTS, testing.ENV_SERVER_PYTHON,
-        "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+        _saved.ENV_PROFILE, "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME",
     ]
     for name in names:
         assert f"`{name}`" in section
@@ -114,3 +115,27 @@ def test_the_configuration_section_lists_every_environment_variable() -> None:
 
 def test_the_readme_has_a_performance_section() -> None:
     assert "\n## Performance\n" in README.read_text()
+
+
+def test_the_readme_links_are_absolute_so_they_work_on_the_package_page() -> None:
+    links = re.findall(r"\]\(([^)]+)\)", README.read_text())
+    assert links
+    assert [link for link in links if not link.startswith("https://")] == []
+
+
+def test_the_readme_links_to_the_projects_own_urls() -> None:
+    pyproject = (README.parent / "pyproject.toml").read_text()
+    urls = dict(re.findall(r'^(Repository|Documentation) = "([^"]+)"$', pyproject, re.MULTILINE))
+    text = README.read_text()
+    assert urls["Repository"] + "#install" in text
+    assert urls["Documentation"] in text
+
+
+def test_the_configuration_section_has_the_one_precedence_table() -> None:
+    text = README.read_text()
+    section = text[text.index("## Configuration"):text.index("## Command line")]
+    rows = [line for line in section.splitlines() if re.match(r"^\| \d\. ", line)]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "1. Arguments", "2. Environment", "3. Saved login", "4. Local server",
+        "5. flowServ's default",
+    ]

@@ -234,8 +234,8 @@ async def no_token(c: Ctx) -> object:
 
 case("token-invalid-whoami", invalid_token_whoami, afs.UnauthenticatedError, "not logged in",
      local=False)
-case("token-invalid-runs", invalid_token_runs, afs.UnauthorizedError, "not authorized",
-     local=False)
+case("token-invalid-runs", invalid_token_runs, afs.UnauthenticatedError, "invalid or expired",
+     "not authorized", local=False)
 case("token-expired", expired_token, afs.UnauthenticatedError, "not logged in", local=False)
 case("token-missing", no_token, afs.UnauthenticatedError, "no token")
 
@@ -291,7 +291,8 @@ async def wrong_api_path(c: Ctx) -> object:
         return await fs.get_run(RUN_ID)
 
 
-case("url-wrong-api-path", wrong_api_path, afs.NotFoundError, "404", "Not Found", local=False)
+case("url-wrong-api-path", wrong_api_path, afs.ConfigurationError, "not a flowServ API URL",
+     "/flowserv/api/v1", local=False)
 
 
 async def nobody_listening(c: Ctx) -> object:

@@ -118,10 +118,12 @@ async def test_list_workflows_gets_the_listing(
             200, json={"workflows": [{"id": "hello", "name": "Hello World"}, workflow_doc()]}
         )
     )
+    whoami = api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     workflows = await fs.list_workflows()
     assert only_request(route).content == b""
     assert [w.id for w in workflows] == ["hello", "sleeper"]
     assert workflows[0].description is None
+    assert whoami.call_count == 1  # the server ignores the token here: it is checked once
 
 
 @pytest.mark.asyncio
@@ -129,6 +131,7 @@ async def test_get_workflow_gets_one_workflow(api: respx.MockRouter, fs: afs.Asy
     route = api.get("/workflows/sleeper").mock(
         return_value=httpx.Response(200, json=workflow_doc())
     )
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     info = await fs.get_workflow("sleeper")
     assert route.call_count == 1
     assert info.id == "sleeper"
@@ -185,9 +188,32 @@ async def test_list_groups_gets_the_groups_of_a_workflow(
             200, json={"groups": [{"id": "g1", "name": "team-a", "workflow": "sleeper"}]}
         )
     )
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     groups = await fs.list_groups("sleeper")
     assert route.call_count == 1
     assert [(g.id, g.name, g.workflow_id) for g in groups] == [("g1", "team-a", "sleeper")]
+
+
+@pytest.mark.asyncio
+async def test_list_groups_of_an_unknown_workflow_is_not_found(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows/sleepr/groups").respond(200, json={"groups": []})  # as the server does
+    api.get("/workflows/sleepr").respond(404, json={"message": "unknown workflow 'sleepr'"})
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
+    with pytest.raises(afs.NotFoundError, match="unknown workflow 'sleepr'"):
+        await fs.list_groups("sleepr")
+
+
+@pytest.mark.asyncio
+async def test_list_groups_of_a_workflow_without_groups_is_empty(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows/sleeper/groups").respond(200, json={"groups": []})
+    check = api.get("/workflows/sleeper").respond(200, json=workflow_doc())
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
+    assert await fs.list_groups("sleeper") == []
+    assert check.call_count == 1
 
 
 @pytest.mark.asyncio

@@ -8,7 +8,8 @@ import pytest
 import respx
 
 import aioflowserv as afs
-from tests.support.documents import BASE, TOKEN, run_doc
+from tests.support.documents import BASE, TOKEN, group_doc, run_doc
+from tests.support.mocked import body
 
 
 @pytest.mark.asyncio
@@ -81,3 +82,52 @@ async def test_closing_the_client_ends_waits_at_once_with_client_closed(
     assert len(outcome) == 1
     assert isinstance(outcome[0], afs.ClientClosedError)
     assert fs._session.watcher.idle
+
+
+@pytest.fixture
+def start(api: respx.MockRouter) -> respx.Route:
+    """Group g1 of the sleeper workflow, and its run start route."""
+    api.get("/groups/g1").respond(200, json=group_doc())
+    return api.post("/groups/g1/runs").respond(201, json=run_doc())
+
+
+@pytest.mark.asyncio
+async def test_client_level_start_checks_a_mapping_against_the_groups_parameters(
+    start: respx.Route, fs: afs.AsyncFlowserv
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError, match="'sleep'"):
+        await fs.start_run("g1", {"sleep": -1})
+    with pytest.raises(afs.UnknownParameterError, match="'slep'"):
+        await fs.start_run("g1", {"slep": 1})
+    assert start.call_count == 0  # nothing was started
+
+
+@pytest.mark.asyncio
+async def test_client_level_start_of_a_mapping_sends_checked_wire_arguments(
+    start: respx.Route, fs: afs.AsyncFlowserv
+) -> None:
+    run = await fs.start_run("g1", {"sleep": 1, "mode": "upper"})
+    assert run.run_id == "r1"
+    sent = {arg["name"]: arg["value"] for arg in body(start.calls[0].request)["arguments"]}
+    assert sent["sleep"] == 1.0
+    assert sent["mode"] == "upper"
+    assert sent["greeting"] == "Hello"  # defaults are filled in, as by the workflow's start
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        "sleep=1",
+        [{"name": "sleep"}],
+        [{"name": "sleep", "value": 1, "extra": 2}],
+        [{"name": "sleep", "value": 1}, {"name": "sleep", "value": 2}],
+        [("sleep", 1)],
+    ],
+)
+async def test_client_level_start_refuses_malformed_wire_arguments(
+    start: respx.Route, fs: afs.AsyncFlowserv, arguments: object
+) -> None:
+    with pytest.raises(afs.InvalidArgumentError):
+        await fs.start_run("g1", arguments)  # type: ignore[arg-type]
+    assert start.call_count == 0

@@ -57,6 +57,7 @@ async def test_failing_workflow_load_raises_the_error_itself(
 ) -> None:
     api.get("/workflows/sleeper").respond(200, json=workflow_doc())
     api.get("/groups/g1").respond(403, json={"message": "not authorized"})
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     with pytest.raises(afs.UnauthorizedError):
         await client.workflow("sleeper", "g1")
 

@@ -87,12 +87,13 @@ async def test_error_status_maps_to_its_exception_with_the_server_message(
     message: str,
 ) -> None:
     api.get("/runs/r1").respond(status, json=payload)
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})  # token valid
     with pytest.raises(error_type) as caught:
         await once.get_run("r1")
     error = caught.value
     assert type(error) is error_type
     assert error.status_code == status
-    assert error.message == message
+    assert message in error.message
     assert (error.method, error.path) == ("GET", "runs/r1")
     assert message in str(error)
 
@@ -121,10 +122,12 @@ async def test_html_error_page_gives_its_text_as_the_message(
     api: respx.MockRouter, once: afs.AsyncFlowserv
 ) -> None:
     api.get("/runs/r1").respond(404, text=WERKZEUG_404, headers={"Content-Type": "text/html"})
+    descriptor = api.get("/").respond(200, json={"name": "flowServ", "routes": []})
     with pytest.raises(afs.NotFoundError) as caught:
         await once.get_run("r1")
     assert "The requested URL was not found on the server" in caught.value.message
     assert "<" not in caught.value.message
+    assert descriptor.call_count == 1  # the URL is a flowServ API: the 404 is the route's
 
 
 @pytest.mark.asyncio
@@ -166,7 +169,14 @@ async def test_error_messages_never_contain_the_token(
     api: respx.MockRouter, once: afs.AsyncFlowserv
 ) -> None:
     api.get("/runs/r1").respond(403, json={"message": "not authorized"})
+    whoami = api.get("/users/whoami")
+    whoami.respond(200, json={"id": "u1", "username": "alice"})
     with pytest.raises(afs.UnauthorizedError) as caught:
         await once.get_run("r1")
     assert TOKEN not in str(caught.value)
     assert TOKEN not in repr(caught.value)
+    whoami.respond(403, json={"message": "not logged in"})
+    with pytest.raises(afs.UnauthenticatedError) as invalid:
+        await once.get_run("r1")
+    assert TOKEN not in str(invalid.value)
+    assert TOKEN not in repr(invalid.value)

@@ -269,7 +269,7 @@ def test_workflow_listing_entry_without_description_or_instructions() -> None:
     info = afs.WorkflowInfo.from_json({"id": "hello", "name": "Hello World"})
     assert info.description is None
     assert info.instructions is None
-    assert info.parameters == {}
+    assert info.parameters is None  # not sent in a listing: unknown, not "no parameters"
 
 
 @pytest.mark.parametrize(
@@ -376,3 +376,117 @@ def test_a_run_keeps_its_document_but_not_the_groups_parameter_declarations() ->
     assert "parameters" not in run.doc
     assert run.doc["arguments"] == doc["arguments"]
     assert run.doc["id"] == "r1"
+
+
+# -- how the models read in a terminal and in a notebook ---------------------------------
+
+RUN_ID = "4a173e2b9d0c4a8e8d9f0b1c2d3e4f50"
+
+
+def test_a_runs_repr_is_one_line_with_id_state_and_files() -> None:
+    run = afs.Run.from_json(run_doc(RUN_ID, "SUCCESS", files=SLEEPER_FILES,
+                                    arguments=[{"name": "sleep", "value": 1}]))
+    text = repr(run)
+    assert text.startswith(f"<Run {RUN_ID} SUCCESS (sleeper; ")
+    assert "files: greetings, result" in text
+    assert "\n" not in text
+    assert "_messages" not in text
+    assert "_files" not in text
+    assert len(text) <= 120
+
+
+def test_a_failed_runs_repr_shows_its_last_message() -> None:
+    run = afs.Run.from_json(run_doc(RUN_ID, "ERROR", messages=[
+        "sleeper: sleeping 0.0s\n", "sleeper: failing on purpose with exit code 3\n"]))
+    assert repr(run).endswith("sleeper: failing on purpose with exit code 3)>")
+
+
+def test_a_runs_html_is_a_small_table_with_its_state_arguments_and_messages() -> None:
+    run = afs.Run.from_json(run_doc(RUN_ID, "ERROR", messages=["boom <b>\n"],
+                                    arguments=[{"name": "sleep", "value": 1}]))
+    page = run._repr_html_()
+    assert page.startswith("<table>")
+    assert RUN_ID in page
+    assert ">ERROR<" in page
+    assert "sleep=1" in page
+    assert "boom &lt;b&gt;" in page  # escaped
+    assert "<b>boom" not in page
+
+
+def test_a_groups_repr_counts_instead_of_listing() -> None:
+    runs = [{"id": f"r{i}", "state": "SUCCESS", "createdAt": CREATED} for i in range(5)]
+    group = afs.Group.from_json(group_doc(runs=runs))
+    text = repr(group)
+    assert text == (
+        "<Group 'team-g1' g1 of sleeper: 1 member, 6 parameters, 0 files, 5 runs (5 SUCCESS)>"
+    )
+
+
+def test_a_group_listing_entry_does_not_claim_empty_counts() -> None:
+    group = afs.Group.from_json({"id": "g1", "name": "team-a", "workflow": "sleeper"})
+    assert repr(group) == "<Group 'team-a' g1 of sleeper>"
+    assert "fs.get_group" in group._repr_html_()
+
+
+def test_a_groups_html_shows_its_parameters() -> None:
+    page = afs.Group.from_json(group_doc())._repr_html_()
+    assert "<th style='text-align:left'>name</th>" in page
+    assert "sleep" in page
+    assert "in [0.0,3600.0]" in page
+
+
+def test_a_workflow_listing_entry_does_not_read_as_no_parameters() -> None:
+    info = afs.WorkflowInfo.from_json({"id": "sleeper", "name": "Sleeper"})
+    assert info.parameters is None
+    assert "parameters not loaded" in repr(info)
+    assert "get_workflow('sleeper')" in repr(info)
+    assert "parameters not loaded" in info._repr_html_()
+
+
+def test_a_workflows_repr_counts_its_parameters_and_groups() -> None:
+    info = afs.WorkflowInfo.from_json(workflow_doc(parameters=SLEEPER_PARAMETERS))
+    assert repr(info) == "<WorkflowInfo 'sleeper' 'Sleeper': 6 parameters, 0 groups>"
+    assert "Sleep time" in info._repr_html_() or "sleep" in info._repr_html_()
+
+
+def test_parameter_reprs_show_type_default_and_what_is_allowed() -> None:
+    index = afs.ParameterIndex.from_json(SLEEPER_PARAMETERS)
+    assert repr(index["sleep"]).startswith("<Parameter sleep: float = 0.0 in [0.0,3600.0]")
+    assert repr(index["mode"]).startswith("<Parameter mode: select = 'plain' one of 'plain'")
+    text = repr(index)
+    assert text.startswith("<ParameterIndex: sleep: float = 0.0, greeting: string = 'Hello'")
+    assert "\n" not in text
+    assert repr(afs.ParameterIndex()) == "<ParameterIndex: no parameters>"
+
+
+def test_a_parameter_index_html_has_one_row_per_parameter() -> None:
+    page = afs.ParameterIndex.from_json(SLEEPER_PARAMETERS)._repr_html_()
+    assert page.count("<tr>") == 1 + len(SLEEPER_PARAMETERS)  # the header, then one each
+    assert "one of &#x27;plain&#x27;, &#x27;upper&#x27;" in page
+    assert afs.ParameterIndex.from_json(SLEEPER_PARAMETERS)["sleep"]._repr_html_().count(
+        "<tr>") == 2
+
+
+def test_a_run_list_is_a_list_that_shows_a_summary() -> None:
+    runs = afs.RunList(
+        afs.Run.from_json(run_doc(f"r{i}", state)) for i, state in
+        enumerate(["SUCCESS", "SUCCESS", "ERROR", "RUNNING"])
+    )
+    assert runs == list(runs)
+    assert repr(runs) == "<RunList: 4 runs: 1 RUNNING, 2 SUCCESS, 1 ERROR>"
+    assert repr(afs.RunList()) == "<RunList: no runs>"
+    page = runs._repr_html_()
+    assert page.count("<tr>") == 5
+    assert ">files or message<" in page
+
+
+def test_models_render_as_rich_tables() -> None:
+    from rich.console import Console
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(afs.ParameterIndex.from_json(SLEEPER_PARAMETERS))
+    console.print(afs.Run.from_json(run_doc(RUN_ID, "SUCCESS", files=SLEEPER_FILES)))
+    text = console.export_text()
+    assert "Sleep time" in text or "sleep" in text
+    assert RUN_ID in text
+    assert "SUCCESS" in text

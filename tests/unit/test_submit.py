@@ -137,6 +137,7 @@ async def test_run_start_stays_uncertain_when_the_runs_cannot_be_listed(
 ) -> None:
     start = api.post("/groups/g1/runs").mock(side_effect=httpx.ReadTimeout("no answer"))
     api.get("/groups/g1/runs").respond(403, json={"message": "not authorized"})
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     with pytest.raises(afs.SubmissionUncertainError) as caught:
         await fs.start_run("g1", ARGS)
     assert isinstance(caught.value.__cause__, afs.APITimeoutError)

@@ -180,3 +180,35 @@ def test_ctrl_c_stops_a_sync_wait_and_leaves_the_client_usable(
     assert fake.state(endless.run_id) == "RUNNING"
     quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
     assert wf.wait(quick, timeout=DEADLINE, **POLL).is_success()
+
+
+def test_a_missing_argument_names_the_sync_method(wf: afs.Workflow) -> None:
+    with pytest.raises(TypeError) as caught:
+        wf.start_run()  # type: ignore[call-arg]
+    assert str(caught.value).startswith("Workflow.start_run(): missing a required argument")
+    assert "AsyncWorkflow" not in str(caught.value)
+
+
+def test_an_unknown_keyword_names_the_sync_method(fs: afs.Flowserv) -> None:
+    with pytest.raises(TypeError, match=r"^Flowserv\.get_run\(\): got an unexpected keyword"):
+        fs.get_run("r1", state="x")  # type: ignore[call-arg]
+
+
+def test_a_sync_call_inside_on_change_says_what_to_do(
+    fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
+) -> None:
+    errors: list[BaseException] = []
+
+    def on_change(run: afs.Run) -> None:
+        try:
+            fs.get_run(run.run_id)
+        except afs.BlockingCallError as exc:
+            errors.append(exc)
+
+    run = wf.start_run({"sleep": 0.05})
+    wf.wait(run, timeout=DEADLINE, on_change=on_change, **POLL)
+    assert errors
+    assert isinstance(errors[0], RuntimeError)  # as before, but typed and explained
+    assert "queue.Queue" in str(errors[0])
+    assert "after the wait" in str(errors[0])
+    assert fake.snapshot(run.run_id).run_id == run.run_id

@@ -139,6 +139,7 @@ async def test_setting_the_token_adds_the_header_and_clearing_it_removes_it(
     api: respx.MockRouter, anonymous: afs.AsyncFlowserv
 ) -> None:
     route = api.get("/workflows").respond(200, json={"workflows": []})
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     anonymous.token = "later"
     await anonymous.list_workflows()
     anonymous.token = None
@@ -281,6 +282,7 @@ async def test_get_is_not_retried_on_other_errors(
     api: respx.MockRouter, fs: afs.AsyncFlowserv, status: int
 ) -> None:
     route = api.get("/runs/r1").respond(status, json={"message": "no"})
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     with pytest.raises(afs.APIStatusError):
         await fs.get_run("r1")
     assert route.call_count == 1
@@ -506,7 +508,175 @@ async def test_no_httpx_or_json_exception_reaches_the_caller(
     api: respx.MockRouter, once: afs.AsyncFlowserv, answer: httpx.Response
 ) -> None:
     api.get("/runs/r1").mock(return_value=answer)
+    api.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
     with pytest.raises(afs.FlowservError) as caught:
         await once.get_run("r1")
     assert not isinstance(caught.value, (httpx.HTTPError, json.JSONDecodeError))
     assert type(caught.value).__module__ == "aioflowserv._errors"
+
+
+# -- errors that say what to do ----------------------------------------------------------
+
+ALICE = {"id": "u1", "username": "alice"}
+
+
+async def test_not_authorized_for_an_invalid_token_is_unauthenticated(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/runs/r1").respond(403, json={"message": "not authorized"})
+    whoami = api.get("/users/whoami").respond(403, json={"message": "not logged in"})
+    with pytest.raises(afs.UnauthenticatedError) as caught:
+        await fs.get_run("r1")
+    assert "the token is invalid or expired" in str(caught.value)
+    assert "log in again" in str(caught.value)
+    assert whoami.call_count == 1
+
+
+async def test_not_authorized_for_a_valid_token_stays_unauthorized(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/runs/r1").respond(403, json={"message": "not authorized"})
+    whoami = api.get("/users/whoami").respond(200, json=ALICE)
+    with pytest.raises(afs.UnauthorizedError) as caught:
+        await fs.get_run("r1")
+    assert caught.value.message == "not authorized"
+    assert whoami.call_count == 1
+
+
+async def test_not_logged_in_with_a_token_says_the_token_is_invalid_or_expired(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/users/whoami").respond(403, json={"message": "not logged in"})
+    with pytest.raises(afs.UnauthenticatedError) as caught:
+        await fs.whoami()
+    assert "the token is invalid or expired (the server said: not logged in)" in str(caught.value)
+
+
+async def test_no_token_says_how_to_log_in(anonymous: afs.AsyncFlowserv) -> None:
+    with pytest.raises(afs.UnauthenticatedError, match=r"no token .*aioflowserv login"):
+        await anonymous.get_run("r1")
+
+
+async def test_listing_workflows_with_an_invalid_token_fails(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows").respond(200, json={"workflows": []})  # the server ignores the token
+    api.get("/users/whoami").respond(403, json={"message": "not logged in"})
+    with pytest.raises(afs.UnauthenticatedError, match="invalid or expired"):
+        await fs.list_workflows()
+
+
+async def test_a_token_is_checked_once_per_client(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows").respond(200, json={"workflows": []})
+    whoami = api.get("/users/whoami").respond(200, json=ALICE)
+    for _ in range(3):
+        assert await fs.list_workflows() == []
+    assert whoami.call_count == 1
+    fs.token = "another-token"
+    await fs.list_workflows()
+    assert whoami.call_count == 2
+
+
+async def test_listing_workflows_without_a_token_checks_nothing(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows").respond(200, json={"workflows": []})
+    assert await anonymous.list_workflows() == []
+
+
+WEB_404 = "<!doctype html><title>404 Not Found</title><p>The requested URL was not found.</p>"
+
+
+async def test_a_url_without_the_api_path_is_explained() -> None:
+    root = "http://flowserv.test"
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(f"{root}/workflows").respond(404, text=WEB_404, headers={"Content-Type":
+                                                                           "text/html"})
+        router.get(f"{root}/").respond(404, text=WEB_404, headers={"Content-Type": "text/html"})
+        router.get(f"{BASE}/").respond(200, json={"name": "flowServ", "routes": []})
+        async with afs.AsyncFlowserv(root, transport=httpx.MockTransport(router.async_handler),
+                                     retries=0) as fs:
+            with pytest.raises(afs.ConfigurationError) as caught:
+                await fs.list_workflows()
+    message = str(caught.value)
+    assert "http://flowserv.test is not a flowServ API URL" in message
+    assert "/flowserv/api/v1" in message
+    assert f"did you mean {BASE}?" in message
+
+
+async def test_a_url_with_a_wrong_path_gets_flowservs_default_path_as_a_hint() -> None:
+    url = "http://flowserv.test/api"
+    with respx.mock(assert_all_mocked=False) as router:
+        router.route().respond(404, text=WEB_404, headers={"Content-Type": "text/html"})
+        async with afs.AsyncFlowserv(url, transport=httpx.MockTransport(router.async_handler),
+                                     retries=0) as fs:
+            with pytest.raises(afs.ConfigurationError, match="flowServ's default is " + BASE):
+                await fs.list_workflows()
+
+
+class Clock:
+    """The retry limit's clock, advanced by the mocked server instead of by waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from aioflowserv import _transport
+
+    fake = Clock()
+    monkeypatch.setattr(_transport, "_clock", fake)
+    return fake
+
+
+async def test_retries_stop_at_the_policys_time_limit(
+    api: respx.MockRouter, transport: httpx.MockTransport, clock: Clock
+) -> None:
+    timeouts: list[float | None] = []
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions["timeout"]["read"]
+        timeouts.append(timeout)
+        clock.now += timeout  # the server never answers: each try takes its whole timeout
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    route = api.get("/runs/r1").mock(side_effect=hang)
+    policy = afs.RetryPolicy(attempts=4, initial_wait=0, jitter=0, timeout=45)
+    async with afs.AsyncFlowserv(BASE, token=TOKEN, transport=transport, retries=policy,
+                                 timeout=30) as fs:
+        with pytest.raises(afs.APITimeoutError) as caught:
+            await fs.get_run("r1")
+    assert route.call_count == 2
+    assert timeouts == [30, 15]  # the second try only gets what the limit leaves
+    assert "2 attempts in 45.0 s" in str(caught.value)
+    assert "the retry policy's time limit of 45 s was reached" in str(caught.value)
+    assert (caught.value.attempts, caught.value.elapsed) == (2, 45.0)
+
+
+async def test_connection_errors_say_how_many_attempts_took_how_long(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv, clock: Clock
+) -> None:
+    api.get("/runs/r1").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(afs.APIConnectionError, match=r"\(4 attempts in 0\.0 s\)"):
+        await fs.get_run("r1")
+
+
+async def test_status_errors_after_retries_say_how_many_attempts(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/runs/r1").respond(503, json={"message": "busy"})
+    with pytest.raises(afs.ServerError, match=r"503 busy \(4 attempts in") as caught:
+        await fs.get_run("r1")
+    assert caught.value.attempts == 4
+
+
+async def test_the_retry_time_limit_is_checked() -> None:
+    with pytest.raises(afs.ConfigurationError, match="RetryPolicy timeout"):
+        afs.RetryPolicy(timeout=-1)
+    assert afs.RetryPolicy(timeout=None).timeout is None

@@ -138,3 +138,17 @@ async def test_workflow_methods_check_run_ids_too(
         with pytest.raises(afs.InvalidArgumentError):
             await call
     assert api.calls.call_count == 0
+
+
+@pytest.mark.asyncio
+async def test_a_group_of_another_workflow_is_refused_naming_both(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/workflows/types").respond(200, json=workflow_doc("types"))
+    api.get("/groups/g1").respond(200, json=group_doc("g1", workflow_id="sleeper"))
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        await fs.workflow("types", "g1")
+    message = str(caught.value)
+    assert caught.value.parameter == "group_id"
+    assert "belongs to workflow 'sleeper', not to 'types'" in message
+    assert "workflow('sleeper', 'g1')" in message

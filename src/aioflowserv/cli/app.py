@@ -1,7 +1,7 @@
 """The click app: the ``aioflowserv`` group, the options every command shares, error handling.
 
-Every command takes ``--url``, ``--token`` and ``--debug`` (also accepted
-before the command name). Listing and result commands take ``--json``.
+Every command takes ``--url``, ``--token``, ``--profile`` and ``--debug``
+(also accepted before the command name). Listing and result commands take ``--json``.
 Errors end a command with one line on stderr and the exit code of
 :class:`ExitCode`; ``--debug`` adds the traceback and the SDK's debug log.
 The commands themselves live in :mod:`aioflowserv.cli.commands`, which adds
@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 import anyio
 import attrs
 import click
+from click.shell_completion import CompletionItem
 
-from .. import AsyncFlowserv, FlowservError, __version__
+from .. import AsyncFlowserv, FlowservError, NotFoundError, __version__
+from .._saved import saved_logins
 from .config import Connection
-from .localserver import running_url
-from .output import CLIError, ExitCode, error_message, exit_code_for
+from .output import CLIError, ExitCode, error_message, exit_code_for, unknown_id
 
 __all__ = [
     "Options",
@@ -51,12 +52,17 @@ class Options:
 
     url: str | None = None
     token: str | None = None
+    profile: str | None = None
     debug: bool = False
     connection: Connection | None = None
+    workflow: str | None = None
+    """The workflow the command works on, when it knows it (for hints in errors)."""
 
-    def connect(self, *, need_token: bool = True) -> Connection:
+    def connect(self, *, need_token: bool = True, require_profile: bool = True) -> Connection:
         """Resolve the server and token (see :mod:`aioflowserv.cli.config`)."""
-        connection = Connection.resolve(self.url, self.token, local_server=running_url())
+        connection = Connection.resolve(
+            self.url, self.token, profile=self.profile, require_profile=require_profile
+        )
         self.connection = connection
         if need_token:
             connection.require_token()
@@ -77,14 +83,20 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
 
 
 def shared_options(func: F) -> F:
-    """``--url``, ``--token`` and ``--debug``."""
+    """``--url``, ``--token``, ``--profile`` and ``--debug``."""
     func = click.option(
         "--debug", is_flag=True, default=False, expose_value=False, callback=_store("debug"),
         help="On errors, show the traceback; log the SDK's requests.",
     )(func)
     func = click.option(
+        "--profile", metavar="NAME", expose_value=False, callback=_store("profile"),
+        shell_complete=_complete_profiles,
+        help="Use the login saved under NAME (default: FLOWSERV_PROFILE, then 'default'); "
+        "see `aioflowserv profiles`.",
+    )(func)
+    func = click.option(
         "--token", metavar="TOKEN", expose_value=False, callback=_store("token"),
-        help="API token (default: FLOWSERV_ACCESS_TOKEN, then the saved login).",
+        help="API token (default: the --profile's, FLOWSERV_ACCESS_TOKEN, then the saved login).",
     )(func)
     func = click.option(
         "--url", metavar="URL", expose_value=False, callback=_store("url"),
@@ -92,6 +104,20 @@ def shared_options(func: F) -> F:
         "(default: FLOWSERV_URL or FLOWSERV_API_*, then the saved login, then a local server).",
     )(func)
     return func
+
+
+def _complete_profiles(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The saved profiles, for shell completion of ``--profile``."""
+    try:
+        logins = saved_logins()
+    except FlowservError:
+        return []
+    return [
+        CompletionItem(name, help=f"{login.username} at {login.url}")
+        for name, login in logins.items() if name.startswith(incomplete)
+    ]
 
 
 def json_option(func: F) -> F:
@@ -152,8 +178,12 @@ def _report(raised: BaseException, options: Options) -> int:
         return ExitCode.INTERRUPTED
     if options.debug:
         traceback.print_exception(raised, file=sys.stderr)
-    url = options.connection.url if options.connection else None
-    message = error_message(exc, url)
+    connection = options.connection
+    message = error_message(
+        exc, connection.url if connection else None,
+        token_source=connection.token_source if connection else None,
+        profile=options.profile, workflow=options.workflow,
+    )
     if not isinstance(exc, (FlowservError, CLIError, OSError)):
         message = f"{type(exc).__name__}: {message} (--debug shows the traceback)"
     click.echo(f"Error: {message}", err=True)
@@ -185,13 +215,48 @@ def handle_errors(func: Callable[..., int | None]) -> Callable[..., None]:
 
 
 def call(connection: Connection, work: Callable[[AsyncFlowserv], Awaitable[T]]) -> T:
-    """Run ``work`` with an SDK client for the resolved server and token, in a new event loop."""
+    """Run ``work`` with an SDK client for the resolved server and token, in a new event loop.
+
+    A group id that does not exist but is the name of one of the user's
+    groups (an easy slip) is reported with the group's id.
+    """
+    ctx = click.get_current_context(silent=True)
+    workflow = ctx.ensure_object(Options).workflow if ctx is not None else None
 
     async def go() -> T:
         async with AsyncFlowserv(connection.url, token=connection.token) as fs:
-            return await work(fs)
+            try:
+                return await work(fs)
+            except NotFoundError as exc:
+                found = unknown_id(exc)
+                if found is not None and found[0] == "group" and connection.token:
+                    named = await _groups_named(fs, found[1], workflow)
+                    if named:
+                        raise CLIError(named, ExitCode.USAGE) from exc
+                raise
 
     return anyio.run(go)
+
+
+async def _groups_named(fs: AsyncFlowserv, name: str, workflow: str | None) -> str | None:
+    """Explain a group name given where an id was expected, or None."""
+    try:
+        workflows = [workflow] if workflow else [info.id for info in await fs.list_workflows()]
+        found = [
+            (workflow_id, group.id)
+            for workflow_id in workflows
+            for group in await fs.list_groups(workflow_id)
+            if group.name == name
+        ]
+    except FlowservError:
+        return None
+    if not found:
+        return None
+    ids = "; ".join(f"{group_id} (of {workflow_id})" for workflow_id, group_id in found)
+    return (
+        f"unknown group {name!r}: that is the name of a group of yours; commands take its id: "
+        f"{ids}. `aioflowserv groups {found[0][0]}` lists your groups with their ids"
+    )
 
 
 class Group(click.Group):

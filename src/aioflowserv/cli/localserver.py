@@ -28,8 +28,14 @@ from typing import Any
 import attrs
 import httpx
 
+from .._saved import (
+    local_server_url,
+    process_alive,
+    read_server_state,
+    server_state_file,
+    state_dir,
+)
 from ..testing import FlowservServer, FlowservServerError, find_server_python
-from .config import state_dir
 from .output import CLIError, ExitCode
 
 __all__ = [
@@ -43,14 +49,13 @@ __all__ = [
     "stop",
 ]
 
-STATE_NAME = "server.json"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 
 
 def state_file() -> Path:
     """Where the running local server is recorded."""
-    return state_dir() / STATE_NAME
+    return server_state_file()
 
 
 def data_dir() -> Path:
@@ -76,11 +81,7 @@ class ServerStatus:
 
 
 def _read_state(path: Path | None = None) -> dict[str, Any] | None:
-    try:
-        doc = json.loads((path or state_file()).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("pid"), int) else None
+    return read_server_state(path)
 
 
 def _write_state(doc: dict[str, Any], path: Path | None = None) -> None:
@@ -100,26 +101,8 @@ def _remove_state(pid: int | None = None, path: Path | None = None) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """True if the process exists (a child of ours that exited is reaped first)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():  # Linux: guard against zombies and reused process ids
-        with contextlib.suppress(OSError, IndexError):
-            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-            cmdline = proc.joinpath("cmdline").read_bytes()
-            if cmdline:  # empty while a new process is still being set up
-                return b"aioflowserv" in cmdline
-    return True
+    """True if the supervisor process exists (see :func:`aioflowserv._saved.process_alive`)."""
+    return process_alive(pid)
 
 
 def _answers(url: str) -> bool:
@@ -152,10 +135,7 @@ def status() -> ServerStatus:
 
 def running_url() -> str | None:
     """The URL of a local server started by ``aioflowserv server start``, if one is recorded."""
-    doc = _read_state()
-    if doc is None or not isinstance(doc.get("url"), str) or not _alive(doc["pid"]):
-        return None
-    return str(doc["url"])
+    return local_server_url()
 
 
 def start(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from .. import (
     ConfigurationError,
     FlowservError,
     Group,
+    NotFoundError,
     Run,
     RunInfo,
     RunState,
@@ -92,6 +94,26 @@ STATE_STYLE = {
 }
 
 
+_UNKNOWN_ID = re.compile(r"^unknown (workflow|group|run|file) '(.*)'$")
+
+LISTS = {
+    "workflow": "`aioflowserv workflows` lists the workflows",
+    "group": "`aioflowserv groups {workflow}` lists your groups of a workflow",
+    "run": "`aioflowserv runs GROUP` lists the runs of a group",
+    "file": "`aioflowserv show RUN` lists a run's files",
+}
+"""For each kind of id, the command that lists the valid ones."""
+
+
+def unknown_id(exc: BaseException) -> tuple[str, str] | None:
+    """(kind, id) when ``exc`` says that an id typed by the user does not exist."""
+    if isinstance(exc, NotFoundError):
+        match = _UNKNOWN_ID.match(exc.message)
+        if match:
+            return match.group(1), match.group(2)
+    return None
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error that ends a command."""
     if isinstance(exc, CLIError):
@@ -100,6 +122,8 @@ def exit_code_for(exc: BaseException) -> int:
         return ExitCode.RUNS_FAILED
     if isinstance(exc, (UnauthenticatedError, ConfigurationError, ArgumentError)):
         return ExitCode.USAGE  # no token or an expired one is a configuration problem too
+    if unknown_id(exc) is not None:
+        return ExitCode.USAGE  # an id that does not exist is a usage error
     if isinstance(exc, FlowservError):
         return ExitCode.SERVER  # unreachable, an error answer, or a path we refuse to write
     if isinstance(exc, KeyboardInterrupt):
@@ -107,12 +131,37 @@ def exit_code_for(exc: BaseException) -> int:
     return ExitCode.USAGE if isinstance(exc, OSError) else ExitCode.SERVER
 
 
-def error_message(exc: BaseException, url: str | None = None) -> str:
-    """One line that says what went wrong, for humans."""
+def error_message(
+    exc: BaseException,
+    url: str | None = None,
+    *,
+    token_source: str | None = None,
+    profile: str | None = None,
+    workflow: str | None = None,
+) -> str:
+    """One line that says what went wrong, for humans, and what to do about it.
+
+    ``token_source``, ``profile`` and ``workflow`` (when known) make the hints
+    precise: where the rejected token came from, the profile to log in to, the
+    workflow whose groups to list.
+    """
     if isinstance(exc, CLIError):
         return exc.message
     if isinstance(exc, UnauthenticatedError):
-        return f"not logged in ({exc.message}): {NOT_LOGGED_IN_HINT}"
+        if not exc.token_rejected:
+            return f"not logged in: {NOT_LOGGED_IN_HINT}"
+        where = f" (from {token_source})" if token_source else ""
+        login = "aioflowserv login" + (f" --profile {profile}" if profile else "")
+        advice = f"log in again with `{login}`"
+        if token_source == "FLOWSERV_ACCESS_TOKEN":
+            advice += " and unset FLOWSERV_ACCESS_TOKEN (it wins over the saved login)"
+        elif token_source == "--token":
+            advice += ", or pass a valid --token"
+        return f"the token{where} is invalid or expired: {advice}"
+    if (found := unknown_id(exc)) is not None:
+        kind, _ = found
+        hint = LISTS[kind].format(workflow=workflow or "WORKFLOW")
+        return f"{exc.message if isinstance(exc, NotFoundError) else exc}; {hint}"
     if isinstance(exc, APIConnectionError) and url is not None and url not in str(exc):
         return f"cannot reach the flowServ server at {url}: {exc}"
     if isinstance(exc, OSError) and exc.strerror and exc.filename:

@@ -1,9 +1,11 @@
 """Test tools for code that uses aioflowserv: a real local flowServ server, and a fake one.
 
 - :class:`FlowservServer` starts flowServ's own REST server (pinned versions,
-  in a virtual environment of its own) on a free 127.0.0.1 port, with the
-  test workflows ``sleeper`` and ``types``, and stops it (and every workflow
-  step it started) on exit. The pytest plugin's fixtures are built on it.
+  in a virtual environment of its own: :func:`ensure_server_venv` creates it
+  in :func:`server_venv_dir`, where it is found from any folder) on a free
+  127.0.0.1 port, with the test workflows ``sleeper`` and ``types``, and
+  stops it (and every workflow step it started) on exit. The pytest plugin's
+  fixtures are built on it.
 - :class:`FakeFlowserv` is an in-process fake flowServ (an httpx transport):
   runs that end on a schedule or on command, scripted faults, request counts.
   No server, no network, no waiting for real runs.
@@ -22,6 +24,7 @@ from ._server import (
     ensure_server_venv,
     find_server_python,
     free_port,
+    server_venv_dir,
     template_path,
 )
 
@@ -40,5 +43,6 @@ __all__ = [
     "ensure_server_venv",
     "find_server_python",
     "free_port",
+    "server_venv_dir",
     "template_path",
 ]

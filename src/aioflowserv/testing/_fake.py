@@ -7,7 +7,8 @@ batch submission use, with the response shapes of a real flowServ 0.8 server
 (keys sorted, compact JSON as Flask writes it), for groups of the ``sleeper``
 test workflow that ships with aioflowserv:
 
-- ``GET /groups/{g}/runs``, ``GET /groups/{g}``, ``GET /workflows/{wf}``;
+- ``GET /groups/{g}/runs``, ``GET /groups/{g}``, ``GET /workflows/{wf}``,
+  ``GET /users/whoami`` and the service descriptor ``GET /``;
 - ``POST /groups/{g}/runs`` (a run lasts its ``sleep`` argument; ``exitcode``
   other than 0 makes it end in ERROR);
 - ``GET``, ``PUT`` (cancel, with reason) and ``DELETE /runs/{id}``.
@@ -453,6 +454,12 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             return self._workflow(ids[0], token)
         if route == "unknown":
             return 404, b"<!DOCTYPE html><title>404 Not Found</title><h1>Not Found</h1>"
+        if route == "service":
+            return 200, _dump({"name": "flowServ (fake)", "version": "0.8.1", "routes": []})
+        if route == "whoami":  # the one route that tells an invalid token from a non-member
+            if token != self.token:
+                return 403, _dump({"message": "not logged in"})
+            return 200, _dump({"id": USER_ID, "username": "alice"})
         if token is None:
             return 403, _dump({"message": "not logged in"})
         if token != self.token:
@@ -680,7 +687,11 @@ def _route(method: str, path: str) -> tuple[str, str | None, list[str]]:
     """(route name, target id, path ids) of a request path."""
     if not path.startswith(API_PATH + "/"):
         return "unknown", None, []
+    if path == API_PATH + "/" and method == "GET":
+        return "service", None, []
     parts = path[len(API_PATH) + 1:].split("/")
+    if parts == ["users", "whoami"] and method == "GET":
+        return "whoami", None, []
     if len(parts) == 3 and parts[0] == "groups" and parts[2] == "runs":
         if method == "GET":
             return "list_runs", parts[1], [parts[1]]

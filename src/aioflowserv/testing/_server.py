@@ -12,8 +12,12 @@ stops the server, and every workflow step it started, on exit::
 
 The server's interpreter is found in this order: the ``python`` argument,
 ``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
-directory or one of its parents. :func:`ensure_server_venv` creates such a
-virtual environment (it needs the package index).
+directory or one of its parents (a clone of aioflowserv, after ``make
+install``), and the user's own server environment,
+``$XDG_DATA_HOME/aioflowserv/server-venv`` (``~/.local/share/...``), found
+from any folder. :func:`ensure_server_venv` creates that one (it needs the
+package index; ``aioflowserv server install`` does the same from a shell, and
+``aioflowserv server start`` on first use).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +42,7 @@ from typing import Any
 import httpx
 
 from .._errors import FlowservError
+from .._saved import server_venv_dir
 
 __all__ = [
     "SERVER_PINS",
@@ -47,6 +52,7 @@ __all__ = [
     "ensure_server_venv",
     "find_server_python",
     "free_port",
+    "server_venv_dir",
     "template_path",
 ]
 
@@ -79,7 +85,7 @@ def _venv_python(venv: Path) -> Path:
 
 
 def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
-    """Locate the interpreter of the server's virtual environment."""
+    """Locate the interpreter of the server's virtual environment (order: module docstring)."""
     candidates: list[Path] = []
     if python is not None:
         candidates.append(Path(python))
@@ -88,32 +94,76 @@ def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
     else:
         here = Path.cwd().resolve()
         candidates.extend(_venv_python(d / ".venv-server") for d in (here, *here.parents))
+        candidates.append(_venv_python(server_venv_dir()))
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    looked = ", ".join(map(str, candidates[:2] + candidates[-1:]))
     raise FlowservServerError(
-        "no flowServ server interpreter found: create one with `make install` (or "
-        "aioflowserv.testing.ensure_server_venv('.venv-server')), or point "
-        f"{ENV_SERVER_PYTHON} at its python (looked at: {', '.join(map(str, candidates))})"
+        "no flowServ server interpreter found: install the server with "
+        "`aioflowserv server install` (or, in Python, "
+        "aioflowserv.testing.ensure_server_venv()), or point "
+        f"{ENV_SERVER_PYTHON} at its python (looked at: {looked}"
+        f"{', ...' if len(candidates) > 3 else ''})"
     )
 
 
-def ensure_server_venv(venv: str | os.PathLike[str], *, quiet: bool = True) -> Path:
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def ensure_server_venv(
+    venv: str | os.PathLike[str] | None = None,
+    *,
+    quiet: bool = False,
+    progress: Callable[[str], object] | None = None,
+) -> Path:
     """Create a virtual environment with the pinned flowServ server unless it exists.
 
-    Returns its interpreter. Needs the package index the first time (about 30 s).
+    ``venv`` defaults to the user's own server environment
+    (``$XDG_DATA_HOME/aioflowserv/server-venv``), where :func:`find_server_python`
+    finds it from any folder. Returns its interpreter. Needs the package index
+    the first time (about a minute); meanwhile each step, and pip's own lines,
+    go to ``progress`` (default: standard error), unless ``quiet``.
     """
-    path = Path(venv)
+    path = Path(venv) if venv is not None else server_venv_dir()
     python = _venv_python(path)
+    report: Callable[[str], object] = (
+        (lambda line: None) if quiet else (progress if progress is not None else _stderr)
+    )
     if python.is_file() and _has_server(python):
         return python
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    pip = [str(python), "-m", "pip", "install", *(["-q"] if quiet else []), *SERVER_PINS]
-    result = subprocess.run(pip, capture_output=quiet, text=True)
-    if result.returncode != 0:
+    report(
+        f"Installing the flowServ server ({', '.join(SERVER_PINS)}) into {path}; "
+        "the first time takes about a minute."
+    )
+    report("Creating the virtual environment...")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = subprocess.run(
+        [sys.executable, "-m", "venv", str(path)], capture_output=True, text=True
+    )
+    if created.returncode != 0:
         raise FlowservServerError(
-            f"installing the flowServ server failed:\n{result.stderr or ''}"
+            f"creating the virtual environment {path} failed:\n{created.stderr[-2000:]}"
         )
+    report("Installing the pinned packages with pip...")
+    pip = [
+        str(python), "-m", "pip", "install", "--disable-pip-version-check",
+        "--progress-bar", "off", *SERVER_PINS,
+    ]
+    lines: list[str] = []
+    with subprocess.Popen(
+        pip, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.strip():
+                report(f"  {line.rstrip()}")
+    if proc.returncode != 0 or not _has_server(python):
+        tail = "\n".join(lines[-30:])
+        raise FlowservServerError(f"installing the flowServ server into {path} failed:\n{tail}")
+    report(f"The flowServ server is installed: {python}")
     return python
 
 

@@ -18,9 +18,18 @@ import attrs
 import click
 from rich.table import Table
 
-from ... import AsyncFlowserv, FlowservError, InvalidRequestError, ParameterIndex, Run, RunState
+from ... import (
+    AsyncFlowserv,
+    FlowservError,
+    InvalidRequestError,
+    ParameterIndex,
+    Run,
+    RunInfo,
+    RunState,
+)
 from ..app import call, command, json_option, options
 from ..arguments import BATCH_FORMATS, ArgumentSet, check, parse_assignments, read_batch
+from ..completion import complete_groups, complete_runs, complete_workflows
 from ..output import (
     CLIError,
     ExitCode,
@@ -79,8 +88,8 @@ def follow_options(func: F) -> F:
 
 
 @command("submit")
-@click.argument("workflow")
-@click.argument("group")
+@click.argument("workflow", shell_complete=complete_workflows)
+@click.argument("group", shell_complete=complete_groups)
 @click.option("-a", "--arg", "assignments", multiple=True, metavar="NAME=VALUE",
               help="An argument, converted by the parameter's type (repeatable). With --batch, "
               "a value for every line that the line does not set.")
@@ -116,6 +125,7 @@ def submit(
     its line and nothing is submitted. File parameters take local paths
     (relative to the batch file's directory in a batch).
     """
+    options().workflow = workflow
     connection = options().connect()
     if timeout is not None and not wait:
         raise click.UsageError("--timeout needs --wait")
@@ -208,8 +218,9 @@ def _waited_code(board: Board, runs: Sequence[Run]) -> int:
 
 
 @command("watch")
-@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
-@click.option("--group", "group_id", metavar="GROUP", help="Watch every run of a group.")
+@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...", shell_complete=complete_runs)
+@click.option("--group", "group_id", metavar="GROUP", help="Watch every run of a group.",
+              shell_complete=complete_groups)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop waiting after this long (exit 1; the runs go on).")
 @follow_options
@@ -316,7 +327,8 @@ async def _on_each_run(
 
 
 @command("cancel")
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...",
+                shell_complete=complete_runs)
 @click.option("--reason", help="Why (kept in the run's messages).")
 @json_option
 def cancel(run_ids: Sequence[str], reason: str | None, as_json: bool) -> int:
@@ -338,7 +350,8 @@ def cancel(run_ids: Sequence[str], reason: str | None, as_json: bool) -> int:
 
 
 @command("delete")
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...",
+                shell_complete=complete_runs)
 @json_option
 def delete(run_ids: Sequence[str], as_json: bool) -> int:
     """Delete runs that are no longer active (cancel active ones first)."""
@@ -392,14 +405,14 @@ def _action_json(result: ActionResult, done: str) -> dict[str, Any]:
 
 
 @command("runs")
-@click.argument("group_id", metavar="GROUP")
+@click.argument("group_id", metavar="GROUP", shell_complete=complete_groups)
 @click.option("--state", "states", multiple=True,
               type=click.Choice([s.value for s in RunState], case_sensitive=False),
               help="Only runs in this state (repeatable).")
 @json_option
 def runs_command(group_id: str, states: Sequence[str], as_json: bool) -> int:
     """List the runs of GROUP with their states, oldest first."""
-    infos = call(options().connect(), lambda fs: fs.list_runs(group_id))
+    infos: Sequence[RunInfo] = call(options().connect(), lambda fs: fs.list_runs(group_id))
     wanted = {state.upper() for state in states}
     if wanted:
         infos = [info for info in infos if info.state.value in wanted]
@@ -415,7 +428,7 @@ def runs_command(group_id: str, states: Sequence[str], as_json: bool) -> int:
 
 
 @command("download")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.argument("file", required=False)
 @click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
               help="Where to put the files (default: a directory named after the run).")
@@ -424,7 +437,8 @@ def download(run_id: str, file: str | None, output: str | None, as_json: bool) -
     """Download a run's results: one FILE (by name or id), or all of them.
 
     Without FILE the run's archive is unpacked into DIR, safely: nothing is
-    written outside DIR whatever the archive holds.
+    written outside DIR whatever the archive holds. The run's own results/
+    folder is not repeated: -o out gives out/greetings.txt.
     """
     directory = Path(output or run_id)
 
@@ -436,7 +450,8 @@ def download(run_id: str, file: str | None, output: str | None, as_json: bool) -
                 ExitCode.RUNS_FAILED,
             )
         if file is None:
-            return await (await fs.download_run_archive(run_id)).extract(directory)
+            archive = await fs.download_run_archive(run_id)
+            return await archive.extract(directory, strip_common_dir=True)
         entry = run.get_file(file)
         if entry is None:
             names = ", ".join(f.name for f in run.files()) or "none"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ...testing import FlowservServerError, find_server_python
+from ...testing import (
+    ENV_SERVER_PYTHON,
+    FlowservServerError,
+    ensure_server_venv,
+    find_server_python,
+    server_venv_dir,
+)
 from .. import localserver
 from ..app import command, group, json_option
 from ..output import CLIError, ExitCode, print_json
@@ -20,7 +27,47 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @group("server")
 def server() -> None:
-    """A real local flowServ server, for trying things out (start, stop, status, run)."""
+    """A real local flowServ server, for trying things out (install, start, stop, status, run)."""
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _server_python(python: str | None) -> str:
+    """The server's interpreter: as given or found, else installed now (with progress)."""
+    try:
+        return str(find_server_python(python))
+    except FlowservServerError as exc:
+        if python is not None or os.environ.get(ENV_SERVER_PYTHON):
+            raise CLIError(str(exc)) from None
+    try:
+        return str(ensure_server_venv(progress=_progress))
+    except FlowservServerError as exc:
+        raise CLIError(str(exc), ExitCode.SERVER) from None
+
+
+@command("install", parent=server)
+@json_option
+def server_install(as_json: bool) -> int:
+    """Install flowServ's server (pinned versions) in a virtual environment of its own.
+
+    It goes to $XDG_DATA_HOME/aioflowserv/server-venv (~/.local/share/...), where
+    `server start`, aioflowserv.testing and the pytest plugin find it from any
+    folder. Needs the package index; about a minute. `server start` does this
+    by itself the first time.
+    """
+    venv = server_venv_dir()
+    try:
+        python = ensure_server_venv(venv, progress=_progress)
+    except FlowservServerError as exc:
+        raise CLIError(str(exc), ExitCode.SERVER) from None
+    if as_json:
+        print_json({"venv": str(venv), "python": str(python)})
+    else:
+        click.echo(f"The flowServ server is installed in {venv}.")
+        click.echo("Start it with: aioflowserv server start")
+    return ExitCode.OK
 
 
 def _port_and_dir(func: F) -> F:
@@ -37,21 +84,26 @@ def _port_and_dir(func: F) -> F:
 @command("start", parent=server)
 @_port_and_dir
 @click.option("--python", metavar="PATH",
-              help="The server's interpreter (default: AIOFLOWSERV_SERVER_PYTHON or .venv-server).")
+              help="The server's interpreter (default: AIOFLOWSERV_SERVER_PYTHON, a "
+              ".venv-server, then the one of `server install`, installed now if missing).")
 @json_option
 def server_start(port: int | None, directory: str | None, python: str | None,
                  as_json: bool) -> int:
-    """Start a local flowServ server in the background and print its URL."""
+    """Start a local flowServ server in the background and print its URL.
+
+    The first time, the server itself is installed (as `server install` does).
+    """
     status, started = localserver.start(
-        directory=Path(directory) if directory else None, port=port, python=python
+        directory=Path(directory) if directory else None, port=port,
+        python=_server_python(python),
     )
     if as_json:
         print_json(dict(status.to_json(), started=started))
         return ExitCode.OK
     verb = "Started" if started else "Already running:"
     click.echo(f"{verb} flowServ server at {status.url} (data in {status.directory})")
-    click.echo("Commands of this shell use it while it runs; elsewhere point them at it with")
-    click.echo(f"  export FLOWSERV_URL={status.url or ''}")
+    click.echo("These commands and the SDK (afs.Flowserv() with no arguments) use it while it")
+    click.echo("runs, from any shell; for other tools:  eval \"$(aioflowserv env)\"")
     click.echo("Create a user and log in:  aioflowserv login --register USERNAME")
     click.echo("Stop it with: aioflowserv server stop")
     return ExitCode.OK
@@ -90,13 +142,9 @@ def server_status(as_json: bool) -> int:
 @click.option("--python", metavar="PATH", help="The server's interpreter.")
 def server_run(port: int | None, directory: str | None, python: str | None) -> int:
     """Run a local server in the foreground until Ctrl-C."""
-    try:
-        interpreter = str(find_server_python(python))
-    except FlowservServerError as exc:
-        raise CLIError(str(exc)) from None
     return localserver.run_foreground(
         Path(directory) if directory else localserver.data_dir(), port=port,
-        python=interpreter, echo=click.echo,
+        python=_server_python(python), echo=click.echo,
     )
 
 

@@ -9,7 +9,7 @@ import click
 
 from ... import AsyncFlowserv, FlowservError
 from ..app import call, command, json_option, options
-from ..config import clear_login, save_login, stored_login
+from ..config import clear_login, save_login, saved_login
 from ..output import ExitCode, print_json, user_json
 
 __all__ = ["COMMANDS", "login", "logout", "whoami"]
@@ -23,10 +23,11 @@ __all__ = ["COMMANDS", "login", "logout", "whoami"]
 def login(username: str | None, password: str | None, password_stdin: bool, register: bool) -> int:
     """Log in and save the token (in a file only you can read).
 
-    The token is kept with the server URL in $XDG_CONFIG_HOME/aioflowserv/config.json
-    and used by later commands against the same server.
+    The token is kept with the server URL in $XDG_CONFIG_HOME/aioflowserv/config.json,
+    under the --profile (default: 'default'), and used by later commands and by
+    the SDK (afs.Flowserv() with no arguments) against the same server.
     """
-    connection = options().connect(need_token=False)
+    connection = options().connect(need_token=False, require_profile=False)
     if username is None:
         username = click.prompt("Username")
     if password_stdin:
@@ -42,10 +43,12 @@ def login(username: str | None, password: str | None, password_stdin: bool, regi
         return await fs.login(username, password)
 
     token = call(attrs.evolve(connection, token=None), go)
-    path = save_login(connection.url, username, token)
+    profile = options().profile
+    path = save_login(connection.url, username, token, profile)
     if register:
         click.echo(f"Registered user {username}.")
-    click.echo(f"Logged in to {connection.url} as {username}; token saved in {path}.")
+    named = f" (profile {profile})" if profile else ""
+    click.echo(f"Logged in to {connection.url} as {username}{named}; token saved in {path}.")
     if connection.token_source == "FLOWSERV_ACCESS_TOKEN":
         click.echo(
             "Note: FLOWSERV_ACCESS_TOKEN is set and takes precedence over the saved token.",
@@ -60,18 +63,19 @@ def logout() -> int:
 
     flowServ keeps one token per user: this ends every session of the user.
     """
-    connection = options().connect(need_token=False)
+    profile = options().profile
+    connection = options().connect(need_token=False, require_profile=False)
     if not connection.token:
-        removed = clear_login()
+        removed = clear_login(profile)
         click.echo("Not logged in." if not removed else "Forgot the saved login.")
         return ExitCode.OK
     try:
         call(connection, lambda fs: fs.logout())
     except FlowservError as exc:  # an expired token cannot log out (the server says 500)
         click.echo(f"The server did not end the session ({exc}).", err=True)
-    login_doc = stored_login()
-    if login_doc is not None and login_doc["token"] == connection.token:
-        clear_login()
+    saved = saved_login(profile)
+    if saved is not None and saved.token == connection.token:
+        clear_login(profile)
     click.echo(f"Logged out of {connection.url}.")
     return ExitCode.OK
 
@@ -83,7 +87,10 @@ def whoami(as_json: bool) -> int:
     connection = options().connect()
     user = call(connection, lambda fs: fs.whoami())
     if as_json:
-        print_json(user_json(user, url=connection.url, token_source=connection.token_source))
+        print_json(user_json(
+            user, url=connection.url, token_source=connection.token_source,
+            profile=connection.profile,
+        ))
     else:
         click.echo(f"{user.username} (id {user.id}) at {connection.url}")
     return ExitCode.OK

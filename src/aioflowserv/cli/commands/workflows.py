@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from ..app import call, command, json_option, options
+from ..completion import complete_workflows
 from ..output import ExitCode, group_json, print_json, print_table, workflow_json
 
 __all__ = ["COMMANDS", "create_group", "groups", "workflows"]
@@ -30,10 +31,11 @@ def workflows(as_json: bool) -> int:
 
 
 @command("groups")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete_workflows)
 @json_option
 def groups(workflow: str, as_json: bool) -> int:
-    """List your groups of WORKFLOW."""
+    """List your groups of WORKFLOW (an unknown workflow is an error)."""
+    options().workflow = workflow
     items = call(options().connect(), lambda fs: fs.list_groups(workflow))
     if as_json:
         print_json([group_json(item) for item in items])
@@ -46,13 +48,14 @@ def groups(workflow: str, as_json: bool) -> int:
 
 
 @command("create-group")
-@click.argument("workflow")
+@click.argument("workflow", shell_complete=complete_workflows)
 @click.argument("name")
 @click.option("--member", "members", multiple=True, metavar="USER_ID",
               help="Another member (a user id); repeatable.")
 @json_option
 def create_group(workflow: str, name: str, members: Sequence[str], as_json: bool) -> int:
     """Create a group NAME of WORKFLOW (you become a member) and print its id."""
+    options().workflow = workflow
     group = call(
         options().connect(), lambda fs: fs.create_group(workflow, name, list(members) or None)
     )
