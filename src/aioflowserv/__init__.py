@@ -10,6 +10,7 @@
 from ._arguments import FileArgument
 from ._client import AsyncFlowserv
 from ._config import RetryPolicy
+from ._downloads import RunDownload
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -35,9 +36,12 @@ from ._errors import (
 from ._files import FileHandle
 from ._models import (
     Group,
+    Leaderboard,
     Parameter,
     ParameterIndex,
     RangeConstraint,
+    RankingEntry,
+    ResultColumn,
     Run,
     RunFile,
     RunInfo,
@@ -48,6 +52,7 @@ from ._models import (
     WorkflowInfo,
 )
 from ._sync import Flowserv, SyncFileHandle, Workflow
+from ._timeline import RunList
 from ._watch import RunRef
 from ._workflow import AsyncWorkflow
 
@@ -71,15 +76,20 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "Leaderboard",
     "NotFoundError",
     "Parameter",
     "ParameterIndex",
     "PayloadTooLargeError",
     "RangeConstraint",
+    "RankingEntry",
+    "ResultColumn",
     "RetryPolicy",
     "Run",
+    "RunDownload",
     "RunFile",
     "RunInfo",
+    "RunList",
     "RunRef",
     "RunState",
     "RunWaitTimeout",

@@ -8,6 +8,7 @@ run starts and uploads go through the submitter, waits through the watcher.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -16,13 +17,18 @@ import attrs
 
 from ._api import FlowservAPI
 from ._arguments import FileArgument, FileLike, file_source
-from ._config import ClientOptions, Settings, Unpack, resolve_token
+from ._config import ClientOptions, Settings, Unpack, check_seconds, resolve_token
+from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload, download_results
 from ._errors import ClientClosedError
+from ._files import FileHandle
 from ._gather import gather
-from ._models import Parameter, Run, RunInfo, UploadedFile
+from ._lifecycle import CANCEL_CONCURRENCY, RunStates, cancel_runs, rerun
+from ._models import Leaderboard, Parameter, Run, RunInfo, UploadedFile
+from ._results import OrderBy, WorkflowResults
 from ._submit import Submitter
+from ._timeline import RunList
 from ._transport import HTTPClient
-from ._watch import RunRef, WaitArgs, Watcher
+from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, Watcher, notify
 from ._workflow import AsyncWorkflow
 
 __all__ = ["AsyncFlowserv", "RunRef", "Session"]
@@ -177,6 +183,17 @@ class AsyncFlowserv:
         """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded."""
         return await AsyncWorkflow.load(self, self._session, workflow_id, group_id)
 
+    async def leaderboard(
+        self, workflow_id: str, order_by: OrderBy = None, include_all: bool = False
+    ) -> Leaderboard | None:
+        """A workflow's ranking of runs (no token needed); see :meth:`AsyncWorkflow.leaderboard`."""
+        results = WorkflowResults(self._session.api, workflow_id)
+        return await results.leaderboard(order_by, include_all)
+
+    async def get_postproc_file(self, workflow_id: str, file_id: str | None = None) -> FileHandle:
+        """A post-processing output of a workflow; see :meth:`AsyncWorkflow.get_postproc_file`."""
+        return await WorkflowResults(self._session.api, workflow_id).postproc_file(file_id)
+
     # -- uploads -------------------------------------------------------------
 
     async def upload_file(
@@ -204,13 +221,15 @@ class AsyncFlowserv:
 
     get_run = _route(FlowservAPI.get_run)
 
-    async def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+    async def get_runs(self, run_ids: Iterable[str]) -> RunList:
         """The current snapshots of several runs, fetched concurrently, in the order given.
 
-        The first failure (an unknown run, say) is raised as itself.
+        The first failure (an unknown run, say) is raised as itself. The
+        :class:`RunList` shows as a timeline in a notebook.
         """
         api = self._session.api
-        return await gather([functools.partial(api.get_run, run_id) for run_id in run_ids])
+        calls = [functools.partial(api.get_run, run_id) for run_id in run_ids]
+        return RunList(await gather(calls) if calls else [])
 
     async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
         """Start a run from arguments in wire form (``[{"name", "value"}, ...]``).
@@ -224,10 +243,70 @@ class AsyncFlowserv:
         """
         return await self._session.submitter.start(group_id, arguments)
 
+    async def rerun(
+        self,
+        run: RunRef,
+        poll_interval: float | None = None,
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+    ) -> Run:
+        """Start a new run with the arguments of ``run``, in its group.
+
+        See :meth:`AsyncWorkflow.rerun`; with ``poll_interval`` this waits for
+        the new run only (not for post-processing).
+        """
+        watcher = self._session.watcher
+        options = watcher.options(
+            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
+            on_change=on_change,
+        )
+        started = await rerun(self._session.api, self._session.submitter, run)
+        if on_change is not None:
+            notify(on_change, started)
+        if not poll_interval:
+            return started
+        final: Run
+        (final,) = await watcher.wait_all([started], options)
+        return final
+
     cancel_run = _route(FlowservAPI.cancel_run)
+
+    async def cancel_runs(
+        self,
+        group_id: str,
+        states: RunStates = None,
+        reason: str | None = None,
+        *,
+        concurrency: int = CANCEL_CONCURRENCY,
+    ) -> list[Run]:
+        """Cancel a group's active runs; see :meth:`AsyncWorkflow.cancel_runs`."""
+        api = self._session.api
+        return await cancel_runs(api, group_id, states, reason, concurrency=concurrency)
+
     delete_run = _route(FlowservAPI.delete_run)
     download_run_file = _route(FlowservAPI.download_run_file)
     download_run_archive = _route(FlowservAPI.download_run_archive)
+
+    async def download_results(
+        self,
+        group_id: str,
+        directory: str | os.PathLike[str],
+        *,
+        states: RunStates = None,
+        concurrency: int = DOWNLOAD_CONCURRENCY,
+        on_download: OnDownload | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RunDownload]:
+        """The results of a group's finished runs, one folder per run, resumable.
+
+        See :meth:`AsyncWorkflow.download_results`.
+        """
+        return await download_results(
+            self._session.api, group_id, directory, states=states, concurrency=concurrency,
+            on_download=on_download, return_exceptions=return_exceptions,
+        )
 
     # -- watching --------------------------------------------------------------
 
@@ -273,6 +352,25 @@ class AsyncFlowserv:
         """
         watcher = self._session.watcher
         stream = watcher.as_completed(runs, watcher.options(timeout, **options), group_id=group_id)
+        try:
+            async for run in stream:
+                yield run
+        finally:
+            await stream.aclose()
+
+    async def watch(
+        self,
+        group_id: str,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+    ) -> AsyncGenerator[Run, None]:
+        """Every run of a group, then each state change; see :meth:`AsyncWorkflow.watch`."""
+        watcher = self._session.watcher
+        options = watcher.options(poll_interval=poll_interval, max_interval=max_interval)
+        patience = check_seconds(give_up_after, "give_up_after")
+        stream = watcher.watch_group(group_id, options, patience)
         try:
             async for run in stream:
                 yield run
