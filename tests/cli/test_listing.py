@@ -11,6 +11,7 @@ import aioflowserv as afs
 from aioflowserv import cli as cli_entry
 from aioflowserv.cli.commands import cli
 from tests.support.cli import Invoke, finished_run, parse
+from tests.support.realserver import WORKFLOWS
 
 
 def all_commands() -> list[list[str]]:
@@ -45,7 +46,7 @@ def test_workflows_json_lists_the_installed_workflows(invoke: Invoke) -> None:
     result = invoke("workflows", "--json")
     assert result.exit_code == 0
     by_id = {item["id"]: item for item in parse(result)}
-    assert set(by_id) == {"sleeper", "types"}
+    assert set(by_id) == WORKFLOWS
     assert by_id["sleeper"]["name"] == "Sleeper"
 
 
