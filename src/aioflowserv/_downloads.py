@@ -178,6 +178,9 @@ async def download_results(
                 done = await anyio.to_thread.run_sync(_complete, folder)
                 results[index] = done or await _download_one(api, run_id, folder)
             except Exception as exc:
+                add_note = getattr(exc, "add_note", None)
+                if add_note is not None:
+                    add_note(f"while downloading run {run_id}")
                 results[index] = exc
                 return
             if on_download is not None:

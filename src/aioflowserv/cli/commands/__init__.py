@@ -7,11 +7,11 @@ command), listed by ``--help`` in the order of :data:`MODULES`.
 from __future__ import annotations
 
 from ..app import cli
-from . import demo, runs, server, users, workflows
+from . import demo, results, runs, server, users, workflows
 
 __all__ = ["MODULES", "cli"]
 
-MODULES = (users, workflows, runs, server, demo)
+MODULES = (users, workflows, runs, results, server, demo)
 """The command modules, in the order ``--help`` lists their commands."""
 
 for _module in MODULES:
