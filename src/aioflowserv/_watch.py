@@ -382,7 +382,8 @@ class Watcher:
             group.base = min(group.base, waiter.poll_interval)
             group.cap = max(group.base, min(group.cap, waiter.max_interval))
             group.interval = group.base
-            group.next_poll = min(group.next_poll, now)
+            if group.next_poll != math.inf:  # else a listing is in flight: it serves the stream
+                group.next_poll = min(group.next_poll, now)
         group.streams.add(stream)
         if self._schedule_changed is not None:
             self._schedule_changed.set()
