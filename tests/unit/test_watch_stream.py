@@ -129,10 +129,14 @@ async def test_a_lost_server_is_retried_then_raised_never_ended_quietly(
 ) -> None:
     fake.add_run(workflow.group_id, state="SUCCESS")
     seen: list[afs.Run] = []
-    with anyio.fail_after(600), pytest.raises(afs.ServerError) as raised:
+
+    async def watch() -> None:
         async for run in workflow.watch(0.1, max_interval=1, give_up_after=20):
             seen.append(run)
-            fake.fail("list_runs", status=503, times=None)
+            fake.fail("list_runs", status=503, times=None)  # the server is gone from now on
+
+    with anyio.fail_after(600), pytest.raises(afs.ServerError) as raised:
+        await watch()
     assert len(seen) == 1
     assert fake.count("list_runs") > 3  # retried with back-off before giving up
     assert "gave up" in " ".join(getattr(raised.value, "__notes__", []))
@@ -154,11 +158,15 @@ async def test_closing_the_client_ends_the_watch_with_an_error(
     group_id = fake.add_group()
     fake.add_run(group_id)
     seen: list[afs.Run] = []
+
+    async def watch(fs: afs.AsyncFlowserv) -> None:
+        async for run in fs.watch(group_id, 0.1):
+            seen.append(run)
+            await fs.aclose()
+
     async with client_for(fake) as fs:
         with anyio.fail_after(600), pytest.raises(afs.ClientClosedError):
-            async for run in fs.watch(group_id, 0.1):
-                seen.append(run)
-                await fs.aclose()
+            await watch(fs)
     assert len(seen) == 1
 
 
