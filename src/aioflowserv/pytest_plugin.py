@@ -51,6 +51,7 @@ __all__ = [
     "flowserv_user",
     "flowserv_workflow_id",
     "pytest_addoption",
+    "pytest_configure",
     "user_templates",
 ]
 
@@ -65,6 +66,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "'ID = DIRECTORY' per line (relative to the ini file), installed besides "
         "sleeper and types.",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the ``flowserv_workflows`` ini option: a malformed line stops the session at once."""
+    user_templates(config)
 
 
 def user_templates(config: pytest.Config) -> dict[str, Path]:

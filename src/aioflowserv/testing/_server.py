@@ -61,8 +61,14 @@ SERVER_PINS = ("flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werk
 TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
 """The workflow templates shipped with aioflowserv, by id, with their names."""
 
-MANIFESTS = ("flowserv.yaml", "flowserv.yml", "flowserv.json")
+MANIFESTS = ("flowserv.json", "flowserv.yaml", "flowserv.yml")
 """The manifest file names flowServ looks for in a template directory (they name the workflow)."""
+
+SPECIFICATIONS = tuple(
+    f"{name}{suffix}" for name in ("benchmark", "workflow", "template")
+    for suffix in (".json", ".yaml", ".yml")
+)
+"""Where flowServ's own examples keep a template's specification, when no manifest names it."""
 
 API_PATH = "/flowserv/api/v1"
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
@@ -235,7 +241,14 @@ class FlowservServer:
             )
         command = ["workflows", "create", "-k", key]
         if not any((directory / name).is_file() for name in MANIFESTS):
-            command += ["-n", key]  # flowServ needs a name: without a manifest, the id
+            # Without a manifest flowServ needs a name (the id) and the specification file.
+            spec = next((directory / n for n in SPECIFICATIONS if (directory / n).is_file()), None)
+            if spec is None:
+                raise FlowservServerError(
+                    f"workflow {key!r}: {str(directory)!r} has no manifest ({MANIFESTS[1]}) and "
+                    f"no specification ({', '.join(SPECIFICATIONS[1::3])})"
+                )
+            command += ["-n", key, "-s", str(spec)]
         return [*command, str(directory)]
 
     def install_workflows(self) -> None:
