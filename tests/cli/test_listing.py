@@ -38,7 +38,7 @@ def test_the_command_list_has_the_documented_commands() -> None:
     names = cli.list_commands(click.Context(cli))
     assert names == [
         "login", "logout", "whoami", "workflows", "groups", "create-group", "submit", "watch",
-        "cancel", "delete", "runs", "download", "server", "demo",
+        "rerun", "cancel", "delete", "runs", "download", "leaderboard", "server", "demo",
     ]
 
 
