@@ -52,7 +52,7 @@ from ._models import (
     WorkflowInfo,
 )
 from ._sync import Flowserv, SyncFileHandle, Workflow
-from ._timeline import RunList
+from ._timeline import RunList, RunSpan, Timeline
 from ._watch import RunRef
 from ._workflow import AsyncWorkflow
 
@@ -90,6 +90,7 @@ __all__ = [
     "RunFile",
     "RunInfo",
     "RunList",
+    "RunSpan",
     "RunRef",
     "RunState",
     "RunWaitTimeout",
@@ -97,6 +98,7 @@ __all__ = [
     "ServerError",
     "SubmissionUncertainError",
     "SyncFileHandle",
+    "Timeline",
     "UnauthenticatedError",
     "UnauthorizedError",
     "UnknownParameterError",

@@ -19,7 +19,7 @@ import attrs
 
 from ._models import Run, RunState
 
-__all__ = ["STATE_COLORS", "RunList", "Span", "Timeline"]
+__all__ = ["STATE_COLORS", "RunList", "RunSpan", "Timeline"]
 
 STATE_COLORS = {
     RunState.PENDING: "#d4a017",
@@ -36,7 +36,7 @@ MIN_WIDTH = 0.4
 
 
 @attrs.frozen
-class Span:
+class RunSpan:
     """One run on the axis, in seconds from the timeline's start.
 
     ``started`` is None for a run that never started; ``finished`` is None
@@ -67,7 +67,7 @@ class Timeline:
 
     start: datetime
     total: float
-    spans: tuple[Span, ...]
+    spans: tuple[RunSpan, ...]
 
     @classmethod
     def from_runs(cls, runs: Iterable[Run], now: datetime | None = None) -> Timeline:
@@ -94,7 +94,7 @@ class Timeline:
             return None if moment is None else (moment - start).total_seconds()
 
         spans = tuple(
-            Span(
+            RunSpan(
                 run.run_id, run.state, offset(run.created_at) or 0.0, offset(run.started_at),
                 None if run.is_active() else offset(run.finished_at or run.started_at),
             )

@@ -29,13 +29,14 @@ from .. import (
     Leaderboard,
     Run,
     RunInfo,
+    RunSpan,
     RunState,
     RunWaitTimeout,
+    Timeline,
     UnauthenticatedError,
     User,
     WorkflowInfo,
 )
-from .._timeline import Span, Timeline
 
 __all__ = [
     "CLIError",
@@ -313,7 +314,7 @@ QUEUED = "\u2591"  # light shade: waiting in the queue
 RAN = "\u2588"  # full block: running, colored by state
 
 
-def _bar(span: Span, timeline: Timeline, width: int) -> Text:
+def _bar(span: RunSpan, timeline: Timeline, width: int) -> Text:
     """One run's bar on a line of ``width`` characters."""
     end = timeline.total
 

@@ -22,8 +22,15 @@ import attrs
 import click
 from rich.table import Table
 
-from ... import AsyncFlowserv, FlowservError, InvalidRequestError, ParameterIndex, Run, RunState
-from ..._timeline import Timeline
+from ... import (
+    AsyncFlowserv,
+    FlowservError,
+    InvalidRequestError,
+    ParameterIndex,
+    Run,
+    RunState,
+    Timeline,
+)
 from ..app import call, command, json_option, options
 from ..arguments import BATCH_FORMATS, ArgumentSet, check, parse_assignments, read_batch
 from ..output import (
