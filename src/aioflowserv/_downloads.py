@@ -13,6 +13,7 @@ fails does not stop the others.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ._errors import InvalidArgumentError, UnsafePathError
+from ._errors import InvalidArgumentError, UnsafePathError, add_note
+from ._gather import gather_outcomes
 from ._lifecycle import RunStates, check_states
 from ._models import Run, RunState
 
@@ -168,38 +170,29 @@ async def download_results(
     root.mkdir(parents=True, exist_ok=True)
     listing = await api.list_runs(group_id)
     chosen = [run_id for run_id, state in listing.states.items() if state in wanted]
-    results: list[Any] = [None] * len(chosen)
-    limiter = anyio.CapacityLimiter(concurrency)
 
-    async def fetch(index: int, run_id: str) -> None:
-        async with limiter:
+    async def fetch(run_id: str) -> RunDownload:
+        try:
+            folder = _folder(root, run_id)
+            done = await anyio.to_thread.run_sync(_complete, folder)
+            result = done or await _download_one(api, run_id, folder)
+        except Exception as exc:
+            add_note(exc, f"while downloading run {run_id}")
+            raise
+        if on_download is not None:  # still within the bound: a cancel here stops the rest
             try:
-                folder = _folder(root, run_id)
-                done = await anyio.to_thread.run_sync(_complete, folder)
-                results[index] = done or await _download_one(api, run_id, folder)
-            except Exception as exc:
-                add_note = getattr(exc, "add_note", None)
-                if add_note is not None:
-                    add_note(f"while downloading run {run_id}")
-                results[index] = exc
-                return
-            if on_download is not None:
-                try:
-                    on_download(results[index])
-                except Exception:
-                    logger.exception("on_download callback failed for run %s", run_id)
+                on_download(result)
+            except Exception:
+                logger.exception("on_download callback failed for run %s", run_id)
+        return result
 
-    async with anyio.create_task_group() as tg:
-        for index, run_id in enumerate(chosen):
-            tg.start_soon(fetch, index, run_id)
+    calls = [functools.partial(fetch, run_id) for run_id in chosen]
+    results: list[Any] = await gather_outcomes(calls, limit=concurrency)
     failures = [item for item in results if isinstance(item, BaseException)]
     if failures and not return_exceptions:
-        error = failures[0]
-        add_note = getattr(error, "add_note", None)
-        if add_note is not None:
-            add_note(
-                f"{len(failures)} of {len(results)} runs could not be downloaded; the others "
-                f"are in {str(root)!r} (a new download fetches only what is missing)"
-            )
-        raise error
+        add_note(
+            failures[0], f"{len(failures)} of {len(results)} runs could not be downloaded; the "
+            f"others are in {str(root)!r} (a new download fetches only what is missing)",
+        )
+        raise failures[0]
     return results

@@ -712,6 +712,15 @@ class ResultColumn:
             dtype=data.get("dtype") or "string",
         )
 
+    @staticmethod
+    def format_value(value: Any) -> str:
+        """A result value as table text: floats in their shortest form, a missing one empty."""
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
     def convert(self, value: Any) -> Any:
         """A result value as its column's type (the value as given when it does not fit)."""
         kind = _RESULT_TYPES.get(self.dtype)
@@ -849,7 +858,7 @@ class Leaderboard:
         body = []
         for rank, row in enumerate(self.rows, start=1):
             cells = "".join(
-                f"<td>{esc(_cell(row.results.get(c.name)))}</td>" for c in self.columns
+                f"<td>{esc(c.format_value(row.results.get(c.name)))}</td>" for c in self.columns
             )
             finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
             body.append(
@@ -861,14 +870,6 @@ class Leaderboard:
             "<table><thead><tr><th>#</th><th>group</th><th>run</th>"
             f"{head}<th>finished (UTC)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
         )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _items(doc: object, key: str) -> list[Any]:

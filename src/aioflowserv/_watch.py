@@ -51,8 +51,9 @@ from ._errors import (
     ServerError,
     UnauthenticatedError,
     UnauthorizedError,
+    add_note,
 )
-from ._gather import gather
+from ._gather import gather, gather_outcomes
 from ._models import Run, RunState
 from ._transport import segment
 
@@ -682,28 +683,13 @@ class Watcher:
 
     async def _fetch_records(self, run_ids: Sequence[str]) -> dict[str, Run | FlowservError]:
         """Fetch full records, :data:`FETCH_CONCURRENCY` at a time: each run, or its error."""
-        outcomes: dict[str, Run | FlowservError] = {}
-
-        async def fetch(run_id: str) -> None:
-            self.requests += 1
-            try:
-                outcomes[run_id] = await self._api.get_run(run_id)
-            except FlowservError as exc:
-                outcomes[run_id] = exc
-
-        limiter = anyio.CapacityLimiter(FETCH_CONCURRENCY)
-
-        async def limited(run_id: str) -> None:
-            async with limiter:
-                await fetch(run_id)
-
-        if len(run_ids) == 1:
-            await fetch(run_ids[0])
-        elif run_ids:
-            async with anyio.create_task_group() as tg:
-                for run_id in run_ids:
-                    tg.start_soon(limited, run_id)
-        return outcomes
+        self.requests += len(run_ids)
+        calls = [functools.partial(self._api.get_run, run_id) for run_id in run_ids]
+        outcomes = await gather_outcomes(calls, limit=FETCH_CONCURRENCY)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, FlowservError):
+                raise outcome  # a bug, not a failure of the server
+        return dict(zip(run_ids, outcomes, strict=True))  # type: ignore[arg-type]
 
     async def _fetch_each(
         self, entries: list[_Entry], records: dict[str, Run] | None = None
@@ -852,12 +838,10 @@ def _transient(exc: FlowservError) -> bool:
 def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:
     """The error a group stream ends with: the listing's, with a note on how long it failed."""
     error = _own_copy(exc)
-    add_note = getattr(error, "add_note", None)
-    if add_note is not None:
-        add_note(
-            f"watching group {group.group_id}: listing its runs failed "
-            f"{group.failures} times in {failing_for:.1f} s; gave up"
-        )
+    add_note(
+        error, f"watching group {group.group_id}: listing its runs failed "
+        f"{group.failures} times in {failing_for:.1f} s; gave up",
+    )
     return error
 
 

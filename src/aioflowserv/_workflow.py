@@ -12,7 +12,7 @@ import attrs
 from ._arguments import Prepared, prepare_arguments
 from ._config import Unpack
 from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
-from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError
+from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError, add_note
 from ._files import FileHandle
 from ._gather import gather
 from ._lifecycle import CANCEL_CONCURRENCY, RunStates, rerun
@@ -222,7 +222,7 @@ class AsyncWorkflow:
             try:
                 batch.append(prepare_arguments(self._group.parameters, args))
             except ArgumentError as exc:
-                _note(exc, f"in argument set #{index} of the batch")
+                add_note(exc, f"in argument set #{index} of the batch")
                 raise
         options = self._watcher.options(
             timeout, poll_interval=poll_interval or None, max_interval=max_interval,
@@ -435,9 +435,3 @@ class AsyncWorkflow:
         return self._service.watch(
             self.group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
         )
-
-
-def _note(exc: BaseException, note: str) -> None:
-    add_note = getattr(exc, "add_note", None)
-    if add_note is not None:
-        add_note(note)

@@ -268,15 +268,6 @@ def _result(run: Run, results: Mapping[str, str]) -> str:
     return last_message(run)
 
 
-def _value(value: Any) -> str:
-    """A result value for a table cell: floats without trailing noise, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def leaderboard_table(board: Leaderboard) -> Table:
     """The ranking: rank, group, run, one column per result (by its label), finished."""
     table = Table()
@@ -291,7 +282,7 @@ def leaderboard_table(board: Leaderboard) -> Table:
         finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
         table.add_row(
             str(rank), row.group_name, row.run_id,
-            *(_value(row.results.get(column.name)) for column in board.columns), finished,
+            *(c.format_value(row.results.get(c.name)) for c in board.columns), finished,
         )
     return table
 

@@ -94,6 +94,18 @@ def follow_options(func: F) -> F:
     return func
 
 
+def wait_options(func: F) -> F:
+    """``--wait``, ``--timeout`` and the :func:`follow_options`: for commands that start runs."""
+    func = follow_options(func)
+    func = click.option(
+        "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+        help="With --wait: stop waiting after this long (exit 1).",
+    )(func)
+    return click.option(
+        "--wait", is_flag=True, help="Follow the runs until they end (exit 1 if any fails)."
+    )(func)
+
+
 @command("submit")
 @click.argument("workflow")
 @click.argument("group")
@@ -106,10 +118,7 @@ def follow_options(func: F) -> F:
               help="The batch format (default: by extension, else by content).")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Submissions in flight at once.")
-@click.option("--wait", is_flag=True, help="Follow the runs until they end (exit 1 if any fails).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="With --wait: stop waiting after this long (exit 1).")
-@follow_options
+@wait_options
 @json_option
 def submit(
     workflow: str,
@@ -350,11 +359,7 @@ Rerun = tuple[str, "Run | FlowservError"]
 @click.option("--group", "group_id", metavar="GROUP", help="With --failed: the group to look in.")
 @click.option("--failed", is_flag=True, help="With --group: every run of the group that ended "
               "in ERROR.")
-@click.option("--wait", is_flag=True, help="Follow the new runs until they end (exit 1 if any "
-              "fails).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="With --wait: stop waiting after this long (exit 1).")
-@follow_options
+@wait_options
 @json_option
 def rerun(
     run_ids: Sequence[str],
