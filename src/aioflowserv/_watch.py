@@ -216,6 +216,7 @@ class _Group:
     listings: int = 0
     failures: int = 0
     failing_since: float | None = None
+    polling: bool = False
 
     @property
     def unused(self) -> bool:
@@ -383,7 +384,7 @@ class Watcher:
             group.base = min(group.base, waiter.poll_interval)
             group.cap = max(group.base, min(group.cap, waiter.max_interval))
             group.interval = group.base
-            if group.next_poll != math.inf:  # else a listing is in flight: it serves the stream
+            if not group.polling:  # a listing in flight serves the stream too
                 group.next_poll = min(group.next_poll, now)
         group.streams.add(stream)
         if self._schedule_changed is not None:
@@ -581,11 +582,15 @@ class Watcher:
         generation = group.listings
         started = anyio.current_time()
         group.next_poll = math.inf  # not due again while this poll is in flight
+        group.polling = True
         try:
-            if group.group_id is None:
-                changed = await self._fetch_each(list(group.entries.values()))
-            else:
-                changed = await self._poll_listing(group, generation)
+            try:
+                if group.group_id is None:
+                    changed = await self._fetch_each(list(group.entries.values()))
+                else:
+                    changed = await self._poll_listing(group, generation)
+            finally:
+                group.polling = False
         except FlowservError as exc:
             self._listing_failed(group, exc)
             return

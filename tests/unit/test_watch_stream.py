@@ -223,3 +223,26 @@ async def test_bad_intervals_are_refused_before_any_request(
         async for _ in workflow.watch(give_up_after=0):
             pass
     assert fake.count() == 0
+
+
+async def test_two_watches_of_a_group_share_its_listing(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    run_id = fake.add_run(workflow.group_id, duration=3.0)
+    first: list[afs.Run] = []
+    second: list[afs.Run] = []
+
+    async def join_later() -> None:
+        await fake.wait_for(lambda: fake.count("list_runs") == 5)
+        await collect(workflow, second, until=2)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(join_later)
+        await collect(workflow, first, until=2)
+    assert [(r.run_id, r.state) for r in first] == [(run_id, RUNNING), (run_id, SUCCESS)]
+    assert [(r.run_id, r.state) for r in second] == [(run_id, RUNNING), (run_id, SUCCESS)]
+    # The second watch asks for one listing at once when it starts (for its first
+    # snapshot); apart from that, one listing per tick serves both.
+    ticks = fake.times("list_runs", target=workflow.group_id)
+    assert len(ticks) - len(set(ticks)) <= 1
+    assert len(set(ticks)) == 31  # 3 s of 0.1 s ticks, as for one watch
