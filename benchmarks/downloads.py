@@ -9,7 +9,8 @@ fresh directory, ``--rounds`` times per variant, the variants taking turns:
   shell loop): one ``httpx.Client``, the group's listing, then for each run
   its record (for the JSON beside the files) and its archive, unpacked with
   ``tarfile`` (``filter="data"``), one run after the other;
-- ``sdk``: ``await wf.download_results(directory, concurrency=4)``;
+- ``sdk``: ``await fs.download_results(group, directory, concurrency=4)`` (as
+  ``aioflowserv download --group`` does);
 - ``resume``: the same call again into the directory ``sdk`` just filled
   (every run is complete on disk, so nothing is fetched).
 
@@ -58,17 +59,13 @@ def loop(server: FlowservServer, token: str, group: str, directory: Path) -> int
 
 async def sdk(server: FlowservServer, token: str, group: str, directory: Path) -> int:
     async with afs.AsyncFlowserv(server.url, token=token) as fs:
-        wf = await fs.workflow("sleeper", group)
-        done = await wf.download_results(directory, states=["SUCCESS"], concurrency=4)
+        done = await fs.download_results(group, directory, states=["SUCCESS"], concurrency=4)
     return len(done)
 
 
-def timed(func: object, *args: object) -> tuple[int, float]:
+def timed(variant: str, *args: object) -> tuple[int, float]:
     started = time.perf_counter()
-    if func is sdk:
-        count = anyio.run(sdk, *args)
-    else:
-        count = func(*args)  # type: ignore[operator]
+    count = anyio.run(sdk, *args) if variant == "sdk" else loop(*args)  # type: ignore[arg-type]
     return count, time.perf_counter() - started
 
 
@@ -91,12 +88,11 @@ def main() -> None:
             order = ["loop", "sdk"] if index % 2 == 0 else ["sdk", "loop"]
             for variant in order:
                 directory = Path(scratch) / f"{variant}-{index}"
-                func = loop if variant == "loop" else sdk
-                count, took = timed(func, server, token, group, directory)
+                count, took = timed(variant, server, token, group, directory)
                 assert count == args.runs, (variant, count)
                 seconds[variant].append(took)
                 if variant == "sdk":
-                    count, took = timed(sdk, server, token, group, directory)
+                    count, took = timed("sdk", server, token, group, directory)
                     assert count == args.runs
                     seconds["resume"].append(took)
     median = {variant: statistics.median(values) for variant, values in seconds.items()}

@@ -99,6 +99,17 @@ def _complete(folder: Path) -> RunDownload | None:
     return RunDownload(doc["run_id"], state, folder, tuple(files), skipped=True)
 
 
+def _look(root: Path, run_ids: Sequence[str]) -> dict[str, RunDownload | Exception | None]:
+    """For each run: its complete folder, None (to fetch), or why it has no safe folder."""
+    found: dict[str, RunDownload | Exception | None] = {}
+    for run_id in run_ids:
+        try:
+            found[run_id] = _complete(_folder(root, run_id))
+        except UnsafePathError as exc:
+            found[run_id] = exc
+    return found
+
+
 def _describe(run: Run, folder: Path, files: Sequence[Path]) -> dict[str, Any]:
     def when(value: Any) -> str | None:
         return value.isoformat() if value is not None else None
@@ -170,21 +181,29 @@ async def download_results(
     root.mkdir(parents=True, exist_ok=True)
     listing = await api.list_runs(group_id)
     chosen = [run_id for run_id, state in listing.states.items() if state in wanted]
+    # One look at the disk for every run: those complete there are not fetched again.
+    on_disk = await anyio.to_thread.run_sync(_look, root, chosen)
 
-    async def fetch(run_id: str) -> RunDownload:
-        try:
-            folder = _folder(root, run_id)
-            done = await anyio.to_thread.run_sync(_complete, folder)
-            result = done or await _download_one(api, run_id, folder)
-        except Exception as exc:
-            add_note(exc, f"while downloading run {run_id}")
-            raise
-        if on_download is not None:  # still within the bound: a cancel here stops the rest
+    def report(run_id: str, result: RunDownload) -> RunDownload:
+        if on_download is not None:
             try:
                 on_download(result)
             except Exception:
                 logger.exception("on_download callback failed for run %s", run_id)
         return result
+
+    async def fetch(run_id: str) -> RunDownload:
+        found = on_disk[run_id]
+        if isinstance(found, RunDownload):
+            return report(run_id, found)
+        try:
+            if isinstance(found, Exception):
+                raise found
+            result = await _download_one(api, run_id, _folder(root, run_id))
+        except Exception as exc:
+            add_note(exc, f"while downloading run {run_id}")
+            raise
+        return report(run_id, result)  # still within the bound: a cancel here stops the rest
 
     calls = [functools.partial(fetch, run_id) for run_id in chosen]
     results: list[Any] = await gather_outcomes(calls, limit=concurrency)
