@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "latency": ["latency.py"],
     "scale": ["scale.py"],
     "batch": ["batch.py"],
+    "downloads": ["downloads.py"],
 }
 
 

@@ -10,6 +10,8 @@
 from ._arguments import FileArgument
 from ._client import AsyncFlowserv
 from ._config import RetryPolicy
+from ._display import RunSpan, Timeline
+from ._downloads import RunDownload
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,9 +38,12 @@ from ._errors import (
 from ._files import FileHandle
 from ._models import (
     Group,
+    Leaderboard,
     Parameter,
     ParameterIndex,
     RangeConstraint,
+    RankingEntry,
+    ResultColumn,
     Run,
     RunFile,
     RunInfo,
@@ -74,16 +79,21 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "Leaderboard",
     "NotFoundError",
     "Parameter",
     "ParameterIndex",
     "PayloadTooLargeError",
     "RangeConstraint",
+    "RankingEntry",
+    "ResultColumn",
     "RetryPolicy",
     "Run",
+    "RunDownload",
     "RunFile",
     "RunInfo",
     "RunList",
+    "RunSpan",
     "RunRef",
     "RunState",
     "RunWaitTimeout",
@@ -91,6 +101,7 @@ __all__ = [
     "ServerError",
     "SubmissionUncertainError",
     "SyncFileHandle",
+    "Timeline",
     "UnauthenticatedError",
     "UnauthorizedError",
     "UnknownParameterError",

@@ -117,6 +117,16 @@ class FlowservAPI:
         path = f"{_workflow(workflow_id)}/leaderboard"
         return Leaderboard.from_json(await self.http.request("GET", path, params=params or None))
 
+    async def download_postproc_file(self, workflow_id: str, file_id: str) -> FileHandle:
+        """Download one output file of a workflow's latest post-processing run."""
+        path = f"{_workflow(workflow_id)}/downloads/files/{segment(file_id, 'file_id')}"
+        return await open_download(self.http, path, file_id)
+
+    async def download_postproc_archive(self, workflow_id: str) -> FileHandle:
+        """Download the outputs of a workflow's latest post-processing run as ``.tar.gz``."""
+        path = f"{_workflow(workflow_id)}/downloads/archive"
+        return await open_download(self.http, path, "results.tar.gz")
+
     async def create_group(
         self, workflow_id: str, name: str, members: Sequence[str] | None = None
     ) -> Group:

@@ -8,6 +8,7 @@ run starts and uploads go through the submitter, waits through the watcher.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -22,13 +23,26 @@ from ._arguments import (
     file_source,
     prepare_arguments,
 )
-from ._config import ClientOptions, Settings, Unpack, resolve_origin
+from ._config import ClientOptions, Settings, Unpack, check_seconds, resolve_origin
+from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload, download_results
 from ._errors import ClientClosedError
+from ._files import FileHandle
 from ._gather import gather
-from ._models import Group, Parameter, Run, RunInfo, RunList, UploadedFile, WorkflowInfo
+from ._lifecycle import CANCEL_CONCURRENCY, RunStates, cancel_runs, rerun
+from ._models import (
+    Group,
+    Leaderboard,
+    Parameter,
+    Run,
+    RunInfo,
+    RunList,
+    UploadedFile,
+    WorkflowInfo,
+)
+from ._results import OrderBy, WorkflowResults
 from ._submit import Submitter
 from ._transport import HTTPClient, segment
-from ._watch import RunRef, WaitArgs, Watcher
+from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, Watcher, notify
 from ._workflow import AsyncWorkflow
 
 __all__ = ["AsyncFlowserv", "RunRef", "Session"]
@@ -221,6 +235,17 @@ class AsyncFlowserv:
         """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded."""
         return await AsyncWorkflow.load(self, self._session, workflow_id, group_id)
 
+    async def leaderboard(
+        self, workflow_id: str, order_by: OrderBy = None, include_all: bool = False
+    ) -> Leaderboard | None:
+        """A workflow's ranking of runs (no token needed); see :meth:`AsyncWorkflow.leaderboard`."""
+        results = WorkflowResults(self._session.api, workflow_id)
+        return await results.leaderboard(order_by, include_all)
+
+    async def get_postproc_file(self, workflow_id: str, file_id: str | None = None) -> FileHandle:
+        """A post-processing output of a workflow; see :meth:`AsyncWorkflow.get_postproc_file`."""
+        return await WorkflowResults(self._session.api, workflow_id).postproc_file(file_id)
+
     # -- uploads -------------------------------------------------------------
 
     async def upload_file(
@@ -251,7 +276,8 @@ class AsyncFlowserv:
     async def get_runs(self, run_ids: Iterable[str]) -> RunList[Run]:
         """The current snapshots of several runs, fetched concurrently, in the order given.
 
-        The first failure (an unknown run, say) is raised as itself.
+        The first failure (an unknown run, say) is raised as itself. The
+        :class:`RunList` shows as a timeline in a notebook.
         """
         api = self._session.api
         return RunList(
@@ -282,10 +308,70 @@ class AsyncFlowserv:
             return await self._session.submitter.submit(group_id, prepared)
         return await self._session.submitter.start(group_id, check_wire_arguments(arguments))
 
+    async def rerun(
+        self,
+        run: RunRef,
+        poll_interval: float | None = None,
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+    ) -> Run:
+        """Start a new run with the arguments of ``run``, in its group.
+
+        See :meth:`AsyncWorkflow.rerun`; with ``poll_interval`` this waits for
+        the new run only (not for post-processing).
+        """
+        watcher = self._session.watcher
+        options = watcher.options(
+            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
+            on_change=on_change,
+        )
+        started = await rerun(self._session.api, self._session.submitter, run)
+        if on_change is not None:
+            notify(on_change, started)
+        if not poll_interval:
+            return started
+        final: Run
+        (final,) = await watcher.wait_all([started], options)
+        return final
+
     cancel_run = _route(FlowservAPI.cancel_run)
+
+    async def cancel_runs(
+        self,
+        group_id: str,
+        states: RunStates = None,
+        reason: str | None = None,
+        *,
+        concurrency: int = CANCEL_CONCURRENCY,
+    ) -> list[Run]:
+        """Cancel a group's active runs; see :meth:`AsyncWorkflow.cancel_runs`."""
+        api = self._session.api
+        return await cancel_runs(api, group_id, states, reason, concurrency=concurrency)
+
     delete_run = _route(FlowservAPI.delete_run)
     download_run_file = _route(FlowservAPI.download_run_file)
     download_run_archive = _route(FlowservAPI.download_run_archive)
+
+    async def download_results(
+        self,
+        group_id: str,
+        directory: str | os.PathLike[str],
+        *,
+        states: RunStates = None,
+        concurrency: int = DOWNLOAD_CONCURRENCY,
+        on_download: OnDownload | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RunDownload]:
+        """The results of a group's finished runs, one folder per run, resumable.
+
+        See :meth:`AsyncWorkflow.download_results`.
+        """
+        return await download_results(
+            self._session.api, group_id, directory, states=states, concurrency=concurrency,
+            on_download=on_download, return_exceptions=return_exceptions,
+        )
 
     # -- watching --------------------------------------------------------------
 
@@ -333,6 +419,25 @@ class AsyncFlowserv:
         """
         watcher = self._session.watcher
         stream = watcher.as_completed(runs, watcher.options(timeout, **options), group_id=group_id)
+        try:
+            async for run in stream:
+                yield run
+        finally:
+            await stream.aclose()
+
+    async def watch(
+        self,
+        group_id: str,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+    ) -> AsyncGenerator[Run, None]:
+        """Every run of a group, then each state change; see :meth:`AsyncWorkflow.watch`."""
+        watcher = self._session.watcher
+        options = watcher.options(poll_interval=poll_interval, max_interval=max_interval)
+        patience = check_seconds(give_up_after, "give_up_after")
+        stream = watcher.watch_group(group_id, options, patience)
         try:
             async for run in stream:
                 yield run

@@ -62,6 +62,7 @@ __all__ = [
     "UnauthorizedError",
     "UnknownParameterError",
     "UnsafePathError",
+    "add_note",
 ]
 
 
@@ -295,6 +296,13 @@ class BatchSubmissionError(FlowservError):
     def errors(self) -> list[BaseException]:
         """The errors of the submissions that failed, in input order."""
         return [item for item in self.results if isinstance(item, BaseException)]
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """Add a note to an exception (shown under its traceback; Python 3.11+, else nothing)."""
+    add = getattr(exc, "add_note", None)
+    if add is not None:
+        add(note)
 
 
 _TAG = re.compile(r"<[^>]+>")

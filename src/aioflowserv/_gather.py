@@ -2,7 +2,8 @@
 
 anyio's task groups wrap errors in an ``ExceptionGroup``; callers of the SDK
 expect the :class:`FlowservError` itself, so the first error cancels the other
-calls and is raised unwrapped.
+calls and is raised unwrapped (:func:`gather`). Where one failure must not
+stop the others, :func:`gather_outcomes` returns each call's result or error.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TypeVar
 
 import anyio
 
-__all__ = ["gather"]
+__all__ = ["gather", "gather_outcomes"]
 
 T = TypeVar("T")
 
@@ -41,3 +42,29 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]], *, limit: int = 8)
         raise errors[0]
     results.extend(slots)  # type: ignore[arg-type]
     return results
+
+
+async def gather_outcomes(
+    calls: Sequence[Callable[[], Awaitable[T]]], *, limit: int = 8
+) -> list[T | Exception]:
+    """Run ``calls`` at most ``limit`` at a time; each one's result or the error it raised.
+
+    A failing call does not stop the others. Results are in the order of ``calls``.
+    """
+    outcomes: list[T | Exception | None] = [None] * len(calls)
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(index: int) -> None:
+        async with limiter:
+            try:
+                outcomes[index] = await calls[index]()
+            except Exception as exc:
+                outcomes[index] = exc
+
+    if len(calls) == 1:
+        await run(0)
+    elif calls:
+        async with anyio.create_task_group() as tg:
+            for index in range(len(calls)):
+                tg.start_soon(run, index)
+    return outcomes  # type: ignore[return-value]

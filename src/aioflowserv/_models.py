@@ -15,6 +15,8 @@ Every model reads well where people look at it: a ``repr`` of a line or two
 from __future__ import annotations
 
 import enum
+import html
+import importlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,13 +24,14 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._display import Cell, Table, shorten
+from ._display import Cell, Table, Timeline, shorten
 from ._errors import InvalidArgumentError, InvalidResponseError
 
 __all__ = [
     "Group",
     "Leaderboard",
     "Login",
+    "RECORD_FIELDS",
     "Parameter",
     "ParameterIndex",
     "RangeConstraint",
@@ -851,8 +854,22 @@ class RunList(list[R]):
     """A list of runs (:class:`Run` snapshots or :class:`RunInfo` listing entries).
 
     A plain list in every way, that shows as a summary (``<RunList: 5 runs:
-    3 SUCCESS, 2 RUNNING>``), and as a table in a notebook or a rich console.
+    3 SUCCESS, 2 RUNNING>``), and as a table in a notebook or a rich console;
+    full snapshots also show as a :class:`Timeline` below the table (stragglers
+    and queueing at a glance).
     """
+
+    def timeline(self, now: datetime | None = None) -> Timeline:
+        """The full snapshots on one time axis (``now`` ends the bars of active runs).
+
+        Listing entries (:class:`RunInfo`) have no start or finish times and are
+        left out.
+        """
+        runs: list[Run] = []
+        for run in self:
+            if isinstance(run, Run):
+                runs.append(run)
+        return Timeline.from_runs(runs, now)
 
     def __repr__(self) -> str:
         if not self:
@@ -878,7 +895,10 @@ class RunList(list[R]):
         return Table(repr(self)[1:-1], rows, header)
 
     def _repr_html_(self) -> str:
-        return self._table().html()
+        page = self._table().html()
+        if self and all(isinstance(run, Run) for run in self):
+            page += self.timeline().html()
+        return page
 
     def __rich__(self) -> Any:
         return self._table().rich()
@@ -961,6 +981,15 @@ class ResultColumn:
             dtype=data.get("dtype") or "string",
         )
 
+    @staticmethod
+    def format_value(value: Any) -> str:
+        """A result value as table text: floats in their shortest form, a missing one empty."""
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
     def convert(self, value: Any) -> Any:
         """A result value as its column's type (the value as given when it does not fit)."""
         kind = _RESULT_TYPES.get(self.dtype)
@@ -1006,13 +1035,20 @@ class RankingEntry:
         )
 
 
-@attrs.frozen
+RECORD_FIELDS = (
+    "rank", "group_id", "group_name", "run_id", "created_at", "started_at", "finished_at",
+)
+"""The keys of a leaderboard record before its result columns."""
+
+
+@attrs.frozen(repr=False)
 class Leaderboard:
     """A workflow's ranking of runs by its results schema.
 
     ``columns`` is the schema, ``rows`` the ranked runs (best first, one per
     group unless every run was asked for) and ``postproc`` the latest
-    post-processing run, if any.
+    post-processing run, if any. :meth:`to_records` and :meth:`to_pandas` give
+    the rows as a table; in a notebook the leaderboard shows as one.
     """
 
     columns: tuple[ResultColumn, ...]
@@ -1039,6 +1075,70 @@ class Leaderboard:
     def run_ids(self) -> set[str]:
         """The ids of the ranked runs."""
         return {row.run_id for row in self.rows}
+
+    def keys(self) -> list[str]:
+        """The keys of each record: :data:`RECORD_FIELDS`, then the result columns.
+
+        A result column named like one of the fields is keyed ``results.<name>``.
+        """
+        return [*RECORD_FIELDS, *(self._key(column.name) for column in self.columns)]
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return f"results.{name}" if name in RECORD_FIELDS else name
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dict per row, best first (keys as :meth:`keys`; missing results are None)."""
+        records = []
+        for rank, row in enumerate(self.rows, start=1):
+            record: dict[str, Any] = {
+                "rank": rank, "group_id": row.group_id, "group_name": row.group_name,
+                "run_id": row.run_id, "created_at": row.created_at,
+                "started_at": row.started_at, "finished_at": row.finished_at,
+            }
+            for column in self.columns:
+                record[self._key(column.name)] = row.results.get(column.name)
+            records.append(record)
+        return records
+
+    def to_pandas(self) -> Any:
+        """The records as a ``pandas.DataFrame`` (needs the ``pandas`` extra).
+
+        Raises ``ImportError`` naming the extra when pandas is not installed.
+        """
+        try:
+            pandas = importlib.import_module("pandas")
+        except ImportError as exc:
+            raise ImportError(
+                "Leaderboard.to_pandas() needs pandas: pip install 'aioflowserv[pandas]'"
+            ) from exc
+        return pandas.DataFrame.from_records(self.to_records(), columns=self.keys())
+
+    def __repr__(self) -> str:
+        columns = ", ".join(f"{c.name} ({c.dtype})" for c in self.columns) or "none"
+        return f"<Leaderboard: {len(self.rows)} rows; columns {columns}>"
+
+    def _repr_html_(self) -> str:
+        """The ranking as an HTML table (labels of the schema as headers), for notebooks."""
+        esc = html.escape
+        head = "".join(
+            f'<th title="{esc(c.name)} ({esc(c.dtype)})">{esc(c.label)}</th>' for c in self.columns
+        )
+        body = []
+        for rank, row in enumerate(self.rows, start=1):
+            cells = "".join(
+                f"<td>{esc(c.format_value(row.results.get(c.name)))}</td>" for c in self.columns
+            )
+            finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
+            body.append(
+                f"<tr><td>{rank}</td><td>{esc(row.group_name)}</td>"
+                f'<td title="{esc(row.run_id)}"><code>{esc(row.run_id[:8])}</code></td>'
+                f"{cells}<td>{finished}</td></tr>"
+            )
+        return (
+            "<table><thead><tr><th>#</th><th>group</th><th>run</th>"
+            f"{head}<th>finished (UTC)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
 
 
 def _items(doc: object, key: str) -> list[Any]:

@@ -5,6 +5,12 @@ Every wait registers its runs here. One listing request per *group* and tick
 record (``GET /runs/{id}``) is fetched only once it is no longer active.
 Runs without a group (post-processing runs) are fetched one by one.
 
+A whole group can be watched too (:meth:`Watcher.watch_group`): a stream of
+every run of the group, new ones included, fed by the same listing. It sees
+each run's full record first, then each state change once (a change to a
+final state with the full record, fetched once per tick for every wait and
+stream that needs it).
+
 There is no background task. The poll loop runs inside the waiting tasks
 themselves: one waiter at a time, the *leader*, polls on behalf of all and
 wakes the others; when it leaves (its runs are done, its deadline passed, or
@@ -19,7 +25,15 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -37,8 +51,9 @@ from ._errors import (
     ServerError,
     UnauthenticatedError,
     UnauthorizedError,
+    add_note,
 )
-from ._gather import gather
+from ._gather import gather, gather_outcomes
 from ._models import Run, RunState
 from ._transport import segment
 
@@ -46,7 +61,9 @@ if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._config import Settings
 
-__all__ = ["OnChange", "RunRef", "WaitArgs", "WaitOptions", "Watcher", "notify"]
+__all__ = [
+    "STREAM_GIVE_UP", "OnChange", "RunRef", "WaitArgs", "WaitOptions", "Watcher", "notify",
+]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -59,6 +76,9 @@ FATAL_AFTER = 5
 Transport failures and gateway answers (502/503/504) do not count: they are
 retried until the waits' deadlines.
 """
+
+STREAM_GIVE_UP = 60.0
+"""Seconds a group stream retries a listing that keeps failing before it raises the error."""
 
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
@@ -154,6 +174,35 @@ class _Waiter:
 
 
 @attrs.define(eq=False)
+class _Stream:
+    """A watch of a whole group: the last snapshot reported of each run, and what to report."""
+
+    group_id: str
+    waiter: _Waiter
+    give_up_after: float
+    known: dict[str, Run] = attrs.Factory(dict)
+    pending: deque[Run] = attrs.Factory(deque)
+    error: BaseException | None = None
+    unknown_states: set[str] = attrs.Factory(set)
+
+    def report(self, run: Run) -> bool:
+        """Queue a snapshot unless its state was reported already; True if queued."""
+        last = self.known.get(run.run_id)
+        if last is not None and (last.state is run.state or not last.is_active()):
+            return False
+        self.known[run.run_id] = run
+        self.pending.append(run)
+        self.waiter.wake.set()
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """End the stream with ``error`` (raised once the queued snapshots were taken)."""
+        if self.error is None:
+            self.error = error
+            self.waiter.wake.set()
+
+
+@attrs.define(eq=False)
 class _Group:
     group_id: str | None
     base: float
@@ -161,8 +210,16 @@ class _Group:
     interval: float
     next_poll: float
     entries: dict[str, _Entry] = attrs.Factory(dict)
+    streams: set[_Stream] = attrs.Factory(set)
     listings: int = 0
     failures: int = 0
+    failing_since: float | None = None
+    polling: bool = False
+
+    @property
+    def unused(self) -> bool:
+        """True when no wait and no stream needs this group polled."""
+        return not self.entries and not self.streams
 
 
 class Watcher:
@@ -183,13 +240,16 @@ class Watcher:
         """End every wait in progress with ``error`` (the client is closing)."""
         for entry in list(self._entries.values()):
             self._finish(entry, error=error)
+        for group in list(self._groups.values()):
+            for stream in group.streams:
+                stream.fail(error)
         if self._schedule_changed is not None:
             self._schedule_changed.set()
 
     @property
     def idle(self) -> bool:
         """True when nothing is watched (and so nothing is polled)."""
-        return not self._entries and self._leader is None
+        return not self._entries and not self._groups and self._leader is None
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
         """Check a wait's options (the client's intervals fill in) and fix its deadline now."""
@@ -280,6 +340,62 @@ class Watcher:
                         )
                     if scope.cancelled_caught and not waiter.finished:
                         raise _timeout_error(waiter, options.timeout)
+
+    async def watch_group(
+        self, group_id: str, options: WaitOptions, give_up_after: float = STREAM_GIVE_UP
+    ) -> AsyncGenerator[Run, None]:
+        """Yield every run of a group (full records first), then each state change once.
+
+        Runs started later, anywhere, are included. It never ends by itself:
+        a listing that fails is retried (with the waits' back-off) and its
+        error raised only when it cannot succeed (an unknown group, no
+        access) or has kept failing for ``give_up_after`` seconds. Runs that
+        are deleted are dropped silently.
+        """
+        segment(group_id, "group_id")
+        waiter = _Waiter(options.poll_interval, options.max_interval, None)
+        stream = _Stream(group_id, waiter, give_up_after)
+        with self._subscribe(stream):
+            while True:
+                while stream.pending:
+                    yield stream.pending.popleft()
+                if stream.error is not None:
+                    raise stream.error
+                # The lead is only held inside this call, never across a yield.
+                await self._drive(
+                    waiter, lambda: bool(stream.pending) or stream.error is not None
+                )
+
+    @contextmanager
+    def _subscribe(self, stream: _Stream) -> Iterator[None]:
+        """Register a group stream: its group is polled at once, then at its intervals."""
+        waiter = stream.waiter
+        now = anyio.current_time()
+        group = self._groups.get(stream.group_id)
+        if group is None:
+            group = _Group(
+                stream.group_id, base=waiter.poll_interval, cap=waiter.max_interval,
+                interval=waiter.poll_interval, next_poll=now,
+            )
+            self._groups[stream.group_id] = group
+        else:
+            group.base = min(group.base, waiter.poll_interval)
+            group.cap = max(group.base, min(group.cap, waiter.max_interval))
+            group.interval = group.base
+            if not group.polling:  # a listing in flight serves the stream too
+                group.next_poll = min(group.next_poll, now)
+        group.streams.add(stream)
+        if self._schedule_changed is not None:
+            self._schedule_changed.set()
+        try:
+            yield
+        finally:
+            self._driving.pop(waiter, None)
+            group.streams.discard(stream)
+            if group.unused and self._groups.get(stream.group_id) is group:
+                del self._groups[stream.group_id]
+            if self._leader is None:
+                self._hand_over()
 
     async def _specs(self, runs: Iterable[RunRef], group_id: str | None) -> list[RunSpec]:
         """What to watch: bare ids of an unknown group are looked up (one fetch each)."""
@@ -408,7 +524,7 @@ class Watcher:
         group = self._groups.get(entry.group_id)
         if group is None or group.entries.pop(entry.run_id, None) is None:
             return
-        if not group.entries:
+        if group.unused:
             del self._groups[entry.group_id]
 
     def _hand_over(self) -> None:
@@ -464,11 +580,15 @@ class Watcher:
         generation = group.listings
         started = anyio.current_time()
         group.next_poll = math.inf  # not due again while this poll is in flight
+        group.polling = True
         try:
-            if group.group_id is None:
-                changed = await self._fetch_each(list(group.entries.values()))
-            else:
-                changed = await self._poll_listing(group, generation)
+            try:
+                if group.group_id is None:
+                    changed = await self._fetch_each(list(group.entries.values()))
+                else:
+                    changed = await self._poll_listing(group, generation)
+            finally:
+                group.polling = False
         except FlowservError as exc:
             self._listing_failed(group, exc)
             return
@@ -477,6 +597,7 @@ class Watcher:
                 group.next_poll = anyio.current_time()
             raise
         group.failures = 0
+        group.failing_since = None
         if changed:
             group.interval = group.base
         else:
@@ -514,15 +635,73 @@ class Watcher:
                 for entry in entries.values()
                 if entry.run_id not in listing.states and entry.first_listing <= generation
             )
+        records: dict[str, Run] = {}
         if fetch:
-            changed = await self._fetch_each(fetch) or changed
+            changed = await self._fetch_each(fetch, records) or changed
+        if group.streams:
+            changed = await self._update_streams(group, listing.states, records) or changed
         return changed
 
-    async def _fetch_each(self, entries: list[_Entry]) -> bool:
+    async def _update_streams(
+        self,
+        group: _Group,
+        states: Mapping[str, RunState | InvalidResponseError],
+        records: dict[str, Run],
+    ) -> bool:
+        """Report a listing to the group's streams; True if a stream saw a change.
+
+        A run new to a stream, or one that reached a final state, is reported
+        with its full record (``records`` holds those already fetched this
+        tick); a change between active states with the last record, updated.
+        """
+        needed: dict[str, list[_Stream]] = {}
+        changed = False
+        for stream in list(group.streams):
+            if stream.error is not None:
+                continue
+            for run_id, state in states.items():
+                if isinstance(state, InvalidResponseError):
+                    if run_id not in stream.unknown_states:
+                        stream.unknown_states.add(run_id)
+                        logger.warning("run %s of group %s: %s", run_id, group.group_id, state)
+                    continue
+                last = stream.known.get(run_id)
+                if last is None or (last.is_active() and not state.is_active):
+                    needed.setdefault(run_id, []).append(stream)
+                elif last.is_active() and last.state is not state:
+                    changed = stream.report(attrs.evolve(last, state=state)) or changed
+        missing = [run_id for run_id in needed if run_id not in records]
+        fetched = await self._fetch_records(missing)
+        for run_id, streams in needed.items():
+            outcome = records.get(run_id) or fetched[run_id]
+            if isinstance(outcome, Run):
+                for stream in streams:
+                    changed = stream.report(outcome) or changed
+            elif isinstance(outcome, _FATAL) and not isinstance(outcome, NotFoundError):
+                for stream in streams:
+                    stream.fail(outcome)
+            elif not isinstance(outcome, NotFoundError):  # deleted meanwhile: dropped
+                logger.warning("could not fetch run %s (will try again): %s", run_id, outcome)
+        return changed
+
+    async def _fetch_records(self, run_ids: Sequence[str]) -> dict[str, Run | FlowservError]:
+        """Fetch full records, :data:`FETCH_CONCURRENCY` at a time: each run, or its error."""
+        self.requests += len(run_ids)
+        calls = [functools.partial(self._api.get_run, run_id) for run_id in run_ids]
+        outcomes = await gather_outcomes(calls, limit=FETCH_CONCURRENCY)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, FlowservError):
+                raise outcome  # a bug, not a failure of the server
+        return dict(zip(run_ids, outcomes, strict=True))  # type: ignore[arg-type]
+
+    async def _fetch_each(
+        self, entries: list[_Entry], records: dict[str, Run] | None = None
+    ) -> bool:
         """Fetch full records; True if a state changed.
 
         Runs found ended in the same tick are finished in the order they
         ended (``finishedAt``), so that ``as_completed`` yields in that order.
+        The records fetched are also put into ``records``.
         """
         fetched: list[tuple[_Entry, Run]] = []
         queue = iter(entries)
@@ -541,6 +720,8 @@ class Watcher:
                 for _ in range(workers):
                     tg.start_soon(fetch)
         fetched.sort(key=lambda item: _end_time(item[1]))
+        if records is not None:
+            records.update((entry.run_id, run) for entry, run in fetched)
         changed = False
         for entry, run in fetched:
             changed = self._apply(entry, run) or changed
@@ -594,7 +775,14 @@ class Watcher:
 
     def _listing_failed(self, group: _Group, exc: FlowservError) -> None:
         group.failures += 1
-        if isinstance(exc, _FATAL) or (not _transient(exc) and group.failures >= FATAL_AFTER):
+        now = anyio.current_time()
+        if group.failing_since is None:
+            group.failing_since = now
+        fatal = isinstance(exc, _FATAL) or (not _transient(exc) and group.failures >= FATAL_AFTER)
+        for stream in list(group.streams):
+            if fatal or now - group.failing_since >= stream.give_up_after:
+                stream.fail(_given_up(exc, group, now - group.failing_since))
+        if fatal:
             for entry in list(group.entries.values()):
                 self._finish(entry, error=exc)
             return
@@ -648,6 +836,16 @@ def _transient(exc: FlowservError) -> bool:
     return isinstance(exc, APIConnectionError) or (
         isinstance(exc, ServerError) and exc.status_code in (502, 503, 504)
     )
+
+
+def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:
+    """The error a group stream ends with: the listing's, with a note on how long it failed."""
+    error = _own_copy(exc)
+    add_note(
+        error, f"watching group {group.group_id}: listing its runs failed "
+        f"{group.failures} times in {failing_for:.1f} s; gave up",
+    )
+    return error
 
 
 def _end_time(run: Run) -> float:

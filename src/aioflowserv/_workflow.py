@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,13 +11,16 @@ import attrs
 
 from ._arguments import Prepared, prepare_arguments
 from ._config import Unpack
-from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError
+from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
+from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError, add_note
 from ._files import FileHandle
 from ._gather import gather
-from ._models import Group, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
+from ._lifecycle import CANCEL_CONCURRENCY, RunStates, rerun
+from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
+from ._results import OrderBy, WorkflowResults
 from ._transport import segment
-from ._watch import OnChange, RunRef, WaitArgs, WaitOptions, notify
+from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, notify
 
 if TYPE_CHECKING:
     from ._client import AsyncFlowserv, Session
@@ -41,6 +45,7 @@ class AsyncWorkflow:
         self._submitter = session.submitter
         self._watcher = session.watcher
         self._postproc = PostprocFollower(session.api, session.watcher, info.id)
+        self._results = WorkflowResults(session.api, info.id)
         self._info = info
         self._group = group
 
@@ -154,8 +159,12 @@ class AsyncWorkflow:
             on_change=on_change,
         )
         run = await self._submitter.submit(self.group_id, prepared)
-        if on_change is not None:
-            notify(on_change, run)
+        return await self._follow(run, poll_interval, options)
+
+    async def _follow(self, run: Run, poll_interval: float | None, options: WaitOptions) -> Run:
+        """Report a started run; with ``poll_interval``, wait for it and its post-processing."""
+        if options.on_change is not None:
+            notify(options.on_change, run)
         if not poll_interval:
             return run
         options = options.starting_now()  # the timeout bounds the wait, not the start
@@ -163,6 +172,30 @@ class AsyncWorkflow:
         assert isinstance(run, Run)
         await self._postproc.wait_after([run], options)
         return run
+
+    async def rerun(
+        self,
+        run: RunRef,
+        poll_interval: float | None = None,
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+        on_change: OnChange | None = None,
+    ) -> Run:
+        """Start a new run with the same arguments as ``run`` (a run of this group, or its id).
+
+        File arguments reuse the files uploaded for the original run; if one
+        was deleted from the group since, :class:`InvalidArgumentError` names
+        the parameter before anything is sent. The start is never sent twice.
+        ``poll_interval`` and the other options work as for :meth:`start_run`.
+        Returns the new run (final when waited for).
+        """
+        options = self._watcher.options(
+            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
+            on_change=on_change,
+        )
+        started = await rerun(self._api, self._submitter, run, self.group_id)
+        return await self._follow(started, poll_interval, options)
 
     async def start_runs(
         self,
@@ -200,7 +233,7 @@ class AsyncWorkflow:
             try:
                 batch.append(prepare_arguments(self._group.parameters, args))
             except ArgumentError as exc:
-                _note(exc, f"in argument set #{index} of the batch")
+                add_note(exc, f"in argument set #{index} of the batch")
                 raise
         options = self._watcher.options(
             timeout, poll_interval=poll_interval or None, max_interval=max_interval,
@@ -249,6 +282,23 @@ class AsyncWorkflow:
         """Cancel an active run; ``reason`` becomes its message. Returns the canceled run."""
         return await self._api.cancel_run(run_id, reason)
 
+    async def cancel_runs(
+        self,
+        states: RunStates = None,
+        reason: str | None = None,
+        *,
+        concurrency: int = CANCEL_CONCURRENCY,
+    ) -> list[Run]:
+        """Cancel the group's active runs, or those in ``states`` (PENDING and/or RUNNING).
+
+        One listing finds them; they are canceled ``concurrency`` at a time,
+        each with ``reason`` as its message. Returns the canceled runs, oldest
+        first; a run that ended before its cancel arrived is left out.
+        """
+        return await self._service.cancel_runs(
+            self.group_id, states, reason, concurrency=concurrency
+        )
+
     async def delete_run(self, run_id: str) -> None:
         """Delete a run that is no longer active."""
         await self._api.delete_run(run_id)
@@ -263,9 +313,70 @@ class AsyncWorkflow:
         """The workflow's latest post-processing run, or None if there is none yet."""
         return await self._postproc.latest()
 
+    async def get_postproc_file(self, file_id: str | None = None) -> FileHandle:
+        """An output file of the latest post-processing run; without ``file_id``, the archive.
+
+        The archive is a ``.tar.gz`` of every output (``extract()`` unpacks it
+        safely). The file ids are those of :meth:`get_postproc_results`'s ``files()``. A
+        workflow without post-processing outputs (none declared, or no run
+        ranked yet) raises :class:`NotFoundError` saying so.
+        """
+        return await self._results.postproc_file(file_id)
+
+    async def leaderboard(
+        self, order_by: OrderBy = None, include_all: bool = False
+    ) -> Leaderboard | None:
+        """The workflow's ranking of successful runs by its results schema.
+
+        None when the workflow has no results schema. By default the
+        schema's own order, best run of each group only; ``include_all=True``
+        ranks every run. ``order_by`` takes the server's syntax: ``"col"``,
+        ``"col:asc"``, ``"col:desc"`` (a bare column sorts descending, as
+        flowServ does), or a list of them; it is checked against the schema
+        before the leaderboard is asked for (:class:`InvalidArgumentError`).
+        """
+        return await self._results.leaderboard(order_by, include_all)
+
     async def list_runs(self) -> RunList[RunInfo]:
         """Id, state and creation time of every run of the group."""
         return (await self._api.list_runs(self.group_id)).infos()
+
+    async def get_runs(self, run_ids: Iterable[str] | None = None) -> RunList[Run]:
+        """Full snapshots of runs (default: every run of the group, oldest first).
+
+        Fetched concurrently; the :class:`RunList` shows as a timeline in a notebook.
+        """
+        if run_ids is None:
+            run_ids = [info.run_id for info in await self.list_runs()]
+        return await self._service.get_runs(run_ids)
+
+    async def download_results(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        states: RunStates = None,
+        concurrency: int = DOWNLOAD_CONCURRENCY,
+        on_download: OnDownload | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RunDownload]:
+        """Download the results of the group's finished runs into ``directory``.
+
+        Each run gets a folder named by its id with its result files (the
+        archive, unpacked safely) and ``flowserv-run.json`` (state, times,
+        arguments, messages, files). ``states`` chooses the runs (default:
+        SUCCESS, ERROR and CANCELED; failed runs get just the JSON). A run
+        whose folder is already complete is skipped without a request, so
+        calling this again after an interruption fetches only what is
+        missing. ``concurrency`` runs are fetched at once; ``on_download`` is
+        called with each :class:`RunDownload` as it is done. A run that fails
+        does not stop the others: the first error is raised at the end, or
+        with ``return_exceptions=True`` stands in the list in its place.
+        Returns one entry per run, oldest first.
+        """
+        return await self._service.download_results(
+            self.group_id, directory, states=states, concurrency=concurrency,
+            on_download=on_download, return_exceptions=return_exceptions,
+        )
 
     # -- watching ---------------------------------------------------------------
 
@@ -315,8 +426,24 @@ class AsyncWorkflow:
         """
         return self._service.as_completed(runs, timeout, group_id=self.group_id, **options)
 
+    def watch(
+        self,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+    ) -> AsyncGenerator[Run, None]:
+        """Every run of the group as it is now, then each state change, as they happen.
 
-def _note(exc: BaseException, note: str) -> None:
-    add_note = getattr(exc, "add_note", None)
-    if add_note is not None:
-        add_note(note)
+        ``async for run in wf.watch(): ...`` yields each run's full record
+        first (oldest first), then a snapshot at each change of state (once
+        per change; a final state with the full record), runs started later
+        by anyone included. It never ends by itself: stop iterating to stop
+        it. The group's listing is shared with every wait of the client (one
+        request per tick). When the server cannot be reached, it retries with
+        back-off and raises the error after ``give_up_after`` seconds of
+        failures (at once when the group is gone or access is refused).
+        """
+        return self._service.watch(
+            self.group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
+        )

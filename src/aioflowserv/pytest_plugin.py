@@ -4,7 +4,8 @@ Installing aioflowserv makes these fixtures available to every test suite;
 nothing starts until a test asks for one:
 
 - ``flowserv_server`` (session): a :class:`aioflowserv.testing.FlowservServer`
-  with the ``sleeper`` and ``types`` workflows, on a free 127.0.0.1 port;
+  with the ``sleeper`` and ``types`` workflows and the templates of the
+  ``flowserv_workflows`` ini option, on a free 127.0.0.1 port;
 - ``flowserv_user``: a fresh, logged-in user (``id``, ``username``,
   ``password``, ``token``);
 - ``flowserv_workflow_id``: the workflow of ``flowserv_group``, ``"sleeper"``
@@ -17,6 +18,13 @@ nothing starts until a test asks for one:
   ``flowserv_user``, for ``@pytest.mark.asyncio`` tests (needs pytest-asyncio)
   or, without pytest-asyncio, for ``@pytest.mark.anyio`` tests.
 
+Your own workflow templates are installed on that server with the ini option
+``flowserv_workflows``, one ``ID = DIRECTORY`` per line (relative to the ini
+file's directory)::
+
+    [tool.pytest.ini_options]
+    flowserv_workflows = ["mybench = benchmarks/mybench"]
+
 The server runs from a separate virtual environment with flowServ's pinned
 server (see :mod:`aioflowserv.testing`): ``aioflowserv server install`` (or
 ``aioflowserv.testing.ensure_server_venv()``) creates it once in the user's
@@ -27,14 +35,16 @@ found too. A missing server is an error whose message says how to install it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ._client import AsyncFlowserv
 from ._sync import Flowserv
-from .testing import FlowservServer
+from .testing import TEMPLATES, FlowservServer
 
 __all__ = [
     "flowserv_client",
@@ -43,13 +53,49 @@ __all__ = [
     "flowserv_sync_client",
     "flowserv_user",
     "flowserv_workflow_id",
+    "pytest_addoption",
+    "pytest_configure",
+    "user_templates",
 ]
+
+INI_WORKFLOWS = "flowserv_workflows"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``flowserv_workflows`` ini option."""
+    parser.addini(
+        INI_WORKFLOWS, type="linelist", default=[],
+        help="Your own workflow templates for the flowserv_server fixture, one "
+        "'ID = DIRECTORY' per line (relative to the ini file), installed besides "
+        "sleeper and types.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the ``flowserv_workflows`` ini option: a malformed line stops the session at once."""
+    user_templates(config)
+
+
+def user_templates(config: pytest.Config) -> dict[str, Path]:
+    """The templates of the ``flowserv_workflows`` ini option, by workflow id."""
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    templates: dict[str, Path] = {}
+    for line in config.getini(INI_WORKFLOWS):
+        key, sep, directory = (part.strip() for part in line.partition("="))
+        if not sep or not key or not directory:
+            raise pytest.UsageError(
+                f"{INI_WORKFLOWS}: expected 'ID = DIRECTORY', got {line!r}"
+            )
+        templates[key] = base / directory
+    return templates
 
 
 @pytest.fixture(scope="session")
-def flowserv_server() -> Iterator[FlowservServer]:
+def flowserv_server(request: pytest.FixtureRequest) -> Iterator[FlowservServer]:
     """A real flowServ server for the test session (started on first use)."""
-    with FlowservServer() as server:
+    workflows: dict[str, str | os.PathLike[str]] = {**TEMPLATES}
+    workflows.update(user_templates(request.config))
+    with FlowservServer(workflows=workflows) as server:
         yield server
 
 

@@ -11,6 +11,7 @@ import aioflowserv as afs
 from aioflowserv import cli as cli_entry
 from aioflowserv.cli.commands import cli
 from tests.support.cli import Invoke, finished_run, parse
+from tests.support.realserver import WORKFLOWS
 
 
 def all_commands() -> list[list[str]]:
@@ -37,8 +38,8 @@ def test_the_command_list_has_the_documented_commands() -> None:
     names = cli.list_commands(click.Context(cli))
     assert names == [
         "login", "logout", "whoami", "workflows", "groups", "create-group", "params", "show",
-        "submit", "watch", "cancel", "delete", "runs", "download", "server", "env",
-        "profiles", "completion", "demo",
+        "submit", "watch", "rerun", "cancel", "delete", "runs", "download", "leaderboard",
+        "server", "env", "profiles", "completion", "demo",
     ]
 
 
@@ -46,7 +47,7 @@ def test_workflows_json_lists_the_installed_workflows(invoke: Invoke) -> None:
     result = invoke("workflows", "--json")
     assert result.exit_code == 0
     by_id = {item["id"]: item for item in parse(result)}
-    assert set(by_id) == {"sleeper", "types"}
+    assert set(by_id) == WORKFLOWS
     assert by_id["sleeper"]["name"] == "Sleeper"
 
 

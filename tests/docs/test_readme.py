@@ -53,7 +53,9 @@ def test_the_readme_has_python_examples_for_each_part_of_the_guide() -> None:
     headings = {block.heading for block in python_examples()}
     assert headings >= {
         "Quick start (async)", "Quick start (sync)", "Batch submission", "Watching many runs",
-        "Errors and retries",
+        "Errors and retries", "Leaderboard", "Post-processing outputs",
+        "Downloading results in bulk", "Watching a whole group", "Reruns and cancelling a group",
+        "A timeline of runs",
     }
     assert [block.test_file for block in example_test_files()] == [
         "test_sleeper.py", "test_with_a_fake.py",

@@ -18,7 +18,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, WORKFLOWS
 
 BAD_TOKEN = "0" * 32
 
@@ -52,7 +52,7 @@ async def test_listing_workflows_with_a_bad_token_does_not_succeed_silently(
         with pytest.raises(afs.UnauthenticatedError, match="invalid or expired"):
             await fs.list_workflows()
     async with afs.AsyncFlowserv(server.url) as anonymous:  # no token: a public listing
-        assert {info.id for info in await anonymous.list_workflows()} == {"sleeper", "types"}
+        assert {info.id for info in await anonymous.list_workflows()} == WORKFLOWS
 
 
 @pytest.mark.asyncio

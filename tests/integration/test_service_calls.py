@@ -12,7 +12,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer, free_port
-from tests.support.realserver import DEADLINE, POLL, unique
+from tests.support.realserver import DEADLINE, POLL, WORKFLOWS, unique
 
 SLEEP_ZERO = [{"name": "sleep", "value": 0}]
 SLEEP_TWO = [{"name": "sleep", "value": 2}]
@@ -116,9 +116,10 @@ async def test_activate_user_lets_a_verified_user_log_in(server: FlowservServer)
 @pytest.mark.asyncio
 async def test_list_workflows_lists_the_installed_workflows(client: afs.AsyncFlowserv) -> None:
     workflows = {wf.id: wf for wf in await client.list_workflows()}
-    assert set(workflows) == {"sleeper", "types"}
+    assert set(workflows) == WORKFLOWS
     assert workflows["sleeper"].name == "Sleeper"
     assert workflows["types"].name == "Types"
+    assert workflows["scores"].name == "Scores"  # named by its manifest
 
 
 @pytest.mark.asyncio

@@ -10,7 +10,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, unique
+from tests.support.realserver import DEADLINE, POLL, WORKFLOWS, unique
 
 
 def finished_run(fs: afs.Flowserv, group_id: str, sleep: float = 0) -> afs.Run:
@@ -85,7 +85,7 @@ def test_sync_register_and_activate_user(server: FlowservServer) -> None:
 
 
 def test_sync_list_and_get_workflows(sync_client: afs.Flowserv, group_id: str) -> None:
-    assert {wf.id for wf in sync_client.list_workflows()} == {"sleeper", "types"}
+    assert {wf.id for wf in sync_client.list_workflows()} == WORKFLOWS
     info = sync_client.get_workflow("sleeper")
     assert info.name == "Sleeper"
     assert [group.id for group in info.groups] == [group_id]

@@ -8,6 +8,7 @@ results come back as JUnit XML; each test here checks one inner test.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -145,3 +146,29 @@ def test_the_plugin_imports_without_pytest_asyncio_click_and_rich() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+SCORES = Path(__file__).parents[1] / "support" / "templates" / "scores"
+
+
+def test_the_ini_option_installs_the_users_own_templates(tmp_path: Path) -> None:
+    shutil.copytree(SCORES, tmp_path / "benchmarks" / "mine")
+    files = {
+        "pytest.ini": "[pytest]\nflowserv_workflows =\n    mine = benchmarks/mine\n",
+        "test_mine.py": (INNER / "templates_suite.py").read_text(),
+    }
+    result, outcomes = run_inner_session(tmp_path, files, *WITH_ASYNCIO)
+    assert outcomes == {"test_my_own_workflow_runs_on_the_server": "passed"}, (
+        result.stdout + result.stderr
+    )
+
+
+def test_a_malformed_ini_line_stops_the_session_with_a_usage_error(tmp_path: Path) -> None:
+    files = {
+        "pytest.ini": "[pytest]\nflowserv_workflows = benchmarks/mine\n",
+        "test_nothing.py": "def test_nothing() -> None:\n    pass\n",
+    }
+    result, outcomes = run_inner_session(tmp_path, files, *WITH_ASYNCIO)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "flowserv_workflows: expected 'ID = DIRECTORY'" in result.stderr
+    assert outcomes == {}

@@ -128,3 +128,31 @@ def run_doc(
         doc["finishedAt"] = FINISHED
     doc.update(extra)
     return doc
+
+
+SCHEMA = [
+    {"name": "score", "label": "Score", "dtype": "float"},
+    {"name": "rounds", "label": "Rounds", "dtype": "int"},
+    {"name": "note", "label": "Note", "dtype": "string"},
+]
+"""The results schema of the suite's ``scores`` template."""
+
+
+def ranking_entry(
+    run_id: str, group_id: str = "g1", score: object = 0.5, rounds: object = 1,
+    note: object = "none",
+) -> dict[str, Any]:
+    """An entry of a leaderboard's ``ranking``."""
+    return {
+        "group": {"id": group_id, "name": f"team-{group_id}"},
+        "run": {"id": run_id, "createdAt": CREATED, "startedAt": STARTED, "finishedAt": FINISHED},
+        "results": [
+            {"name": "score", "value": score}, {"name": "rounds", "value": rounds},
+            {"name": "note", "value": note},
+        ],
+    }
+
+
+def leaderboard_doc(*entries: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A ``GET /workflows/{id}/leaderboard`` answer with the ``scores`` schema."""
+    return {"schema": SCHEMA, "ranking": list(entries), **extra}

@@ -9,6 +9,11 @@ import anyio
 
 import aioflowserv as afs
 
+WORKFLOWS = {"sleeper", "types", "scores"}
+"""The session server's workflows: the two shipped templates, and the suite's own ``scores``
+template (tests/support/templates/scores), installed through the plugin's ``flowserv_workflows``
+ini option in pyproject.toml."""
+
 POLL = 0.05
 """Poll interval (seconds) for waits on runs: sleeper runs of 0 s end within ~0.3 s."""
 

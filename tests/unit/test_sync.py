@@ -212,3 +212,35 @@ def test_a_sync_call_inside_on_change_says_what_to_do(
     assert "queue.Queue" in str(errors[0])
     assert "after the wait" in str(errors[0])
     assert fake.snapshot(run.run_id).run_id == run.run_id
+ROUND_2 = (
+    "leaderboard", "get_postproc_file", "watch", "rerun", "cancel_runs", "download_results",
+    "get_runs",
+)
+
+
+@pytest.mark.parametrize("name", ROUND_2)
+def test_the_sync_workflow_has_each_results_and_lifecycle_method(name: str) -> None:
+    method = getattr(afs.Workflow, name)
+    assert method.__doc__ == getattr(afs.AsyncWorkflow, name).__doc__
+    assert hasattr(afs.Flowserv, name)
+
+
+def test_sync_watch_is_a_plain_iterator_of_the_group(fake: FakeFlowserv, wf: afs.Workflow) -> None:
+    fake.add_run(wf.group_id, state="SUCCESS")
+    started = fake.add_run(wf.group_id, duration=0.05)
+    seen: list[tuple[str, afs.RunState]] = []
+    for run in wf.watch(0.01, max_interval=0.02):
+        seen.append((run.run_id, run.state))
+        if run.run_id == started and not run.is_active():
+            break
+    assert seen[1:] == [(started, afs.RunState.RUNNING), (started, afs.RunState.SUCCESS)]
+    listed = fake.count("list_runs")
+    time.sleep(0.1)
+    assert fake.count("list_runs") == listed  # leaving the loop stopped the watch
+
+
+def test_sync_cancel_runs_returns_the_canceled_runs(fake: FakeFlowserv, wf: afs.Workflow) -> None:
+    active = fake.add_run(wf.group_id)
+    (canceled,) = wf.cancel_runs(reason="stop")
+    assert canceled.run_id == active
+    assert canceled.messages() == ["stop"]

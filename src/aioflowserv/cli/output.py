@@ -27,11 +27,14 @@ from .. import (
     ConfigurationError,
     FlowservError,
     Group,
+    Leaderboard,
     NotFoundError,
     Run,
     RunInfo,
+    RunSpan,
     RunState,
     RunWaitTimeout,
+    Timeline,
     UnauthenticatedError,
     User,
     WorkflowInfo,
@@ -45,6 +48,8 @@ __all__ = [
     "exit_code_for",
     "exit_code_for_runs",
     "group_json",
+    "leaderboard_json",
+    "leaderboard_table",
     "make_console",
     "plural",
     "print_json",
@@ -52,6 +57,7 @@ __all__ = [
     "run_info_json",
     "run_json",
     "runs_table",
+    "timeline_table",
     "user_json",
     "workflow_json",
 ]
@@ -273,12 +279,16 @@ def runs_table(
     arguments: Mapping[str, str] | None = None,
     results: Mapping[str, str] | None = None,
     id_width: int | None = None,
+    rerun_of: Mapping[str, str] | None = None,
 ) -> Table:
-    """The final table: run, [arguments], state, seconds, result or message.
+    """The final table: [rerun of], run, [arguments], state, seconds, result or message.
 
-    ``id_width`` shortens run ids to that many characters.
+    ``id_width`` shortens run ids to that many characters; ``rerun_of`` maps
+    a rerun's id to the id of the run it repeats.
     """
     table = Table()
+    if rerun_of is not None:
+        table.add_column("rerun of", no_wrap=True)
     table.add_column("run", no_wrap=True)
     if arguments is not None:
         table.add_column("arguments")
@@ -286,7 +296,8 @@ def runs_table(
     table.add_column("seconds", justify="right", no_wrap=True)
     table.add_column("result")
     for run in runs:
-        row: list[Any] = [run.run_id[:id_width] if id_width else run.run_id]
+        row: list[Any] = [] if rerun_of is None else [rerun_of.get(run.run_id, "")]
+        row.append(run.run_id[:id_width] if id_width else run.run_id)
         if arguments is not None:
             row.append(arguments.get(run.run_id, ""))
         row.append(Text(run.state.value, style=STATE_STYLE[run.state]))
@@ -304,3 +315,88 @@ def _result(run: Run, results: Mapping[str, str]) -> str:
     if run.is_success():
         return ", ".join(f.name for f in run.files())
     return last_message(run)
+
+
+def leaderboard_table(board: Leaderboard) -> Table:
+    """The ranking: rank, group, run, one column per result (by its label), finished."""
+    table = Table()
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("group")
+    table.add_column("run", no_wrap=True)
+    for column in board.columns:
+        numeric = column.dtype in ("int", "float")
+        table.add_column(column.label, justify="right" if numeric else "left")
+    table.add_column("finished (UTC)", no_wrap=True)
+    for rank, row in enumerate(board.rows, start=1):
+        finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
+        table.add_row(
+            str(rank), row.group_name, row.run_id,
+            *(c.format_value(row.results.get(c.name)) for c in board.columns), finished,
+        )
+    return table
+
+
+def leaderboard_json(workflow_id: str, board: Leaderboard) -> dict[str, Any]:
+    """``{"workflow_id", "columns": [{name, label, dtype}], "rows": [records]}``."""
+    return {
+        "workflow_id": workflow_id,
+        "columns": [
+            {"name": c.name, "label": c.label, "dtype": c.dtype} for c in board.columns
+        ],
+        "rows": [
+            {key: _time(value) if key.endswith("_at") else value for key, value in rec.items()}
+            for rec in board.to_records()
+        ],
+    }
+
+
+QUEUED = "\u2591"  # light shade: waiting in the queue
+RAN = "\u2588"  # full block: running, colored by state
+
+
+def _bar(span: RunSpan, timeline: Timeline, width: int) -> Text:
+    """One run's bar on a line of ``width`` characters."""
+    end = timeline.total
+
+    def column(seconds: float) -> int:
+        return round(timeline.fraction(seconds) * width)
+
+    created = column(span.created)
+    started = column(span.created + span.queued(end))
+    finished = max(started, column(span.created + span.queued(end) + span.ran(end)))
+    if span.started is not None and finished == started:
+        finished = min(width, started + 1)  # a run that ran shows at least one block
+        started = min(started, finished - 1)
+    text = Text(" " * created)
+    text.append(QUEUED * (started - created), style="dim")
+    text.append(RAN * (finished - started), style=STATE_STYLE[span.state])
+    text.append(" " * (width - max(finished, started, created)))
+    return text
+
+
+def timeline_table(timeline: Timeline, width: int) -> Table:
+    """Each run as a bar on one time axis: queued (pale), then ran (colored by state)."""
+    table = Table(
+        title=timeline.summary(), title_justify="left",
+        caption=f"{QUEUED} queued  {RAN} ran (color: state); axis from "
+        f"{timeline.start:%Y-%m-%d %H:%M:%S} UTC", caption_justify="left",
+    )
+    table.add_column("run", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column(_axis(timeline.total, width), no_wrap=True, min_width=width)
+    table.add_column("queued", justify="right", no_wrap=True)
+    table.add_column("ran", justify="right", no_wrap=True)
+    for span in timeline.spans:
+        ran = span.ran(timeline.total)
+        table.add_row(
+            span.run_id[:8], Text(span.state.value, style=STATE_STYLE[span.state]),
+            _bar(span, timeline, width), f"{span.queued(timeline.total):.1f}s",
+            f"{ran:.1f}s" + ("+" if span.finished is None else ""),
+        )
+    return table
+
+
+def _axis(total: float, width: int) -> str:
+    """``0s ... 12.3s`` spread over ``width`` characters."""
+    right = f"{total:.1f}s"
+    return "0s" + " " * max(1, width - 2 - len(right)) + right

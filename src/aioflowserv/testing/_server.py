@@ -3,12 +3,17 @@
 :class:`FlowservServer` starts flowServ's own REST server (rob-flask on
 flowserv-core, pinned as below) from a separate virtual environment, on a free
 127.0.0.1 port, with all of its state in a temporary directory; it installs
-the test workflows shipped with aioflowserv (``sleeper`` and ``types``) and
-stops the server, and every workflow step it started, on exit::
+the test workflows shipped with aioflowserv (``sleeper`` and ``types``), and
+your own workflow templates if you give them, and stops the server, and every
+workflow step it started, on exit::
 
     with FlowservServer() as server:
         with Flowserv(server.url) as fs:
             ...
+
+    workflows = {**TEMPLATES, "mybench": Path("benchmarks/mybench")}  # id -> directory
+    with FlowservServer(workflows=workflows) as server:
+        ...
 
 The server's interpreter is found in this order: the ``python`` argument,
 ``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
@@ -61,6 +66,15 @@ SERVER_PINS = ("flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werk
 
 TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
 """The workflow templates shipped with aioflowserv, by id, with their names."""
+
+MANIFESTS = ("flowserv.json", "flowserv.yaml", "flowserv.yml")
+"""The manifest file names flowServ looks for in a template directory (they name the workflow)."""
+
+SPECIFICATIONS = tuple(
+    f"{name}{suffix}" for name in ("benchmark", "workflow", "template")
+    for suffix in (".json", ".yaml", ".yml")
+)
+"""Where flowServ's own examples keep a template's specification, when no manifest names it."""
 
 API_PATH = "/flowserv/api/v1"
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
@@ -185,9 +199,13 @@ class FlowservServer:
     """A real flowServ REST server in a subprocess, with its own state directory.
 
     ``port`` defaults to a free one; ``directory`` to a new temporary directory
-    (removed on :meth:`stop` unless given). ``workflows`` are the shipped
-    templates to install (see :data:`TEMPLATES`). :meth:`stop` followed by
-    :meth:`start` restarts the server on the same port with the same state.
+    (removed on :meth:`stop` unless given). ``workflows`` are the workflows
+    to install, by id (default: the shipped :data:`TEMPLATES`): for a shipped
+    template's id, its display name; otherwise the directory of your own
+    template (a path; a ``pathlib.Path`` is always taken as a directory). The
+    template's manifest (``flowserv.yaml``) names it, else its id does.
+    :meth:`stop` followed by :meth:`start` restarts the server on the same
+    port with the same state.
     """
 
     def __init__(
@@ -196,16 +214,19 @@ class FlowservServer:
         python: str | os.PathLike[str] | None = None,
         port: int | None = None,
         directory: str | os.PathLike[str] | None = None,
-        workflows: Mapping[str, str] | None = None,
+        workflows: Mapping[str, str | os.PathLike[str]] | None = None,
         auth_ttl: int = 86400,
         max_upload: int | None = None,
     ) -> None:
+        self.workflows = dict(TEMPLATES if workflows is None else workflows)
+        self._commands = [
+            self._install_command(key, value) for key, value in self.workflows.items()
+        ]
         self.python = find_server_python(python)
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self._own_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="aioflowserv-server-"))
-        self.workflows = dict(TEMPLATES if workflows is None else workflows)
         self.auth_ttl = auth_ttl
         self.max_upload = max_upload
         self._process: subprocess.Popen[bytes] | None = None
@@ -253,6 +274,33 @@ class FlowservServer:
             env["ROB_WEBAPI_CONTENTLENGTH"] = str(self.max_upload)
         return env
 
+    @staticmethod
+    def _install_command(key: str, value: str | os.PathLike[str]) -> list[str]:
+        """The ``flowserv workflows create`` arguments for one workflow (checked now)."""
+        if isinstance(value, str) and key in TEMPLATES:
+            return ["workflows", "create", "-k", key, "-n", value, str(template_path(key))]
+        if not isinstance(value, (str, os.PathLike)):
+            raise FlowservServerError(
+                f"workflow {key!r}: expected a template directory, got {type(value).__name__}"
+            )
+        directory = Path(value).expanduser().resolve()
+        if not directory.is_dir():
+            raise FlowservServerError(
+                f"workflow {key!r}: no template directory {str(directory)!r} (give the "
+                f"directory of a flowServ template; shipped: {', '.join(TEMPLATES)})"
+            )
+        command = ["workflows", "create", "-k", key]
+        if not any((directory / name).is_file() for name in MANIFESTS):
+            # Without a manifest flowServ needs a name (the id) and the specification file.
+            spec = next((directory / n for n in SPECIFICATIONS if (directory / n).is_file()), None)
+            if spec is None:
+                raise FlowservServerError(
+                    f"workflow {key!r}: {str(directory)!r} has no manifest ({MANIFESTS[1]}) and "
+                    f"no specification ({', '.join(SPECIFICATIONS[1::3])})"
+                )
+            command += ["-n", key, "-s", str(spec)]
+        return [*command, str(directory)]
+
     def install_workflows(self) -> None:
         """Install the configured workflow templates (once per state directory)."""
         marker = self.directory / "workflows-installed"
@@ -260,10 +308,7 @@ class FlowservServer:
             self._installed = True
             return
         (self.directory / "api").mkdir(parents=True, exist_ok=True)
-        commands = [
-            ["workflows", "create", "-k", key, "-n", name, str(template_path(key))]
-            for key, name in self.workflows.items()
-        ]
+        commands = self._commands
         script = (
             "import sys, json\n"
             "from flowserv.client.cli.base import cli_flowserv\n"

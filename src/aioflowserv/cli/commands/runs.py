@@ -1,13 +1,17 @@
-"""``submit``, ``watch``, ``cancel``, ``delete``, ``runs`` and ``download``: the work itself.
+"""``submit``, ``watch``, ``rerun``, ``cancel``, ``delete``, ``runs`` and ``download``.
 
 Submitting is :meth:`AsyncWorkflow.start_runs` and watching is
-:meth:`AsyncFlowserv.as_completed` (see :mod:`aioflowserv.cli.progress`);
-``cancel`` and ``delete`` report on each run around the SDK's ``cancel_run``
-and ``delete_run``.
+:meth:`AsyncFlowserv.as_completed` (see :mod:`aioflowserv.cli.progress`), or
+:meth:`AsyncFlowserv.watch` to follow a whole group; ``rerun`` is
+:meth:`AsyncFlowserv.rerun`; ``cancel`` and ``delete`` report on each run
+around the SDK's ``cancel_run`` (``cancel_runs`` for a group) and
+``delete_run``. ``runs --timeline`` draws the group's runs on a time axis.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -24,8 +28,8 @@ from ... import (
     InvalidRequestError,
     ParameterIndex,
     Run,
-    RunInfo,
     RunState,
+    Timeline,
 )
 from ..app import call, command, json_option, options
 from ..arguments import BATCH_FORMATS, ArgumentSet, check, parse_assignments, read_batch
@@ -37,14 +41,17 @@ from ..output import (
     error_message,
     exit_code_for,
     exit_code_for_runs,
+    make_console,
     plural,
     print_json,
     print_table,
     run_info_json,
     run_json,
     runs_table,
+    timeline_table,
 )
 from ..progress import (
+    INTERRUPT_REASON,
     Board,
     Following,
     Interrupt,
@@ -55,8 +62,9 @@ from ..progress import (
     report_interrupt,
     submit_batch,
 )
+from .results import FINAL_STATES, download_group, download_postproc
 
-__all__ = ["COMMANDS", "cancel", "delete", "download", "runs_command", "submit", "watch"]
+__all__ = ["COMMANDS", "cancel", "delete", "download", "rerun", "runs_command", "submit", "watch"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +95,18 @@ def follow_options(func: F) -> F:
     return func
 
 
+def wait_options(func: F) -> F:
+    """``--wait``, ``--timeout`` and the :func:`follow_options`: for commands that start runs."""
+    func = follow_options(func)
+    func = click.option(
+        "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+        help="With --wait: stop waiting after this long (exit 1).",
+    )(func)
+    return click.option(
+        "--wait", is_flag=True, help="Follow the runs until they end (exit 1 if any fails)."
+    )(func)
+
+
 @command("submit")
 @click.argument("workflow", shell_complete=complete_workflows)
 @click.argument("group", shell_complete=complete_groups)
@@ -99,10 +119,7 @@ def follow_options(func: F) -> F:
               help="The batch format (default: by extension, else by content).")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Submissions in flight at once.")
-@click.option("--wait", is_flag=True, help="Follow the runs until they end (exit 1 if any fails).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="With --wait: stop waiting after this long (exit 1).")
-@follow_options
+@wait_options
 @json_option
 def submit(
     workflow: str,
@@ -221,13 +238,17 @@ def _waited_code(board: Board, runs: Sequence[Run]) -> int:
 @click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...", shell_complete=complete_runs)
 @click.option("--group", "group_id", metavar="GROUP", help="Watch every run of a group.",
               shell_complete=complete_groups)
+@click.option("--follow", "keep_following", is_flag=True,
+              help="With --group: keep following the group, runs started later included, "
+              "until Ctrl-C (or --timeout). With --json, one JSON line per change.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop waiting after this long (exit 1; the runs go on).")
+              help="Stop waiting after this long (exit 1 if runs are still active; they go on).")
 @follow_options
 @json_option
 def watch(
     run_ids: Sequence[str],
     group_id: str | None,
+    keep_following: bool,
     timeout: float | None,
     interval: float,
     plain: bool,
@@ -238,12 +259,19 @@ def watch(
 
     Give run ids, or --group for every run of a group. Ends with a table of
     the runs; exit 0 only if all of them succeeded. Ctrl-C stops watching and
-    leaves the runs running (unless --cancel-on-interrupt).
+    leaves the runs running (unless --cancel-on-interrupt). With --follow,
+    new runs of the group are followed too and only Ctrl-C (or --timeout)
+    ends the command.
     """
     if bool(run_ids) == bool(group_id):
         raise click.UsageError("give run ids or --group GROUP (one of them)")
+    if keep_following and group_id is None:
+        raise click.UsageError("--follow needs --group GROUP")
     connection = options().connect()
     how = Following.polling(interval, timeout, cancel_on_interrupt)
+    if keep_following:
+        assert group_id is not None
+        return _follow_group(group_id, how, plain=plain, as_json=as_json)
 
     async def go(fs: AsyncFlowserv) -> tuple[Board, Interrupt]:
         if group_id is None:
@@ -265,6 +293,48 @@ def watch(
     return _watched(board, interrupt, group_id, as_json=as_json)
 
 
+def _follow_group(group_id: str, how: Following, *, plain: bool, as_json: bool) -> int:
+    """``watch --group G --follow``: every run of the group and each change, until stopped."""
+
+    def emit(run: Run) -> None:
+        click.echo(json_line(run_json(run)))
+
+    async def go(fs: AsyncFlowserv) -> tuple[Board, Interrupt]:
+        board = Board()
+        display = display_for(board, as_json=as_json, plain=plain)
+        with display:
+            async with interruptible() as interrupt:
+                display.note(f"following group {group_id} (Ctrl-C to stop)")
+                with anyio.move_on_after(how.timeout or math.inf):
+                    async for run in fs.watch(
+                        group_id, how.poll_interval, max_interval=how.max_interval
+                    ):
+                        display.update(run)
+                        if as_json:
+                            emit(run)
+                board.timed_out = bool(board.active())
+            if interrupt.caught and how.cancel_on_interrupt:
+                for run in await fs.cancel_runs(group_id, reason=INTERRUPT_REASON):
+                    interrupt.canceled[run.run_id] = run
+                    display.update(run)
+        return board, interrupt
+
+    board, interrupt = call(options().connect(), go)
+    runs = list(board.runs.values())
+    if not as_json and runs:
+        print_table(runs_table(runs))
+    elif not as_json:
+        click.echo("No runs in the group.")
+    if interrupt.caught:
+        return report_interrupt(runs, list(interrupt.canceled.values()), group_id=group_id)
+    return _waited_code(board, runs)
+
+
+def json_line(doc: dict[str, Any]) -> str:
+    """One JSON document on one line (JSON Lines)."""
+    return json.dumps(doc, default=str)
+
+
 def _watched(board: Board, interrupt: Interrupt, group_id: str | None, *, as_json: bool) -> int:
     """Report what ``watch`` saw; returns its exit code."""
     runs = list(board.runs.values())
@@ -281,6 +351,102 @@ def _watched(board: Board, interrupt: Interrupt, group_id: str | None, *, as_jso
     if interrupt.caught:
         return report_interrupt(runs, list(interrupt.canceled.values()), group_id=group_id)
     return _waited_code(board, runs)
+
+
+Rerun = tuple[str, "Run | FlowservError"]
+"""A run id and the run that reruns it, or why it could not be rerun."""
+
+
+@command("rerun")
+@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...")
+@click.option("--group", "group_id", metavar="GROUP", help="With --failed: the group to look in.")
+@click.option("--failed", is_flag=True, help="With --group: every run of the group that ended "
+              "in ERROR.")
+@wait_options
+@json_option
+def rerun(
+    run_ids: Sequence[str],
+    group_id: str | None,
+    failed: bool,
+    wait: bool,
+    timeout: float | None,
+    interval: float,
+    plain: bool,
+    cancel_on_interrupt: bool,
+    as_json: bool,
+) -> int:
+    """Start runs again with the same arguments (uploaded files included), in their groups.
+
+    Give run ids, or --group GROUP --failed for every run of a group that
+    ended in ERROR. Prints each old run id with its new one; with --wait,
+    follows the new runs like ``watch``.
+    """
+    if bool(run_ids) == bool(group_id):
+        raise click.UsageError("give run ids or --group GROUP --failed (one of them)")
+    if group_id is not None and not failed:
+        raise click.UsageError("--group needs --failed (the runs to rerun)")
+    if failed and group_id is None:
+        raise click.UsageError("--failed needs --group GROUP")
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout needs --wait")
+    how = Following.polling(interval, timeout, cancel_on_interrupt)
+
+    async def go(fs: AsyncFlowserv) -> tuple[list[Rerun], Board, Interrupt]:
+        if group_id is None:
+            old = list(dict.fromkeys(run_ids))
+        else:
+            old = [i.run_id for i in await fs.list_runs(group_id) if i.state is RunState.ERROR]
+        outcomes: list[Rerun] = []
+        board = Board(expected=len(old))
+        limiter = anyio.CapacityLimiter(ACTION_CONCURRENCY)
+        with display_for(board, as_json=as_json, plain=plain, only_live=not wait) as display:
+            async with interruptible() as interrupt:
+                on_change = interrupt.on_change(display)
+
+                async def start(run_id: str) -> None:
+                    async with limiter:
+                        try:
+                            outcomes.append((run_id, await fs.rerun(run_id, on_change=on_change)))
+                        except FlowservError as exc:
+                            outcomes.append((run_id, exc))
+
+                display.note(f"rerunning {plural(len(old), 'run')}")
+                async with anyio.create_task_group() as tg:
+                    for run_id in old:
+                        tg.start_soon(start, run_id)
+                board.expected = 0
+                if wait:
+                    display.note(f"waiting for {plural(len(board.active()), 'active run')}")
+                    await follow(fs, display, on_change, how)
+        order = {run_id: index for index, run_id in enumerate(old)}
+        outcomes.sort(key=lambda item: order[item[0]])
+        return outcomes, board, interrupt
+
+    outcomes, board, interrupt = call(options().connect(), go)
+    started = [(old, board.runs.get(new.run_id, new)) for old, new in outcomes
+               if isinstance(new, Run)]
+    errors = [(old, exc) for old, exc in outcomes if not isinstance(exc, Run)]
+    if as_json:
+        print_json({
+            "reruns": [run_json(new, rerun_of=old) for old, new in started],
+            "errors": [{"run_id": old, "error": error_message(exc)} for old, exc in errors],
+        })
+    elif wait and started:
+        origins = {new.run_id: old for old, new in started}
+        print_table(runs_table([new for _, new in started], rerun_of=origins))
+    else:
+        for old, new in started:
+            click.echo(f"{old}  rerun as {new.run_id}")
+    if not started and not errors and not as_json:
+        click.echo("Nothing to rerun.")
+    for old, exc in errors:
+        click.echo(f"Error: {old}: {error_message(exc)}", err=True)
+    runs = [new for _, new in started]
+    if interrupt.caught:
+        return report_interrupt(runs, list(interrupt.canceled.values()))
+    if errors:
+        return max(exit_code_for(exc) for _, exc in errors)
+    return _waited_code(board, runs) if wait else ExitCode.OK
 
 
 @attrs.frozen
@@ -327,12 +493,36 @@ async def _on_each_run(
 
 
 @command("cancel")
-@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID...",
-                shell_complete=complete_runs)
+@click.argument("run_ids", nargs=-1, metavar="[RUN_ID]...", shell_complete=complete_runs)
+@click.option("--group", "group_id", metavar="GROUP", help="Cancel the active runs of a group.",
+              shell_complete=complete_groups)
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(["PENDING", "RUNNING"], case_sensitive=False),
+              help="With --group: only runs in this state (repeatable).")
 @click.option("--reason", help="Why (kept in the run's messages).")
 @json_option
-def cancel(run_ids: Sequence[str], reason: str | None, as_json: bool) -> int:
-    """Cancel active runs. A run that already ended is reported, not an error."""
+def cancel(
+    run_ids: Sequence[str], group_id: str | None, states: Sequence[str], reason: str | None,
+    as_json: bool,
+) -> int:
+    """Cancel active runs: by id, or every active one of --group.
+
+    A run that already ended is reported, not an error.
+    """
+    if bool(run_ids) == bool(group_id):
+        raise click.UsageError("give run ids or --group GROUP (one of them)")
+    if states and group_id is None:
+        raise click.UsageError("--state needs --group GROUP")
+    if group_id is not None:
+        canceled = call(
+            options().connect(),
+            lambda fs: fs.cancel_runs(group_id, [s.upper() for s in states] or None, reason),
+        )
+        if not canceled and not as_json:
+            click.echo(f"No active runs to cancel in group {group_id}.")
+        return _report_actions(
+            [ActionResult(run.run_id, run=run) for run in canceled], as_json, done="canceled"
+        )
 
     def already_ended(current: Run) -> ActionResult | None:
         if current.is_active():
@@ -409,13 +599,28 @@ def _action_json(result: ActionResult, done: str) -> dict[str, Any]:
 @click.option("--state", "states", multiple=True,
               type=click.Choice([s.value for s in RunState], case_sensitive=False),
               help="Only runs in this state (repeatable).")
+@click.option("--timeline", is_flag=True,
+              help="Draw each run as a bar on one time axis: queued, then running (colored by "
+              "state); stragglers and queueing show at a glance.")
 @json_option
-def runs_command(group_id: str, states: Sequence[str], as_json: bool) -> int:
-    """List the runs of GROUP with their states, oldest first."""
-    infos: Sequence[RunInfo] = call(options().connect(), lambda fs: fs.list_runs(group_id))
+def runs_command(group_id: str, states: Sequence[str], timeline: bool, as_json: bool) -> int:
+    """List the runs of GROUP with their states, oldest first (or draw them, --timeline)."""
     wanted = {state.upper() for state in states}
-    if wanted:
-        infos = [info for info in infos if info.state.value in wanted]
+
+    async def go(fs: AsyncFlowserv) -> tuple[list[Any], list[Run]]:
+        infos = list(await fs.list_runs(group_id))
+        if wanted:
+            infos = [info for info in infos if info.state.value in wanted]
+        return infos, (await fs.get_runs([i.run_id for i in infos]) if timeline else [])
+
+    infos, runs = call(options().connect(), go)
+    if timeline:
+        if as_json:
+            print_json([run_json(run) for run in runs])
+            return ExitCode.OK
+        console = make_console()
+        console.print(timeline_table(Timeline.from_runs(runs), max(20, console.width - 48)))
+        return ExitCode.OK
     if as_json:
         print_json([run_info_json(info) for info in infos])
         return ExitCode.OK
@@ -428,18 +633,54 @@ def runs_command(group_id: str, states: Sequence[str], as_json: bool) -> int:
 
 
 @command("download")
-@click.argument("run_id", shell_complete=complete_runs)
+@click.argument("run_id", required=False, metavar="[RUN_ID]", shell_complete=complete_runs)
 @click.argument("file", required=False)
 @click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where to put the files (default: a directory named after the run).")
+              help="Where to put the files (default: a directory named after the run, the "
+              "group, or postproc-WORKFLOW).")
+@click.option("--postproc", "workflow", metavar="WORKFLOW",
+              help="The outputs of WORKFLOW's post-processing instead of a run's ([FILE] by "
+              "name or id, else all of them).")
+@click.option("--group", "group_id", metavar="GROUP",
+              help="The results of every finished run of GROUP, one folder per run with a "
+              "flowserv-run.json; runs already complete on disk are skipped (resume).")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(FINAL_STATES, case_sensitive=False),
+              help="With --group: only runs in this state (repeatable; default: all finished).")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="With --group: runs downloaded at once.")
 @json_option
-def download(run_id: str, file: str | None, output: str | None, as_json: bool) -> int:
-    """Download a run's results: one FILE (by name or id), or all of them.
+def download(
+    run_id: str | None,
+    file: str | None,
+    output: str | None,
+    workflow: str | None,
+    group_id: str | None,
+    states: Sequence[str],
+    concurrency: int,
+    as_json: bool,
+) -> int:
+    """Download results: of a run, of a whole group (--group), or of post-processing.
 
-    Without FILE the run's archive is unpacked into DIR, safely: nothing is
-    written outside DIR whatever the archive holds. The run's own results/
-    folder is not repeated: -o out gives out/greetings.txt.
+    For a run, one FILE (by name or id) or all of them (the run's own
+    results/ folder is not repeated: -o out gives out/greetings.txt); with
+    --group, every finished run of the group, resuming what is on disk; with
+    --postproc, a workflow's post-processing outputs. Archives are unpacked
+    into DIR safely: nothing is written outside DIR whatever the archive holds.
     """
+    if workflow is not None:
+        if file is not None or group_id is not None:
+            raise click.UsageError("--postproc WORKFLOW takes at most one FILE, and no --group")
+        return download_postproc(workflow, run_id, Path(output or f"postproc-{workflow}"),
+                                 as_json)
+    if group_id is not None:
+        if run_id is not None:
+            raise click.UsageError("give a RUN_ID or --group GROUP, not both")
+        return download_group(group_id, states, Path(output or group_id), concurrency, as_json)
+    if run_id is None:
+        raise click.UsageError("give a RUN_ID, --group GROUP or --postproc WORKFLOW")
+    if states:
+        raise click.UsageError("--state needs --group GROUP")
     directory = Path(output or run_id)
 
     async def go(fs: AsyncFlowserv) -> list[Path]:
@@ -469,5 +710,5 @@ def download(run_id: str, file: str | None, output: str | None, as_json: bool) -
     return ExitCode.OK
 
 
-COMMANDS = (submit, watch, cancel, delete, runs_command, download)
+COMMANDS = (submit, watch, rerun, cancel, delete, runs_command, download)
 """In the order ``--help`` lists them."""

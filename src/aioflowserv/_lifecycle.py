@@ -1,0 +1,150 @@
+"""A run's life after it was started: reruns and group-wide cancels.
+
+A rerun starts a new run in the same group with the arguments the server
+kept for the old one, file arguments included: they point at files uploaded
+to the group, which are checked to still be there before anything is sent
+(flowServ would answer a missing one with a bare 404). The start itself goes
+through the submitter, so it is never sent twice.
+
+A group-wide cancel reads the group's listing once and cancels the runs that
+are still active (or in the chosen states) a few at a time, forwarding the
+reason. A run that ended before its cancel arrived is left out of the result.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import InvalidArgumentError, InvalidRequestError, NotFoundError
+from ._gather import gather
+from ._models import Run, RunState
+from ._transport import segment
+
+if TYPE_CHECKING:
+    from ._api import FlowservAPI
+    from ._submit import Submitter
+    from ._watch import RunRef
+
+__all__ = ["CANCEL_CONCURRENCY", "RunStates", "cancel_runs", "check_states", "rerun"]
+
+CANCEL_CONCURRENCY = 8
+"""How many cancels of a group-wide cancel are in flight at once, unless told otherwise."""
+
+RunStates = Iterable["RunState | str"] | RunState | str | None
+"""Run states to choose runs by: one state or several, as :class:`RunState` or its name."""
+
+
+def check_states(states: RunStates, name: str = "states") -> frozenset[RunState] | None:
+    """The states named by ``states`` (None stays None); an unknown name raises."""
+    if states is None:
+        return None
+    items = [states] if isinstance(states, (str, RunState)) else list(states)
+    chosen = set()
+    for item in items:
+        try:
+            chosen.add(item if isinstance(item, RunState) else RunState(str(item).upper()))
+        except ValueError:
+            known = ", ".join(state.value for state in RunState)
+            raise InvalidArgumentError(name, f"unknown state {item!r} (states: {known})") from None
+    if not chosen:
+        raise InvalidArgumentError(name, "no state given")
+    return frozenset(chosen)
+
+
+def _file_ids(arguments: Mapping[str, Any]) -> dict[str, str]:
+    """The uploaded file each file argument refers to, by parameter name."""
+    found = {}
+    for name, value in arguments.items():
+        if isinstance(value, Mapping) and value.get("type") == "$file":
+            inner = value.get("value")
+            if isinstance(inner, Mapping) and isinstance(inner.get("fileId"), str):
+                found[name] = inner["fileId"]
+    return found
+
+
+def _gone(parameter: str, file_id: str, group_id: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        parameter,
+        f"the file uploaded for it (id {file_id}) is no longer in group {group_id}; "
+        "start a new run with the file instead of a rerun",
+    )
+
+
+async def rerun(
+    api: FlowservAPI, submitter: Submitter, run: RunRef, group_id: str | None = None
+) -> Run:
+    """Start a run with the arguments of ``run``, in its group; returns the new run.
+
+    With ``group_id``, the run must belong to that group. Raises
+    :class:`InvalidArgumentError` when it does not, for a post-processing run
+    (it has no group), and when an uploaded file it used was deleted.
+    """
+    if isinstance(run, Run) and "arguments" in run.doc:
+        original = run
+    else:
+        original = await api.get_run(segment(run.run_id if isinstance(run, Run) else run, "run"))
+    if original.group_id is None:
+        raise InvalidArgumentError(
+            "run", f"{original.run_id} is a post-processing run (it has no group) and cannot "
+            "be rerun",
+        )
+    if group_id is not None and original.group_id != group_id:
+        raise InvalidArgumentError(
+            "run", f"{original.run_id} belongs to group {original.group_id}, not {group_id}"
+        )
+    target = original.group_id
+    files = _file_ids(original.arguments)
+    if files:
+        present = {upload.id for upload in await api.list_files(target)}
+        for parameter, file_id in files.items():
+            if file_id not in present:
+                raise _gone(parameter, file_id, target)
+    arguments = [{"name": name, "value": value} for name, value in original.arguments.items()]
+    try:
+        return await submitter.start(target, arguments)
+    except NotFoundError as exc:  # a file deleted since it was checked
+        for parameter, file_id in files.items():
+            if file_id in exc.message:
+                raise _gone(parameter, file_id, target) from exc
+        raise
+
+
+async def cancel_runs(
+    api: FlowservAPI,
+    group_id: str,
+    states: RunStates = None,
+    reason: str | None = None,
+    *,
+    concurrency: int = CANCEL_CONCURRENCY,
+) -> list[Run]:
+    """Cancel a group's active runs (those in ``states``); the canceled runs, oldest first."""
+    segment(group_id, "group_id")
+    wanted = check_states(states) or frozenset({RunState.PENDING, RunState.RUNNING})
+    final = sorted(state.value for state in wanted if not state.is_active)
+    if final:
+        raise InvalidArgumentError(
+            "states", f"only active runs (PENDING, RUNNING) can be canceled, not {', '.join(final)}"
+        )
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidArgumentError("reason", f"expected a string, got {type(reason).__name__}")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
+    listing = await api.list_runs(group_id)
+    chosen = [run_id for run_id, state in listing.states.items() if state in wanted]
+
+    async def cancel(run_id: str) -> Run | None:
+        try:
+            return await api.cancel_run(run_id, reason)
+        except NotFoundError:
+            return None  # deleted meanwhile
+        except InvalidRequestError:
+            current = await api.get_run(run_id)
+            if current.is_active():
+                raise
+            return None  # it ended before the cancel arrived
+
+    calls = [functools.partial(cancel, run_id) for run_id in chosen]
+    canceled = await gather(calls, limit=concurrency) if calls else []
+    return [run for run in canceled if run is not None]
