@@ -234,10 +234,10 @@ class Parameter:
         return f"<Parameter {text}>"
 
     def _repr_html_(self) -> str:
-        return ParameterIndex({self.name: self})._table().html()
+        return parameter_table([self]).html()
 
     def __rich__(self) -> Any:
-        return ParameterIndex({self.name: self})._table().rich()
+        return parameter_table([self]).rich()
 
     def is_bool(self) -> bool:
         """True for a bool parameter."""
@@ -394,6 +394,18 @@ def _cast(para: Parameter, value: Any, path: str) -> Any:
     return value  # a type this SDK does not know (``actor``): sent as given
 
 
+def parameter_table(parameters: Iterable[Parameter], title: str = "Parameters") -> Table:
+    """Parameter declarations as a small table: type, default, required, allowed values."""
+    rows = [
+        (para.name, parameter_type(para), parameter_default(para),
+         "yes" if para.required and para.default is None else "",
+         parameter_constraint(para), shorten(para.label or "", 40),
+         shorten(para.help or "", 60))
+        for para in parameters
+    ]
+    return Table(title, rows, ("name", "type", "default", "required", "allowed", "label", "help"))
+
+
 def parameter_type(para: Parameter) -> str:
     """The declared type, in words: ``float``, ``list of int``, ``record (x, tag)``."""
     if para.dtype == "list" and para.para is not None:
@@ -434,23 +446,11 @@ class ParameterIndex(dict[str, Parameter]):
                                                                     else ""))
         return f"<ParameterIndex: {', '.join(items)}>"
 
-    def _table(self, title: str = "Parameters") -> Table:
-        rows = [
-            (para.name, parameter_type(para), parameter_default(para),
-             "yes" if para.required and para.default is None else "",
-             parameter_constraint(para), shorten(para.label or "", 40),
-             shorten(para.help or "", 60))
-            for para in self.sorted()
-        ]
-        return Table(
-            title, rows, ("name", "type", "default", "required", "allowed", "label", "help")
-        )
-
     def _repr_html_(self) -> str:
-        return self._table().html()
+        return parameter_table(self.sorted()).html()
 
     def __rich__(self) -> Any:
-        return self._table().rich()
+        return parameter_table(self.sorted()).rich()
 
     @classmethod
     def from_json(cls, docs: Iterable[object]) -> ParameterIndex:
@@ -752,7 +752,7 @@ class Group:
         title = f"Group {self.name!r} ({self.id}) of workflow {self.workflow_id!r}"
         if not self.members:
             return Table(title, [], note="a listing entry: fs.get_group(id) has the details")
-        table = self.parameters._table(title)
+        table = parameter_table(self.parameters.sorted(), title)
         members = ", ".join(member.username for member in self.members)
         note = f"{self._counts()}; members: {members}"
         return attrs.evolve(table, note=note)
@@ -818,7 +818,7 @@ class WorkflowInfo:
         if self.parameters is None:
             hint = f"parameters not loaded (a listing entry): get_workflow({self.id!r})"
             return Table(title, [], note=f"{note}; {hint}" if note else hint)
-        return attrs.evolve(self.parameters._table(title), note=note)
+        return attrs.evolve(parameter_table(self.parameters.sorted(), title), note=note)
 
     def _repr_html_(self) -> str:
         return self._table().html()
