@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aioflowserv as afs
 from tests.support.cli import CommandProcess, Invoke, finished_run, parse
+from tests.support.realserver import QUICK
 
 Start = Callable[..., afs.Run]
 
@@ -34,8 +35,8 @@ def test_rerun_starts_each_run_again_with_its_arguments(
 def test_rerun_of_the_failed_runs_of_a_group(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    finished_run(sync_client, group_id, sleep=0)
-    failed = finished_run(sync_client, group_id, sleep=0, exitcode=5)
+    finished_run(sync_client, group_id, sleep=QUICK)
+    failed = finished_run(sync_client, group_id, sleep=QUICK, exitcode=5)
     result = invoke("rerun", "--group", group_id, "--failed")
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
@@ -64,7 +65,7 @@ def test_rerun_needs_run_ids_or_a_group_with_failed(invoke: Invoke, group_id: st
 def test_cancel_group_cancels_its_active_runs_with_the_reason(
     invoke: Invoke, started: Start, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    done = finished_run(sync_client, group_id, sleep=0)
+    done = finished_run(sync_client, group_id, sleep=QUICK)
     active = [started(sleep=30), started(sleep=30)]
     result = invoke("cancel", "--group", group_id, "--reason", "enough", "--json")
     assert result.exit_code == 0, result.output
@@ -91,8 +92,8 @@ def test_cancel_group_with_a_state_that_no_run_has_cancels_nothing(
 def test_runs_timeline_draws_a_bar_per_run(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    quick = finished_run(sync_client, group_id, sleep=0)
-    slow = finished_run(sync_client, group_id, sleep=1, exitcode=1)
+    quick = finished_run(sync_client, group_id, sleep=QUICK)
+    slow = finished_run(sync_client, group_id, sleep=2.5, exitcode=1)
     result = invoke("runs", group_id, "--timeline", env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
     assert "2 runs: 1 SUCCESS, 1 ERROR" in result.stdout
@@ -106,7 +107,7 @@ def test_runs_timeline_draws_a_bar_per_run(
 def test_runs_timeline_json_has_the_times(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     (item,) = parse(invoke("runs", group_id, "--timeline", "--json"))
     assert item["run_id"] == run.run_id
     assert item["started_at"] is not None
@@ -116,7 +117,7 @@ def test_runs_timeline_json_has_the_times(
 def test_watch_follow_sees_new_runs_until_ctrl_c(
     cli_env: dict[str, str], sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    done = finished_run(sync_client, group_id, sleep=0)
+    done = finished_run(sync_client, group_id, sleep=QUICK)
     process = CommandProcess(
         ["watch", "--group", group_id, "--follow", "--json", "--interval", "0.1"], cli_env
     )

@@ -11,7 +11,7 @@ import aioflowserv as afs
 from aioflowserv import cli as cli_entry
 from aioflowserv.cli.commands import cli
 from tests.support.cli import Invoke, finished_run, parse
-from tests.support.realserver import WORKFLOWS
+from tests.support.realserver import QUICK, WORKFLOWS
 
 
 def all_commands() -> list[list[str]]:
@@ -85,8 +85,8 @@ def test_create_group_with_a_taken_name_exits_3(invoke: Invoke) -> None:
 def test_runs_json_lists_the_runs_of_a_group_with_states(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    ok = finished_run(sync_client, group_id, sleep=0)
-    failed = finished_run(sync_client, group_id, sleep=0, exitcode=1)
+    ok = finished_run(sync_client, group_id, sleep=QUICK)
+    failed = finished_run(sync_client, group_id, sleep=QUICK, exitcode=1)
     listed = parse(invoke("runs", group_id, "--json"))
     assert [(item["run_id"], item["state"]) for item in listed] == [
         (ok.run_id, "SUCCESS"), (failed.run_id, "ERROR"),
@@ -96,8 +96,8 @@ def test_runs_json_lists_the_runs_of_a_group_with_states(
 def test_runs_state_filter_keeps_only_those_states(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    finished_run(sync_client, group_id, sleep=0)
-    failed = finished_run(sync_client, group_id, sleep=0, exitcode=1)
+    finished_run(sync_client, group_id, sleep=QUICK)
+    failed = finished_run(sync_client, group_id, sleep=QUICK, exitcode=1)
     listed = parse(invoke("runs", group_id, "--state", "error", "--json"))
     assert [item["run_id"] for item in listed] == [failed.run_id]
 

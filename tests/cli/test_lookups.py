@@ -10,7 +10,7 @@ import pytest
 
 import aioflowserv as afs
 from tests.support.cli import Invoke, finished_run, parse
-from tests.support.realserver import WORKFLOWS
+from tests.support.realserver import QUICK, WORKFLOWS
 
 
 def test_params_lists_types_defaults_and_allowed_values(invoke: Invoke) -> None:
@@ -50,7 +50,7 @@ def test_params_of_an_unknown_workflow_exits_2(invoke: Invoke) -> None:
 def test_show_has_arguments_state_and_files(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, greeting="Hey")
+    run = finished_run(sync_client, group_id, sleep=QUICK, greeting="Hey")
     result = invoke("show", run.run_id)
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -64,7 +64,7 @@ def test_show_has_arguments_state_and_files(
 def test_show_of_a_failed_run_has_its_messages(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, exitcode=4)
+    run = finished_run(sync_client, group_id, sleep=QUICK, exitcode=4)
     result = invoke("show", run.run_id)
     assert result.exit_code == 0
     assert "failing on purpose with exit code 4" in result.stdout
@@ -135,7 +135,7 @@ def complete(words: str, env: dict[str, str]) -> list[str]:
 def test_shell_completion_offers_workflow_group_and_run_ids(
     cli_env: dict[str, str], sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     assert sorted(complete("aioflowserv groups ", cli_env)) == sorted(WORKFLOWS)
     assert complete("aioflowserv submit sleeper ", cli_env) == [group_id]
     assert complete(f"aioflowserv watch --group {group_id} ", cli_env) == [run.run_id]

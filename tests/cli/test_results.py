@@ -14,7 +14,7 @@ import pytest
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
 from tests.support.cli import Invoke, finished_run, parse
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_leaderboard_of_a_workflow_without_results_says_so(invoke: Invoke) -> No
 def test_download_postproc_unpacks_the_outputs(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    finished_run(sync_client, group_id, sleep=0)  # a ranked run: post-processing follows
+    finished_run(sync_client, group_id, sleep=QUICK)  # a ranked run: post-processing follows
     result = invoke("download", "--postproc", "sleeper", "-o", str(tmp_path / "pp"), "--json")
     assert result.exit_code == 0, result.output
     assert parse(result)["files"] == [str((tmp_path / "pp" / "results" / "summary.json").resolve())]
@@ -106,8 +106,8 @@ def test_download_postproc_of_a_workflow_without_it_exits_3(invoke: Invoke) -> N
 def test_download_group_writes_a_folder_per_run_and_resumes(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    ok = finished_run(sync_client, group_id, sleep=0, greeting="Yo")
-    bad = finished_run(sync_client, group_id, sleep=0, exitcode=3)
+    ok = finished_run(sync_client, group_id, sleep=QUICK, greeting="Yo")
+    bad = finished_run(sync_client, group_id, sleep=QUICK, exitcode=3)
     result = invoke("download", "--group", group_id, "-o", "all")
     assert result.exit_code == 0, result.output
     assert f"{ok.run_id}  SUCCESS   2 files" in result.stdout

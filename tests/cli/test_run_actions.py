@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aioflowserv as afs
 from tests.support.cli import Invoke, finished_run, parse
+from tests.support.realserver import QUICK
 
 Start = Callable[..., afs.Run]
 
@@ -33,7 +34,7 @@ def test_cancel_of_several_runs(invoke: Invoke, started: Start, sync_client: afs
 def test_cancel_of_a_finished_run_is_reported_not_an_error(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     result = invoke("cancel", run.run_id, "--json")
     assert result.exit_code == 0
     (item,) = parse(result)["runs"]
@@ -54,7 +55,7 @@ def test_cancel_of_an_unknown_run_exits_2_naming_the_command_that_lists_runs(
 def test_delete_removes_finished_runs(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     result = invoke("delete", run.run_id, "--json")
     assert result.exit_code == 0, result.output
     assert parse(result)["runs"] == [{"run_id": run.run_id, "deleted": True}]
@@ -74,7 +75,7 @@ def test_delete_of_an_active_run_says_to_cancel_first(
 def test_download_unpacks_the_archive_into_the_directory(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, greeting="Hey")
+    run = finished_run(sync_client, group_id, sleep=QUICK, greeting="Hey")
     result = invoke("download", run.run_id, "-o", "out", "--json")
     assert result.exit_code == 0, result.output
     files = sorted(Path(p).relative_to(tmp_path / "out").as_posix()
@@ -87,7 +88,7 @@ def test_download_unpacks_the_archive_into_the_directory(
 def test_download_into_a_folder_named_results_does_not_nest_it(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     assert invoke("download", run.run_id, "-o", "results/").exit_code == 0
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
         "greetings.txt", "result.json"
@@ -97,7 +98,7 @@ def test_download_into_a_folder_named_results_does_not_nest_it(
 def test_download_defaults_to_a_directory_named_after_the_run(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     assert invoke("download", run.run_id).exit_code == 0
     assert (tmp_path / run.run_id / "result.json").is_file()
 
@@ -105,7 +106,7 @@ def test_download_defaults_to_a_directory_named_after_the_run(
 def test_download_of_one_file_by_name(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, greeting="Yo")
+    run = finished_run(sync_client, group_id, sleep=QUICK, greeting="Yo")
     result = invoke("download", run.run_id, "greetings", "-o", "one")
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "one").iterdir()] == ["greetings.txt"]
@@ -115,7 +116,7 @@ def test_download_of_one_file_by_name(
 def test_download_of_an_unknown_file_lists_the_files(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0)
+    run = finished_run(sync_client, group_id, sleep=QUICK)
     result = invoke("download", run.run_id, "nope")
     assert result.exit_code == 2
     assert "has no file 'nope' (files: greetings, result)" in result.stderr
@@ -124,7 +125,7 @@ def test_download_of_an_unknown_file_lists_the_files(
 def test_download_of_a_failed_run_exits_1(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, exitcode=1)
+    run = finished_run(sync_client, group_id, sleep=QUICK, exitcode=1)
     result = invoke("download", run.run_id, "-o", "out")
     assert result.exit_code == 1
     assert "is ERROR: only successful runs have results" in result.stderr

@@ -9,6 +9,7 @@ import pytest
 
 import aioflowserv as afs
 from tests.support.cli import CommandProcess, Invoke, finished_run, parse
+from tests.support.realserver import QUICK
 
 Start = Callable[..., afs.Run]
 
@@ -38,7 +39,7 @@ def test_watch_exits_1_when_a_watched_run_failed(invoke: Invoke, started: Start)
 def test_watch_group_covers_every_run_of_the_group(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, started: Start
 ) -> None:
-    done = finished_run(sync_client, group_id, sleep=0)
+    done = finished_run(sync_client, group_id, sleep=QUICK)
     active = started(sleep=1)
     result = invoke("watch", "--group", group_id, "--interval", "0.2", "--json")
     assert result.exit_code == 0, result.output
@@ -53,7 +54,7 @@ def test_watch_group_covers_every_run_of_the_group(
 def test_watch_of_runs_that_already_ended_returns_at_once(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = finished_run(sync_client, group_id, sleep=0, exitcode=1)
+    run = finished_run(sync_client, group_id, sleep=QUICK, exitcode=1)
     result = invoke("watch", run.run_id, "--json")
     assert result.exit_code == 1
     assert parse(result)["runs"][0]["state"] == "ERROR"

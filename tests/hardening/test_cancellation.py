@@ -18,6 +18,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.realserver import QUICK
 
 WAITS = 1000
 
@@ -182,7 +183,7 @@ def test_a_sync_client_keeps_working_in_a_forked_child(
     script.write_text(FORK)
     with afs.Flowserv(server.url, token=member["token"]) as fs:
         run = fs.workflow("sleeper", member["sleeper"]).start_run(
-            {"sleep": 0}, poll_interval=0.1, timeout=60
+            {"sleep": QUICK}, poll_interval=0.1, timeout=60
         )
     result = subprocess.run(
         [sys.executable, str(script), server.url, member["token"], member["sleeper"], run.run_id],

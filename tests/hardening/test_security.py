@@ -18,6 +18,7 @@ import pytest
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
 from tests.support.canned import API_PATH, Answer, CannedServer, Recorded
+from tests.support.realserver import QUICK
 
 TOKEN = "tok-5e1f0c9d2b7a4e68"
 DESCRIPTOR = {"name": "fake flowServ", "version": "0.8.1", "routes": []}
@@ -76,7 +77,7 @@ async def test_token_is_not_in_reprs_or_error_messages(
     shown: list[str] = []
     async with afs.AsyncFlowserv(server.url, token=token) as fs:
         wf = await fs.workflow("sleeper", member["sleeper"])
-        run = await wf.start_run({"sleep": 0}, poll_interval=0.1, timeout=60)
+        run = await wf.start_run({"sleep": QUICK}, poll_interval=0.1, timeout=60)
         handle = await wf.get_file(run.run_id, run.files()[0].id)
         shown += [repr(fs), str(fs), repr(fs.settings), repr(wf), repr(run), repr(handle)]
         with pytest.raises(afs.FlowservError) as caught:

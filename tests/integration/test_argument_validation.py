@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import aioflowserv as afs
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 
 async def assert_rejected_without_run(
@@ -41,7 +41,7 @@ async def assert_rejected_without_run(
 @pytest.mark.asyncio
 async def test_unknown_parameter_is_rejected_without_a_run(workflow: afs.AsyncWorkflow) -> None:
     error = await assert_rejected_without_run(
-        workflow, {"sleep": 0, "snooze": 1}, afs.UnknownParameterError, "snooze"
+        workflow, {"sleep": QUICK, "snooze": 1}, afs.UnknownParameterError, "snooze"
     )
     assert "sleep" in str(error)  # the message lists the known parameters
 
@@ -99,7 +99,7 @@ async def test_bad_select_value_is_rejected_without_a_run(workflow: afs.AsyncWor
 @pytest.mark.asyncio
 async def test_config_is_rejected_without_a_run(workflow: afs.AsyncWorkflow) -> None:
     await assert_rejected_without_run(
-        workflow, {"sleep": 0}, afs.InvalidArgumentError, "config", config={"workers": 2}
+        workflow, {"sleep": QUICK}, afs.InvalidArgumentError, "config", config={"workers": 2}
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, WORKFLOWS
+from tests.support.realserver import DEADLINE, POLL, QUICK, WORKFLOWS
 
 BAD_TOKEN = "0" * 32
 
@@ -96,7 +96,7 @@ async def test_the_client_level_start_checks_a_mapping(
     with pytest.raises(afs.UnknownParameterError):
         await client.start_run(group_id, {"slep": 1})
     assert await client.list_runs(group_id) == []  # nothing was started
-    run = await client.start_run(group_id, {"sleep": 0, "greeting": "Hi"})
+    run = await client.start_run(group_id, {"sleep": QUICK, "greeting": "Hi"})
     final = await client.wait(run, timeout=DEADLINE, poll_interval=POLL)
     assert final.is_success()
     assert final.arguments["greeting"] == "Hi"
@@ -105,7 +105,7 @@ async def test_the_client_level_start_checks_a_mapping(
 def test_the_sync_client_level_start_takes_a_mapping(
     sync_client: afs.Flowserv, group_id: str
 ) -> None:
-    run = sync_client.start_run(group_id, {"sleep": 0, "mode": "upper"})
+    run = sync_client.start_run(group_id, {"sleep": QUICK, "mode": "upper"})
     assert sync_client.wait(run, timeout=DEADLINE, poll_interval=POLL).is_success()
 
 
@@ -170,7 +170,7 @@ async def test_a_server_that_never_answers_fails_within_the_retry_time_limit(
 async def test_real_objects_have_short_reprs_and_html_tables(
     client: afs.AsyncFlowserv, workflow: afs.AsyncWorkflow, group_id: str
 ) -> None:
-    run = await workflow.start_run({"sleep": 0}, poll_interval=POLL,
+    run = await workflow.start_run({"sleep": QUICK}, poll_interval=POLL,
                                    timeout=DEADLINE)
     group = await client.get_group(group_id)
     listing = await client.list_workflows()

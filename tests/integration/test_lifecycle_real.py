@@ -14,7 +14,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 SUCCESS, RUNNING, ERROR = afs.RunState.SUCCESS, afs.RunState.RUNNING, afs.RunState.ERROR
 
@@ -23,7 +23,7 @@ SUCCESS, RUNNING, ERROR = afs.RunState.SUCCESS, afs.RunState.RUNNING, afs.RunSta
 async def test_a_watch_sees_runs_started_by_another_client_once_per_change(
     workflow: afs.AsyncWorkflow, server: FlowservServer, user: dict[str, Any], group_id: str
 ) -> None:
-    before = await workflow.start_run({"sleep": 0}, poll_interval=POLL, timeout=DEADLINE)
+    before = await workflow.start_run({"sleep": QUICK}, poll_interval=POLL, timeout=DEADLINE)
     seen: list[tuple[str, afs.RunState]] = []
     theirs: list[afs.Run] = []
     first_seen = anyio.Event()
@@ -112,7 +112,7 @@ def test_the_sync_rerun_of_a_failed_run_fails_the_same_way(sync_client: afs.Flow
 async def test_cancel_runs_cancels_the_active_runs_with_the_reason(
     workflow: afs.AsyncWorkflow, client: afs.AsyncFlowserv
 ) -> None:
-    done = await workflow.start_run({"sleep": 0}, poll_interval=POLL, timeout=DEADLINE)
+    done = await workflow.start_run({"sleep": QUICK}, poll_interval=POLL, timeout=DEADLINE)
     long = await workflow.start_runs([{"sleep": 30}, {"sleep": 30}], concurrency=1)
     assert await workflow.cancel_runs(states=["PENDING"]) == []  # none is pending
     canceled = await workflow.cancel_runs(reason="nightly stop")
@@ -144,7 +144,7 @@ async def test_a_bulk_download_interrupted_and_resumed_fetches_nothing_twice(
     async with afs.AsyncFlowserv(server.url, token=user["token"], transport=counting) as fs:
         wf = await fs.workflow("sleeper", group_id)
         runs = await wf.start_runs(
-            [{"sleep": 0, "greeting": f"Hi {i}"} for i in range(4)] + [{"exitcode": 2}],
+            [{"sleep": QUICK, "greeting": f"Hi {i}"} for i in range(4)] + [{"exitcode": 2}],
             concurrency=1, poll_interval=POLL, timeout=DEADLINE,
         )
         first: list[afs.RunDownload] = []

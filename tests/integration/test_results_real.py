@@ -17,7 +17,7 @@ import pytest_asyncio
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, settle_postproc
+from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc
 
 
 def raw_board(server: FlowservServer, workflow_id: str, **params: str) -> Any:
@@ -140,7 +140,7 @@ async def test_post_processing_outputs_as_an_archive_and_one_by_one(
     workflow: afs.AsyncWorkflow, tmp_path: Path
 ) -> None:
     await settle_postproc(workflow)
-    run = await workflow.start_run({"sleep": 0.0}, poll_interval=POLL, timeout=DEADLINE)
+    run = await workflow.start_run({"sleep": QUICK}, poll_interval=POLL, timeout=DEADLINE)
     assert run.is_success()
     await settle_postproc(workflow)
     postproc = await workflow.get_postproc_results()

@@ -10,7 +10,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, WORKFLOWS, unique
+from tests.support.realserver import DEADLINE, POLL, QUICK, WORKFLOWS, unique
 
 
 def finished_run(fs: afs.Flowserv, group_id: str, sleep: float = 0) -> afs.Run:
@@ -56,7 +56,7 @@ def test_sync_facade_on_a_trio_event_loop_runs_a_workflow(
 ) -> None:
     with afs.Flowserv(server.url, token=user["token"], backend="trio") as fs:
         run = fs.workflow("sleeper", group_id).start_run(
-            {"sleep": 0, "greeting": "Trio"}, poll_interval=POLL, timeout=DEADLINE
+            {"sleep": QUICK, "greeting": "Trio"}, poll_interval=POLL, timeout=DEADLINE
         )
         assert run.is_success()
         assert not run.is_pending()

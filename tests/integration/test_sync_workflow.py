@@ -15,7 +15,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, settle_postproc_sync
+from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc_sync
 
 
 def finish(workflow: afs.Workflow, arguments: dict[str, Any]) -> afs.Run:
@@ -96,7 +96,7 @@ def test_sync_start_run_without_waiting_returns_an_active_run(
 def test_sync_start_run_waits_for_a_successful_run_with_files(
     sync_workflow: afs.Workflow,
 ) -> None:
-    run = finish(sync_workflow, {"sleep": 0, "greeting": "Hey"})
+    run = finish(sync_workflow, {"sleep": QUICK, "greeting": "Hey"})
     assert run.state is afs.RunState.SUCCESS
     assert [f.name for f in run.files()] == ["greetings", "result"]
     assert greetings(sync_workflow, run) == ["Hey Alice!", "Hey Bob!"]
@@ -105,7 +105,7 @@ def test_sync_start_run_waits_for_a_successful_run_with_files(
 def test_sync_get_file_without_file_id_returns_the_archive(
     sync_workflow: afs.Workflow, tmp_path: Path
 ) -> None:
-    run = finish(sync_workflow, {"sleep": 0})
+    run = finish(sync_workflow, {"sleep": QUICK})
     archive = sync_workflow.get_file(run.run_id)
     assert isinstance(archive, afs.SyncFileHandle)
     written = archive.extract(tmp_path)
@@ -117,7 +117,7 @@ def test_sync_get_file_without_file_id_returns_the_archive(
 
 def test_sync_get_postproc_results(sync_workflow: afs.Workflow, sync_client: afs.Flowserv) -> None:
     settle_postproc_sync(sync_workflow)
-    run = finish(sync_workflow, {"sleep": 0})
+    run = finish(sync_workflow, {"sleep": QUICK})
     postproc = sync_workflow.get_postproc_results()
     assert postproc is not None
     assert postproc.is_success()
@@ -125,11 +125,11 @@ def test_sync_get_postproc_results(sync_workflow: afs.Workflow, sync_client: afs
     assert summary is not None
     entries = json.loads(sync_workflow.get_file(postproc.run_id, summary.id).read())
     group = sync_client.get_group(sync_workflow.group_id)
-    assert {"run": run.run_id, "group": group.name, "sleep": 0.0} in entries
+    assert {"run": run.run_id, "group": group.name, "sleep": QUICK} in entries
 
 
 def test_sync_failing_run_has_messages(sync_workflow: afs.Workflow) -> None:
-    run = finish(sync_workflow, {"sleep": 0, "exitcode": 1})
+    run = finish(sync_workflow, {"sleep": QUICK, "exitcode": 1})
     assert run.is_error()
     assert "failing on purpose with exit code 1" in "".join(run.messages())
 
@@ -143,14 +143,14 @@ def test_sync_cancel_run_forwards_the_reason(sync_workflow: afs.Workflow) -> Non
 
 
 def test_sync_delete_run_then_poll_run_raises_not_found(sync_workflow: afs.Workflow) -> None:
-    run = finish(sync_workflow, {"sleep": 0})
+    run = finish(sync_workflow, {"sleep": QUICK})
     sync_workflow.delete_run(run.run_id)
     with pytest.raises(afs.NotFoundError):
         sync_workflow.poll_run(run.run_id)
 
 
 def test_sync_poll_run_returns_the_current_snapshot(sync_workflow: afs.Workflow) -> None:
-    run = finish(sync_workflow, {"sleep": 0, "mode": "upper"})
+    run = finish(sync_workflow, {"sleep": QUICK, "mode": "upper"})
     polled = sync_workflow.poll_run(run.run_id)
     assert polled.run_id == run.run_id
     assert polled.is_success()
@@ -167,7 +167,7 @@ def test_sync_file_arguments_reach_the_run(sync_workflow: afs.Workflow, names_fi
 
 def test_sync_bad_argument_is_rejected_without_a_run(sync_workflow: afs.Workflow) -> None:
     with pytest.raises(afs.InvalidArgumentError) as caught:
-        sync_workflow.start_run({"sleep": 0, "mode": "quiet"}, poll_interval=POLL)
+        sync_workflow.start_run({"sleep": QUICK, "mode": "quiet"}, poll_interval=POLL)
     assert caught.value.parameter == "mode"
     with pytest.raises(afs.UnknownParameterError):
         sync_workflow.start_run({"nap": 1})
@@ -190,7 +190,7 @@ def test_sync_start_run_timeout_raises_run_wait_timeout(sync_workflow: afs.Workf
 @pytest.fixture
 def greetings_handle(sync_workflow: afs.Workflow) -> afs.SyncFileHandle:
     """The greetings file of a finished default run."""
-    run = finish(sync_workflow, {"sleep": 0})
+    run = finish(sync_workflow, {"sleep": QUICK})
     info = run.get_file("greetings")
     assert info is not None
     return sync_workflow.get_file(run.run_id, info.id)
@@ -233,7 +233,7 @@ async def test_sync_facade_works_inside_a_running_event_loop(
     sync_workflow: afs.Workflow,
 ) -> None:
     asyncio.get_running_loop()  # a loop runs here, as in a Jupyter cell
-    run = sync_workflow.start_run({"sleep": 0}, poll_interval=POLL, timeout=DEADLINE)
+    run = sync_workflow.start_run({"sleep": QUICK}, poll_interval=POLL, timeout=DEADLINE)
     assert run.is_success()
     assert greetings(sync_workflow, run) == ["Hello Alice!", "Hello Bob!"]
 
@@ -243,7 +243,7 @@ def test_sync_facade_works_inside_asyncio_run(
 ) -> None:
     async def cell() -> tuple[afs.Run, list[str]]:
         workflow = afs.Workflow("sleeper", group_id, service=sync_client)
-        run = workflow.start_run({"sleep": 0, "greeting": "Yo"}, poll_interval=POLL,
+        run = workflow.start_run({"sleep": QUICK, "greeting": "Yo"}, poll_interval=POLL,
                                  timeout=DEADLINE)
         return run, greetings(workflow, run)
 
@@ -258,6 +258,6 @@ def test_sync_client_created_inside_a_running_event_loop(
     async def cell() -> afs.Run:
         with afs.Flowserv(server.url, token=user["token"]) as fs:
             workflow = fs.workflow("sleeper", group_id)
-            return workflow.start_run({"sleep": 0}, poll_interval=POLL, timeout=DEADLINE)
+            return workflow.start_run({"sleep": QUICK}, poll_interval=POLL, timeout=DEADLINE)
 
     assert asyncio.run(cell()).is_success()

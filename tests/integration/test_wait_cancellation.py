@@ -12,7 +12,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 
 @pytest.mark.asyncio
@@ -73,7 +73,7 @@ async def test_start_run_and_read_a_file_under_trio(
     async with afs.AsyncFlowserv(server.url, token=user["token"]) as fs:
         workflow = await fs.workflow("sleeper", group_id)
         run = await workflow.start_run(
-            {"sleep": 0, "greeting": "Ahoy"}, poll_interval=POLL, timeout=DEADLINE
+            {"sleep": QUICK, "greeting": "Ahoy"}, poll_interval=POLL, timeout=DEADLINE
         )
         assert run.is_success()
         greetings = run.get_file("greetings")

@@ -13,7 +13,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, settle_postproc
+from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc
 
 HALF = {"sleep": 0.5}
 
@@ -38,7 +38,7 @@ async def test_wait_with_postproc_also_waits_for_post_processing(
     # Let the post-processing that earlier tests' runs triggered finish first:
     # the server can drop one of two post-processing runs made at once.
     await settle_postproc(workflow)
-    run = await workflow.start_run({"sleep": 0})
+    run = await workflow.start_run({"sleep": QUICK})
     final = await workflow.wait(run.run_id, DEADLINE, poll_interval=POLL, postproc=True)
     postproc = await workflow.get_postproc_results()
     assert postproc is not None
@@ -53,7 +53,7 @@ async def test_workflow_wait_all_returns_final_runs_in_input_order(
     workflow: afs.AsyncWorkflow,
 ) -> None:
     first = await workflow.start_run(HALF)
-    second = await workflow.start_run({"sleep": 0})
+    second = await workflow.start_run({"sleep": QUICK})
     finals = await workflow.wait_all([first, second.run_id], DEADLINE, poll_interval=POLL)
     assert [run.run_id for run in finals] == [first.run_id, second.run_id]
     assert all(run.is_success() for run in finals)
@@ -61,7 +61,9 @@ async def test_workflow_wait_all_returns_final_runs_in_input_order(
 
 @pytest.mark.asyncio
 async def test_workflow_as_completed_yields_each_run_once(workflow: afs.AsyncWorkflow) -> None:
-    runs = [await workflow.start_run(HALF), await workflow.start_run({"sleep": 0, "exitcode": 1})]
+    runs = [
+        await workflow.start_run(HALF), await workflow.start_run({"sleep": QUICK, "exitcode": 1})
+    ]
     seen = [run async for run in workflow.as_completed(runs, DEADLINE, poll_interval=POLL)]
     assert sorted(run.run_id for run in seen) == sorted(run.run_id for run in runs)
     assert {run.state for run in seen} == {afs.RunState.SUCCESS, afs.RunState.ERROR}
@@ -93,7 +95,7 @@ async def test_client_wait_with_a_bare_run_id(
 async def test_client_wait_all_and_as_completed(
     client: afs.AsyncFlowserv, workflow: afs.AsyncWorkflow
 ) -> None:
-    runs = [await workflow.start_run(HALF), await workflow.start_run({"sleep": 0})]
+    runs = [await workflow.start_run(HALF), await workflow.start_run({"sleep": QUICK})]
     finals = await client.wait_all(runs, DEADLINE, poll_interval=POLL)
     assert [run.run_id for run in finals] == [run.run_id for run in runs]
     ids = [run.run_id for run in runs]
@@ -115,7 +117,7 @@ async def test_client_wait_past_its_deadline_raises_run_wait_timeout(
 
 
 def test_sync_workflow_wait_all_and_as_completed(sync_workflow: afs.Workflow) -> None:
-    runs = [sync_workflow.start_run(HALF), sync_workflow.start_run({"sleep": 0})]
+    runs = [sync_workflow.start_run(HALF), sync_workflow.start_run({"sleep": QUICK})]
     finals = sync_workflow.wait_all(runs, DEADLINE, poll_interval=POLL)
     assert [run.run_id for run in finals] == [run.run_id for run in runs]
     seen = list(sync_workflow.as_completed(runs, DEADLINE, poll_interval=POLL))
@@ -133,7 +135,7 @@ def test_sync_workflow_start_runs(sync_workflow: afs.Workflow) -> None:
 def test_sync_client_wait_wait_all_and_as_completed(
     sync_client: afs.Flowserv, sync_workflow: afs.Workflow
 ) -> None:
-    runs = [sync_workflow.start_run(HALF), sync_workflow.start_run({"sleep": 0})]
+    runs = [sync_workflow.start_run(HALF), sync_workflow.start_run({"sleep": QUICK})]
     assert sync_client.wait(runs[0].run_id, DEADLINE, poll_interval=POLL).is_success()
     finals = sync_client.wait_all(runs, DEADLINE, poll_interval=POLL)
     assert [run.run_id for run in finals] == [run.run_id for run in runs]

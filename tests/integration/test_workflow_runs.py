@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import aioflowserv as afs
-from tests.support.realserver import DEADLINE, POLL, settle_postproc, unique
+from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc, unique
 
 
 async def final(workflow: afs.AsyncWorkflow, arguments: dict[str, object]) -> afs.Run:
@@ -34,18 +34,18 @@ async def test_start_run_without_poll_interval_returns_at_once(
 async def test_start_run_with_poll_interval_returns_the_final_run(
     workflow: afs.AsyncWorkflow,
 ) -> None:
-    run = await final(workflow, {"sleep": 0})
+    run = await final(workflow, {"sleep": QUICK})
     assert run.state is afs.RunState.SUCCESS
     assert run.is_success()
     assert not run.is_active()
     assert run.finished_at is not None
     assert run.started_at is not None
-    assert run.arguments["sleep"] == 0.0
+    assert run.arguments["sleep"] == QUICK
 
 
 @pytest.mark.asyncio
 async def test_successful_run_lists_its_output_files(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0})
+    run = await final(workflow, {"sleep": QUICK})
     assert [f.name for f in run.files()] == ["greetings", "result"]
     greetings = run.get_file("greetings")
     assert greetings is not None
@@ -57,20 +57,20 @@ async def test_successful_run_lists_its_output_files(workflow: afs.AsyncWorkflow
 
 @pytest.mark.asyncio
 async def test_get_file_by_id_downloads_a_result_file(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0, "greeting": "Hi"})
+    run = await final(workflow, {"sleep": QUICK, "greeting": "Hi"})
     result = run.get_file("result")
     assert result is not None
     handle = await workflow.get_file(run.run_id, result.id)
     assert handle.name == "results/result.json"
     assert handle.mime_type == "application/json"
     assert json.loads(await handle.read()) == {
-        "sleep": 0.0, "count": 2, "mode": "plain", "exitcode": 0,
+        "sleep": QUICK, "count": 2, "mode": "plain", "exitcode": 0,
     }
 
 
 @pytest.mark.asyncio
 async def test_get_file_by_name_via_run_get_file(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0, "greeting": "Hi", "mode": "upper"})
+    run = await final(workflow, {"sleep": QUICK, "greeting": "Hi", "mode": "upper"})
     greetings = run.get_file("greetings")
     assert greetings is not None
     handle = await workflow.get_file(run.run_id, greetings.file_id)
@@ -81,7 +81,7 @@ async def test_get_file_by_name_via_run_get_file(workflow: afs.AsyncWorkflow) ->
 async def test_get_file_without_file_id_returns_the_run_archive(
     workflow: afs.AsyncWorkflow, tmp_path: Path
 ) -> None:
-    run = await final(workflow, {"sleep": 0, "shout": True})
+    run = await final(workflow, {"sleep": QUICK, "shout": True})
     archive = await workflow.get_file(run.run_id)
     assert archive.mime_type == "application/gzip"
     written = await archive.extract(tmp_path)
@@ -98,7 +98,7 @@ async def test_get_file_without_file_id_returns_the_run_archive(
 @pytest.mark.asyncio
 async def test_get_postproc_results_after_a_successful_run(workflow: afs.AsyncWorkflow) -> None:
     await settle_postproc(workflow)
-    run = await final(workflow, {"sleep": 0})
+    run = await final(workflow, {"sleep": QUICK})
     postproc = await workflow.get_postproc_results()
     assert postproc is not None
     # start_run(poll_interval=...) waited for post-processing too.
@@ -110,12 +110,12 @@ async def test_get_postproc_results_after_a_successful_run(workflow: afs.AsyncWo
     handle = await workflow.get_file(postproc.run_id, summary.id)
     entries = json.loads(await handle.read())
     group = await workflow.service.get_group(workflow.group_id)
-    assert {"run": run.run_id, "group": group.name, "sleep": 0.0} in entries
+    assert {"run": run.run_id, "group": group.name, "sleep": QUICK} in entries
 
 
 @pytest.mark.asyncio
 async def test_failing_run_ends_in_error_with_messages(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0, "exitcode": 1})
+    run = await final(workflow, {"sleep": QUICK, "exitcode": 1})
     assert run.state is afs.RunState.ERROR
     assert run.is_error()
     assert not run.is_success()
@@ -126,7 +126,7 @@ async def test_failing_run_ends_in_error_with_messages(workflow: afs.AsyncWorkfl
 
 @pytest.mark.asyncio
 async def test_failed_run_has_no_archive(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0, "exitcode": 1})
+    run = await final(workflow, {"sleep": QUICK, "exitcode": 1})
     with pytest.raises(afs.NotFoundError):
         await workflow.get_file(run.run_id)
 
@@ -153,7 +153,7 @@ async def test_cancel_run_without_reason_still_cancels(workflow: afs.AsyncWorkfl
 
 @pytest.mark.asyncio
 async def test_cancel_run_of_a_finished_run_is_rejected(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0})
+    run = await final(workflow, {"sleep": QUICK})
     with pytest.raises(afs.InvalidRequestError):
         await workflow.cancel_run(run.run_id, reason="too late")
     assert (await workflow.poll_run(run.run_id)).is_success()
@@ -161,7 +161,7 @@ async def test_cancel_run_of_a_finished_run_is_rejected(workflow: afs.AsyncWorkf
 
 @pytest.mark.asyncio
 async def test_delete_run_removes_it(workflow: afs.AsyncWorkflow) -> None:
-    run = await final(workflow, {"sleep": 0, "exitcode": 1})
+    run = await final(workflow, {"sleep": QUICK, "exitcode": 1})
     await workflow.delete_run(run.run_id)
     with pytest.raises(afs.NotFoundError):
         await workflow.poll_run(run.run_id)
@@ -181,7 +181,7 @@ async def test_delete_run_of_an_active_run_is_rejected(workflow: afs.AsyncWorkfl
 
 @pytest.mark.asyncio
 async def test_poll_run_returns_the_current_snapshot(workflow: afs.AsyncWorkflow) -> None:
-    started = await workflow.start_run({"sleep": 0, "greeting": "Hey"})
+    started = await workflow.start_run({"sleep": QUICK, "greeting": "Hey"})
     done = await workflow.wait(started, timeout=DEADLINE, poll_interval=POLL)
     polled = await workflow.poll_run(started.run_id)
     assert polled.run_id == started.run_id
@@ -205,7 +205,7 @@ async def test_start_run_waits_for_the_postproc_run_that_its_success_triggered(
     for _ in range(4):
         group = await client.create_group("sleeper", unique("pp"))
         workflow = await client.workflow("sleeper", group.id)
-        run = await final(workflow, {"sleep": 0})
+        run = await final(workflow, {"sleep": QUICK})
         postproc = await workflow.get_postproc_results()
         assert postproc is not None
         assert run.finished_at is not None

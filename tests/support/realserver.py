@@ -17,6 +17,14 @@ ini option in pyproject.toml."""
 POLL = 0.05
 """Poll interval (seconds) for waits on runs: sleeper runs of 0 s end within ~0.3 s."""
 
+QUICK = 0.5
+"""The ``sleep`` of a quick run that a test waits for.
+
+Not 0: flowServ 0.8.1 commits a new run's RUNNING state in the start request
+after it handed the run to its engine, and a run that ends before that commit
+(a 0-second run on a loaded machine) is overwritten back to RUNNING for good.
+Half a second of sleep keeps the engine behind the request."""
+
 DEADLINE = 30.0
 """Upper bound (seconds) for any wait on a run, so that a stuck run fails a test, never hangs it."""
 
