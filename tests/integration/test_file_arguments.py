@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import aioflowserv as afs
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 CONTENT = "Carol\nDave\n"
 EXPECTED = ["Hello Carol!", "Hello Dave!"]
@@ -23,7 +23,9 @@ EXPECTED = ["Hello Carol!", "Hello Dave!"]
 
 async def greetings_of(workflow: afs.AsyncWorkflow, arguments: dict[str, Any]) -> list[str]:
     """Run the sleeper to the end and return the lines of its greetings file."""
-    run = await workflow.start_run(arguments, poll_interval=POLL, timeout=DEADLINE)
+    run = await workflow.start_run(
+        {"sleep": QUICK, **arguments}, poll_interval=POLL, timeout=DEADLINE
+    )
     assert run.is_success(), run.messages()
     greetings = run.get_file("greetings")
     assert greetings is not None

@@ -8,7 +8,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv import _files
-from tests.support.realserver import DEADLINE, POLL
+from tests.support.realserver import DEADLINE, POLL, QUICK
 
 BIG_NAMES = 70_000
 """Enough names that the greetings file is larger than the prefetch limit (streamed)."""
@@ -18,7 +18,8 @@ async def greetings_handle(
     workflow: afs.AsyncWorkflow, arguments: dict[str, object] | None = None
 ) -> afs.FileHandle:
     """Run the sleeper to the end and open its greetings file."""
-    run = await workflow.start_run(arguments or {}, poll_interval=POLL, timeout=DEADLINE)
+    arguments = {"sleep": QUICK, **(arguments or {})}
+    run = await workflow.start_run(arguments, poll_interval=POLL, timeout=DEADLINE)
     assert run.is_success(), run.messages()
     greetings = run.get_file("greetings")
     assert greetings is not None

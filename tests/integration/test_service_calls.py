@@ -12,9 +12,9 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer, free_port
-from tests.support.realserver import DEADLINE, POLL, WORKFLOWS, unique
+from tests.support.realserver import DEADLINE, POLL, QUICK, WORKFLOWS, unique
 
-SLEEP_ZERO = [{"name": "sleep", "value": 0}]
+SLEEP_QUICK = [{"name": "sleep", "value": QUICK}]
 SLEEP_TWO = [{"name": "sleep", "value": 2}]
 
 
@@ -187,7 +187,7 @@ async def test_create_group_with_a_duplicate_name_raises_invalid_request(
 async def test_get_group_returns_members_parameters_files_and_runs(
     client: afs.AsyncFlowserv, group_id: str, user: dict[str, Any]
 ) -> None:
-    run = await client.start_run(group_id, SLEEP_ZERO)
+    run = await client.start_run(group_id, SLEEP_QUICK)
     upload = await client.upload_file(group_id, b"x\n", filename="x.txt")
     group = await client.get_group(group_id)
     assert group.id == group_id
@@ -314,9 +314,9 @@ async def test_list_runs_lists_the_runs_of_a_group_oldest_first(
     client: afs.AsyncFlowserv, group_id: str
 ) -> None:
     assert await client.list_runs(group_id) == []
-    first = await client.start_run(group_id, SLEEP_ZERO)
+    first = await client.start_run(group_id, SLEEP_QUICK)
     await client.wait(first, timeout=DEADLINE, poll_interval=POLL)
-    second = await client.start_run(group_id, SLEEP_ZERO)
+    second = await client.start_run(group_id, SLEEP_QUICK)
     await client.wait(second, timeout=DEADLINE, poll_interval=POLL)
     listing = await client.list_runs(group_id)
     assert [info.run_id for info in listing] == [first.run_id, second.run_id]
@@ -325,7 +325,7 @@ async def test_list_runs_lists_the_runs_of_a_group_oldest_first(
 
 @pytest.mark.asyncio
 async def test_get_run_returns_the_run(client: afs.AsyncFlowserv, group_id: str) -> None:
-    run = await client.start_run(group_id, SLEEP_ZERO)
+    run = await client.start_run(group_id, SLEEP_QUICK)
     await client.wait(run, timeout=DEADLINE, poll_interval=POLL)
     fetched = await client.get_run(run.run_id)
     assert fetched.run_id == run.run_id
@@ -338,7 +338,7 @@ async def test_get_run_of_another_users_run_raises_unauthorized(
     server: FlowservServer, client: afs.AsyncFlowserv, group_id: str,
     other_user: dict[str, Any],
 ) -> None:
-    run = await client.start_run(group_id, SLEEP_ZERO)
+    run = await client.start_run(group_id, SLEEP_QUICK)
     await client.wait(run, timeout=DEADLINE, poll_interval=POLL)
     async with afs.AsyncFlowserv(server.url, token=other_user["token"]) as other:
         with pytest.raises(afs.UnauthorizedError) as caught:
@@ -367,7 +367,7 @@ async def test_start_run_in_another_users_group_raises_unauthorized(
 ) -> None:
     async with afs.AsyncFlowserv(server.url, token=other_user["token"]) as other:
         with pytest.raises(afs.UnauthorizedError):
-            await other.start_run(group_id, SLEEP_ZERO)
+            await other.start_run(group_id, SLEEP_QUICK)
 
 
 @pytest.mark.asyncio
@@ -393,7 +393,7 @@ async def test_delete_run_then_get_run_raises_not_found(
 
 @pytest.mark.asyncio
 async def test_download_run_file_and_archive(client: afs.AsyncFlowserv, group_id: str) -> None:
-    run = await client.start_run(group_id, SLEEP_ZERO)
+    run = await client.start_run(group_id, SLEEP_QUICK)
     run = await client.wait(run, timeout=DEADLINE, poll_interval=POLL)
     greetings = run.get_file("greetings")
     assert greetings is not None
@@ -408,7 +408,7 @@ async def test_download_run_file_and_archive(client: afs.AsyncFlowserv, group_id
 async def test_download_run_file_with_an_unknown_file_id_raises_not_found(
     client: afs.AsyncFlowserv, group_id: str
 ) -> None:
-    run = await client.start_run(group_id, SLEEP_ZERO)
+    run = await client.start_run(group_id, SLEEP_QUICK)
     await client.wait(run, timeout=DEADLINE, poll_interval=POLL)
     with pytest.raises(afs.NotFoundError):
         await client.download_run_file(run.run_id, "0" * 32)

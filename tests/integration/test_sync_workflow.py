@@ -19,8 +19,8 @@ from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc_sync
 
 
 def finish(workflow: afs.Workflow, arguments: dict[str, Any]) -> afs.Run:
-    """Start a run and wait (with a deadline) until it and post-processing ended."""
-    return workflow.start_run(arguments, poll_interval=POLL, timeout=DEADLINE)
+    """Start a run (of QUICK seconds unless told) and wait until it and post-processing ended."""
+    return workflow.start_run({"sleep": QUICK, **arguments}, poll_interval=POLL, timeout=DEADLINE)
 
 
 def greetings(workflow: afs.Workflow, run: afs.Run) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from click.testing import Result
 
 import aioflowserv as afs
+from tests.support.realserver import QUICK
 
 Invoke = Callable[..., Result]
 """``invoke("runs", group_id, "--json")``: run ``aioflowserv ARGS...`` in-process."""
@@ -37,9 +38,9 @@ def group_runs(sync_client: afs.Flowserv, group_id: str) -> list[afs.RunInfo]:
 
 
 def finished_run(sync_client: afs.Flowserv, group_id: str, **arguments: Any) -> afs.Run:
-    """Start a sleeper run and wait for it (with a deadline)."""
+    """Start a sleeper run (of :data:`QUICK` seconds unless told) and wait for it."""
     wf = sync_client.workflow("sleeper", group_id)
-    return wf.start_run(arguments, poll_interval=0.1, timeout=60)
+    return wf.start_run({"sleep": QUICK, **arguments}, poll_interval=0.1, timeout=60)
 
 
 class CommandProcess:
