@@ -10,6 +10,14 @@ stops the server, and every workflow step it started, on exit::
         with Flowserv(server.url) as fs:
             ...
 
+Two shapes: by default flask's development server over SQLite (one process,
+threads), as flowServ's own docs run it; with ``workers=N`` (N >= 2) and
+``database="postgresql"`` the shape a deployment uses, gunicorn with N sync
+workers over a PostgreSQL 16 started for it (from the ``pgserver`` package)::
+
+    with FlowservServer(workers=4, database="postgresql") as server:
+        ...
+
 The server's interpreter is found in this order: the ``python`` argument,
 ``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
 directory or one of its parents. :func:`ensure_server_venv` creates such a
@@ -50,8 +58,19 @@ __all__ = [
     "template_path",
 ]
 
-SERVER_PINS = ("flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3")
-"""The only versions of flowServ's server that work together (see the README)."""
+SERVER_PINS = (
+    "flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3",
+    "gunicorn==27.0.1", "psycopg2-binary==2.9.13", "pgserver==0.1.4",
+)
+"""The server's virtual environment: the only versions of flowServ's server that work
+together, and gunicorn, psycopg2 and a self-contained PostgreSQL for the production
+shape (see the README's section on deploying flowServ)."""
+
+DATABASES = ("sqlite", "postgresql")
+"""The databases :class:`FlowservServer` can run flowServ on."""
+
+HEADER_MAPS = ("dangerous", "drop", "refuse")
+"""gunicorn's ``--header-map`` choices: what it does with header names that contain ``_``."""
 
 TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
 """The workflow templates shipped with aioflowserv, by id, with their names."""
@@ -59,6 +78,12 @@ TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
 API_PATH = "/flowserv/api/v1"
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
 START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+_SERVER_MODULES = "import robflask.api, flowserv, gunicorn, psycopg2, pgserver"
+_START_POSTGRES = (
+    "import sys, pgserver\n"
+    "print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())\n"
+)
 
 
 class FlowservServerError(FlowservError, RuntimeError):
@@ -101,13 +126,15 @@ def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
 def ensure_server_venv(venv: str | os.PathLike[str], *, quiet: bool = True) -> Path:
     """Create a virtual environment with the pinned flowServ server unless it exists.
 
+    An existing one that lacks a package of :data:`SERVER_PINS` gets it installed.
     Returns its interpreter. Needs the package index the first time (about 30 s).
     """
     path = Path(venv)
     python = _venv_python(path)
     if python.is_file() and _has_server(python):
         return python
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     pip = [str(python), "-m", "pip", "install", *(["-q"] if quiet else []), *SERVER_PINS]
     result = subprocess.run(pip, capture_output=quiet, text=True)
     if result.returncode != 0:
@@ -118,10 +145,22 @@ def ensure_server_venv(venv: str | os.PathLike[str], *, quiet: bool = True) -> P
 
 
 def _has_server(python: Path) -> bool:
-    check = subprocess.run(
-        [str(python), "-c", "import robflask.api, flowserv"], capture_output=True
-    )
+    check = subprocess.run([str(python), "-c", _SERVER_MODULES], capture_output=True)
     return check.returncode == 0
+
+
+def _alive(pid: int) -> bool:
+    """True while a process exists (and is no zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -138,6 +177,15 @@ class FlowservServer:
     (removed on :meth:`stop` unless given). ``workflows`` are the shipped
     templates to install (see :data:`TEMPLATES`). :meth:`stop` followed by
     :meth:`start` restarts the server on the same port with the same state.
+
+    ``workers=1`` runs flask's development server (one process, threads);
+    ``workers=N`` with N >= 2 runs gunicorn with N sync workers (never threaded
+    ones: flowServ's cancel hangs in them). ``header_map`` is gunicorn's
+    ``--header-map``: ``"dangerous"`` keeps the ``api_key`` token header, which
+    gunicorn's own default, ``"drop"``, throws away (as nginx does by default).
+    ``database="postgresql"`` runs flowServ on a PostgreSQL 16 of its own,
+    started from the ``pgserver`` package in the state directory and stopped
+    with the server; the default is SQLite.
     """
 
     def __init__(
@@ -149,8 +197,24 @@ class FlowservServer:
         workflows: Mapping[str, str] | None = None,
         auth_ttl: int = 86400,
         max_upload: int | None = None,
+        workers: int = 1,
+        database: str = "sqlite",
+        header_map: str = "dangerous",
     ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise FlowservServerError(f"workers must be an int >= 1, got {workers!r}")
+        if database not in DATABASES:
+            raise FlowservServerError(
+                f"database must be one of {', '.join(DATABASES)}, got {database!r}"
+            )
+        if header_map not in HEADER_MAPS:
+            raise FlowservServerError(
+                f"header_map must be one of {', '.join(HEADER_MAPS)}, got {header_map!r}"
+            )
         self.python = find_server_python(python)
+        self.workers = workers
+        self.database = database
+        self.header_map = header_map
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self._own_directory = directory is None
@@ -160,6 +224,17 @@ class FlowservServer:
         self.max_upload = max_upload
         self._process: subprocess.Popen[bytes] | None = None
         self._installed = False
+        self._database_url: str | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<FlowservServer {self.url} ({self.shape}, {state})>"
+
+    @property
+    def shape(self) -> str:
+        """What serves flowServ over which database, e.g. ``gunicorn -w 4 + postgresql``."""
+        wsgi = "flask dev server" if self.workers == 1 else f"gunicorn -w {self.workers}"
+        return f"{wsgi} + {self.database}"
 
     @property
     def url(self) -> str:
@@ -181,6 +256,20 @@ class FlowservServer:
         """The server's process id while it runs."""
         return self._process.pid if self.running and self._process else None
 
+    @property
+    def postgres_directory(self) -> Path:
+        """The PostgreSQL data directory (with ``database="postgresql"``)."""
+        return self.directory / "postgres"
+
+    @property
+    def database_url(self) -> str:
+        """The ``FLOWSERV_DATABASE`` setting (an SQLAlchemy URL) of this server."""
+        if self.database == "sqlite":
+            return f"sqlite:///{self.directory / 'api' / 'flowserv.db'}"
+        if self._database_url is None:
+            raise FlowservServerError("PostgreSQL is not running (start the server first)")
+        return self._database_url
+
     def environment(self) -> dict[str, str]:
         """The environment shared by the server and flowServ's command line."""
         env = {
@@ -199,14 +288,17 @@ class FlowservServer:
             FLASK_APP="robflask.api",
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if self.database != "sqlite":
+            env["FLOWSERV_DATABASE"] = self.database_url
         if self.max_upload is not None:
             env["ROB_WEBAPI_CONTENTLENGTH"] = str(self.max_upload)
         return env
 
     def install_workflows(self) -> None:
-        """Install the configured workflow templates (once per state directory)."""
-        marker = self.directory / "workflows-installed"
-        if self._installed or marker.exists() or not self.workflows:
+        """Create the database and install the workflow templates (once per state directory)."""
+        suffix = "" if self.database == "sqlite" else f"-{self.database}"
+        marker = self.directory / f"workflows-installed{suffix}"
+        if self._installed or marker.exists():
             self._installed = True
             return
         (self.directory / "api").mkdir(parents=True, exist_ok=True)
@@ -214,6 +306,8 @@ class FlowservServer:
             ["workflows", "create", "-k", key, "-n", name, str(template_path(key))]
             for key, name in self.workflows.items()
         ]
+        if self.database != "sqlite":  # flowServ creates only its SQLite file by itself
+            commands.insert(0, ["init", "-f"])
         script = (
             "import sys, json\n"
             "from flowserv.client.cli.base import cli_flowserv\n"
@@ -230,22 +324,72 @@ class FlowservServer:
         self._installed = True
 
     def start(self, timeout: float = START_TIMEOUT) -> FlowservServer:
-        """Install the workflows (first time) and start the server; wait until it answers."""
+        """Start the database (PostgreSQL), install the workflows (first time) and the server.
+
+        Returns once the server answers.
+        """
         if self.running:
             return self
+        if self.database == "postgresql":
+            self._start_postgres()
         self.install_workflows()
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(
-                [str(self.python), "-m", "flask", "run", "--host", self.host,
-                 "--port", str(self.port), "--with-threads", "--no-reload"],
-                env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=self.directory, start_new_session=True,
             )
         finally:
             log.close()
         self._wait_ready(timeout)
         return self
+
+    def command(self) -> list[str]:
+        """The command line that starts the server."""
+        if self.workers == 1:
+            return [str(self.python), "-m", "flask", "run", "--host", self.host,
+                    "--port", str(self.port), "--with-threads", "--no-reload"]
+        return [str(self.python), "-m", "gunicorn", "--workers", str(self.workers),
+                "--worker-class", "sync", "--header-map", self.header_map,
+                "--bind", f"{self.host}:{self.port}", "robflask.api:create_app()"]
+
+    def _start_postgres(self) -> None:
+        """Start (creating it the first time) the PostgreSQL of this server; keep its URL."""
+        result = subprocess.run(
+            [str(self.python), "-c", _START_POSTGRES, str(self.postgres_directory)],
+            capture_output=True, text=True, cwd=self.directory, timeout=START_TIMEOUT,
+            env={**os.environ, "XDG_RUNTIME_DIR": str(self.directory / "run")},
+        )
+        uri = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
+        if not uri or not uri[0].startswith("postgresql://"):
+            raise FlowservServerError(
+                "starting PostgreSQL (pgserver) failed; does the server's virtual environment "
+                f"have {', '.join(SERVER_PINS[-3:])}? (make install adds them)\n"
+                f"{result.stderr[-2000:]}"
+            )
+        self._database_url = "postgresql+psycopg2://" + uri[0].removeprefix("postgresql://")
+
+    def _stop_postgres(self) -> None:
+        """Stop PostgreSQL cleanly: SIGINT to the postmaster is its fast shutdown.
+
+        (``pg_ctl stop`` refuses to run as root, and pgserver runs the database
+        as its own system user then; a signal from the owner or root works.)
+        """
+        self._database_url = None
+        try:
+            pid = int((self.postgres_directory / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        try:
+            os.kill(pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGQUIT)  # immediate shutdown
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -285,9 +429,12 @@ class FlowservServer:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         if process is not None:
-            # Workflow steps live in the server's session; make sure none survives it.
+            # Workflow steps (and, under gunicorn, flowServ's pool processes, which outlive
+            # a graceful stop) live in the server's session; make sure none survives it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        if self.database == "postgresql":
+            self._stop_postgres()
         if cleanup if cleanup is not None else False:
             shutil.rmtree(self.directory, ignore_errors=True)
 
