@@ -47,6 +47,7 @@ from ._models import (
     User,
     WorkflowInfo,
 )
+from ._submit import RunBatch
 from ._sync import Flowserv, SyncFileHandle, Workflow
 from ._watch import RunRef
 from ._workflow import AsyncWorkflow
@@ -78,6 +79,7 @@ __all__ = [
     "RangeConstraint",
     "RetryPolicy",
     "Run",
+    "RunBatch",
     "RunFile",
     "RunInfo",
     "RunRef",

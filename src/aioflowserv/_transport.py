@@ -51,6 +51,8 @@ _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # 429 and 503 mean the request was not processed: safe to resend even a POST.
 _NOT_PROCESSED = frozenset({429, 503})
+# Answers that say the server (or a gateway before it) is overloaded.
+_PUSHBACK = frozenset({429, 502, 503, 504})
 
 try:
     from importlib.metadata import version as _version
@@ -182,6 +184,9 @@ class HTTPClient:
         self.settings = settings
         self._token: str | None = None
         self._closed = False
+        self.pushbacks = 0
+        """How many answers so far said the server is overloaded (429, 502, 503, 504) or
+        did not come (connection errors, timeouts): adaptive concurrency backs off on them."""
         # Request URLs are built by joining strings: an absolute URL spares httpx
         # merging each relative path onto its base URL, about a quarter of its
         # per-request work (``segment`` checks path segments before they get here).
@@ -285,6 +290,7 @@ class HTTPClient:
             try:
                 response = await self._send_once(call)
             except APIConnectionError as error:
+                self.pushbacks += 1
                 if attempt >= policy.attempts or (error.request_sent and not call.idempotent):
                     raise
                 logger.debug("%s %s failed: %s", call.method, call.path, error)
@@ -293,6 +299,8 @@ class HTTPClient:
             status = response.status_code
             if status < 300:
                 return response
+            if status in _PUSHBACK:
+                self.pushbacks += 1
             if (
                 status in policy.status_codes
                 and attempt < policy.attempts

@@ -1,0 +1,276 @@
+"""How many submissions of a batch are in flight at once: a fixed number, or one that adapts.
+
+:class:`AdaptiveLimit` (``concurrency="auto"``) measures the server instead of
+guessing. Each submission reports how long the server took (its latency) and
+how many submissions were in flight when it was sent (its load). By Little's
+law the server then serves ``load / latency`` submissions per second, so the
+limit can follow what raises that rate and leave what only adds waiting:
+
+- **Ramp-up.** The first submission goes alone; its latency is the no-load
+  latency. Its answer lets :data:`FIRST_STEP` more out. From then on, each
+  answer that comes back as fast as unloaded (within :data:`RAMP_CLEAN`) lets
+  :data:`RAMP_GROWTH` more out (4x per round trip; TCP's slow start doubles),
+  one that is a little slower one more (2x), so a server with parallel
+  capacity is used within a few round trips (a batch of 160 against a
+  parallel server 40 ms away goes 1, 4, 16, 64, then the rest, at a time).
+  The first answer well above the no-load latency (:data:`RAMP_TOLERANCE`)
+  ends the ramp-up at the concurrency that answer says the server sustains
+  (``load * no-load latency / latency``, rounded up): against a server that
+  works one start at a time, the ramp-up does not get past the first four.
+- **Steady state: hill climbing on the rate.** The rate is measured over
+  windows of submissions sent at the current limit (:data:`MIN_WINDOW`
+  answers at least). After a few windows the limiter tries a step up (by a
+  quarter, at least one); the step stays while the rate at the higher limit
+  is :data:`ACCEPT_UP` of the gain the extra concurrency could give at best,
+  checked again after every window, else the limit steps back and waits twice
+  as long (up to :data:`MAX_HOLD` windows) before it tries again. So the limit
+  stays at the smallest one that gives the server's best rate: against a
+  server that works one start at a time, more concurrency only adds latency
+  (and on flowServ 0.8.1 longer starts let its race leave runs RUNNING for
+  good).
+- **Back-off.** An answer 429 or 503, a gateway error or a connection error
+  halves the limit (once per window), as TCP and botocore's adaptive retry
+  mode do on a loss or a throttle.
+
+The limit never exceeds :data:`~._config.AUTO_MAX_CONCURRENCY` (nor the ``cap`` given).
+The ideas come from TCP Vegas and Netflix's concurrency-limits (Vegas and
+Gradient2: the limit follows the ratio of the no-load latency to the current
+one) and botocore's adaptive retry mode (multiplicative decrease on throttling).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from ._config import AUTO_MAX_CONCURRENCY
+
+__all__ = [
+    "AdaptiveLimit",
+    "FixedLimit",
+    "Limit",
+    "Sample",
+]
+
+logger = logging.getLogger("aioflowserv")
+
+FIRST_STEP = 3
+"""Submissions let out by the answer to the first one (which goes alone)."""
+
+RAMP_GROWTH = 3
+"""Submissions let out per answer as fast as unloaded, during the ramp-up (x4 per round)."""
+
+RAMP_CLEAN = 1.2
+"""An answer within this multiple of the no-load latency counts as unloaded."""
+
+RAMP_TOLERANCE = 1.5
+"""An answer slower than this multiple of the no-load latency ends the ramp-up."""
+
+MIN_WINDOW = 5
+"""The fewest answers a steady-state measurement of the rate is made of."""
+
+MAX_HOLD = 8
+"""The most windows the limiter stays at one limit before trying another."""
+
+ACCEPT_UP = 0.3
+"""A step up is kept if the rate grows by this share of what the step could give at best."""
+
+
+@attrs.frozen
+class Sample:
+    """One submission as the server answered it.
+
+    ``load`` is how many submissions were in flight when it was sent (itself
+    included), ``sent_limit`` the limit then, ``latency`` the seconds until the
+    answer, and ``congested`` whether the server pushed back meanwhile (429,
+    503, a gateway error or a connection error).
+    """
+
+    load: int
+    sent_limit: int
+    latency: float
+    congested: bool = False
+
+
+class Limit:
+    """Permits for submissions in flight: :meth:`acquire` waits while ``limit`` are out."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self.in_flight = 0
+        self.peak = 0
+        self._changed: anyio.Event | None = None
+
+    @property
+    def limit(self) -> int:
+        """How many submissions may be in flight now."""
+        return self._limit
+
+    @property
+    def adaptive(self) -> bool:
+        """True if the limit follows the server."""
+        return False
+
+    @property
+    def settled(self) -> int:
+        """The limit the batch settled on (not one it is only trying)."""
+        return self._limit
+
+    async def acquire(self) -> int:
+        """Wait for a free permit and take it; returns the load (in flight, this one included)."""
+        await anyio.lowlevel.checkpoint()
+        while self.in_flight >= self._limit:
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        return self.in_flight
+
+    def release(self, sample: Sample | None = None) -> None:
+        """Give a permit back, with what its submission measured (None: it measured nothing)."""
+        self.in_flight -= 1
+        if sample is not None:
+            self.observe(sample)
+        self._wake()
+
+    def observe(self, sample: Sample) -> None:
+        """Learn from one answer (a fixed limit learns nothing)."""
+
+    def _set(self, limit: int) -> None:
+        if limit != self._limit:
+            self._limit = limit
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+
+class FixedLimit(Limit):
+    """A limit that stays what it was set to."""
+
+
+class AdaptiveLimit(Limit):
+    """A limit that follows the server's latency and rate (see the module's docstring)."""
+
+    def __init__(self, cap: int = AUTO_MAX_CONCURRENCY) -> None:
+        super().__init__(1)
+        self.cap = max(1, min(cap, AUTO_MAX_CONCURRENCY))
+        self.ramping = True
+        self.changes = 0
+        self._level = 1.0
+        self._no_load: float | None = None
+        self._window: list[Sample] = []
+        self._rates: dict[int, float] = {}
+        self._came_from: dict[int, int] = {}
+        self._trying = False
+        self._hold = 2
+        self._held = 0
+
+    @property
+    def adaptive(self) -> bool:
+        """True: the limit follows the server."""
+        return True
+
+    @property
+    def settled(self) -> int:
+        """The limit the batch settled on: the one before a step it is still trying."""
+        if self._trying:
+            return self._came_from.get(self._limit, self._limit)
+        return self._limit
+
+    def observe(self, sample: Sample) -> None:
+        """Learn from one answer: ramp up, climb, step back or back off."""
+        if sample.congested:
+            self._back_off(sample)
+            return
+        if self._no_load is None or sample.latency < self._no_load:
+            self._no_load = sample.latency
+        if self.ramping:
+            self._ramp(sample)
+        elif sample.sent_limit == self._limit:
+            self._window.append(sample)
+            if len(self._window) >= max(MIN_WINDOW, self._limit):
+                self._climb(_rate(self._window))
+                self._window = []
+
+    def _ramp(self, sample: Sample) -> None:
+        assert self._no_load is not None
+        if sample.latency <= RAMP_TOLERANCE * self._no_load:
+            if sample.load == 1 and sample.sent_limit == 1:
+                growth = FIRST_STEP
+            elif sample.latency <= RAMP_CLEAN * self._no_load:
+                growth = RAMP_GROWTH
+            else:
+                growth = 1
+            self._move(min(self.cap, self._level + growth), "ramping up")
+            if self._limit < self.cap:
+                return
+            sustained = float(self.cap)
+        else:
+            sustained = sample.load * self._no_load / sample.latency
+        self.ramping = False
+        self._move(max(1.0, min(float(self.cap), math.ceil(sustained))), "ramp-up ended")
+
+    def _climb(self, rate: float) -> None:
+        """One window measured at the current limit: step back, hold, or try a step up."""
+        level = self._limit
+        known = self._rates.get(level)
+        self._rates[level] = rate if known is None else (known + rate) / 2
+        lower = self._came_from.get(level)
+        if lower is not None and lower in self._rates and not self._pays(level, lower):
+            self._hold = min(MAX_HOLD, self._hold * 2)
+            self._held = 0
+            self._move(float(lower), f"{level} does not pay "
+                       f"({self._rates[level]:.1f}/s, {self._rates[lower]:.1f}/s at {lower})")
+            return
+        if lower is not None and self._trying:
+            self._trying = False
+            self._hold = 1  # the step paid: try the next one soon
+        self._held += 1
+        if self._held < self._hold:
+            return
+        self._held = 0
+        upper = level + max(1, level // 4)
+        if upper <= self.cap:
+            self._came_from[upper] = level
+            self._rates.pop(upper, None)  # measure it afresh
+            self._trying = True
+            self._move(float(upper), "trying")
+
+    def _pays(self, level: int, lower: int) -> bool:
+        """Whether ``level`` gives :data:`ACCEPT_UP` of the gain it could give over ``lower``."""
+        gain = ACCEPT_UP * (level - lower) / lower
+        return self._rates[level] >= self._rates[lower] * (1 + gain)
+
+    def _back_off(self, sample: Sample) -> None:
+        """Halve the limit on a push-back (at most once per window of answers)."""
+        if sample.sent_limit != self._limit and not self.ramping:
+            return  # sent before the last change: that change already reacted
+        self.ramping = False
+        self._trying = False
+        self._window = []
+        self._hold = min(MAX_HOLD, self._hold * 2)
+        self._move(max(1.0, self._level / 2), "server pushed back")
+
+    def _move(self, level: float, why: str) -> None:
+        self._level = level
+        limit = max(1, int(level))
+        if limit != self._limit:
+            self.changes += 1
+            self._window = []
+            logger.debug("concurrency %d -> %d: %s", self._limit, limit, why)
+        self._set(limit)
+
+
+def _rate(window: list[Sample]) -> float:
+    """Submissions per second over a window, by Little's law (mean load over mean latency)."""
+    latency = sum(s.latency for s in window) / len(window)
+    load = sum(s.load for s in window) / len(window)
+    return load / latency if latency > 0 else float("inf")
