@@ -185,6 +185,7 @@ class HTTPClient:
         self._token: str | None = None
         self._closed = False
         self.pushbacks = 0
+        self._token_accepted = False
         """How many answers so far said the server is overloaded (429, 502, 503, 504) or
         did not come (connection errors, timeouts): adaptive concurrency backs off on them."""
         # Request URLs are built by joining strings: an absolute URL spares httpx
@@ -209,6 +210,7 @@ class HTTPClient:
     @token.setter
     def token(self, value: str | None) -> None:
         self._token = check_token(value)
+        self._token_accepted = False
         if value is None:
             self._client.headers.pop(self.settings.auth_header, None)
         else:
@@ -298,6 +300,8 @@ class HTTPClient:
                 continue
             status = response.status_code
             if status < 300:
+                if call.auth:
+                    self._token_accepted = True
                 return response
             if status in _PUSHBACK:
                 self.pushbacks += 1
@@ -363,9 +367,34 @@ class HTTPClient:
                 "check the API URL)",
                 status_code=response.status_code, method=method, path=path,
             )
-        return status_error(
+        error = status_error(
             response.status_code, self.redact(body), response.headers.get("content-type", ""),
             method=method, path=path,
+        )
+        if isinstance(error, UnauthenticatedError) and self._token is not None:
+            return UnauthenticatedError(
+                error.message, status_code=error.status_code, method=method, path=path,
+                detail=self._token_refused(),
+            )
+        return error
+
+    def _token_refused(self) -> str:
+        """Why the server may answer "not logged in" although this client sends a token."""
+        if self._token_accepted:
+            return (
+                "the server no longer takes the token it accepted before (it expired, or the "
+                "user logged out everywhere); log in again"
+            )
+        header = self.settings.auth_header
+        dropped = (
+            "; a proxy or web server in front of flowServ may drop header names with "
+            "underscores (nginx does unless `underscores_in_headers on;`, gunicorn unless "
+            "started with `--header-map dangerous`), and then every call fails like this one"
+            if "_" in header else ""
+        )
+        return (
+            f"the server did not take the token, which travels in the {header!r} request "
+            f"header{dropped}. Otherwise the token expired or was logged out: log in again"
         )
 
     def redact(self, body: bytes) -> bytes:

@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import attrs
@@ -341,7 +341,7 @@ async def submit_batch(
     display: Display,
     how: Following,
     *,
-    concurrency: int | str = "auto",
+    concurrency: int | Literal["auto"] = "auto",
     wait: bool = False,
     manifest: str | None = None,
 ) -> Outcome:
@@ -359,9 +359,8 @@ async def submit_batch(
         board.expected = len(sets)
         display.note(f"submitting {plural(len(sets), 'run')} to group {wf.group_id}")
         results = await wf.start_runs(
-            [aset.arguments for aset in sets], concurrency=concurrency,  # type: ignore[arg-type]
-            on_change=on_change, return_exceptions=True, cancel_remote=how.cancel_remote,
-            manifest=manifest,
+            [aset.arguments for aset in sets], concurrency=concurrency, on_change=on_change,
+            return_exceptions=True, cancel_remote=how.cancel_remote, manifest=manifest,
         )
         outcome.batch = results
         outcome.record(sets, results)

@@ -17,6 +17,9 @@ __all__ = ["COMMANDS", "server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DEFAULT_SHAPE = "flask dev server + sqlite"
+"""What ``server start`` runs unless told otherwise (not repeated in its output)."""
+
 
 @group("server")
 def server() -> None:
@@ -24,7 +27,16 @@ def server() -> None:
 
 
 def _port_and_dir(func: F) -> F:
-    """``--port`` and ``--dir``: where the local server listens and keeps its data."""
+    """``--port``, ``--dir``, ``--workers`` and ``--postgresql``: where and how the server runs."""
+    func = click.option(
+        "--postgresql", is_flag=True,
+        help="Run flowServ on a PostgreSQL of its own (in the data directory) instead of SQLite.",
+    )(func)
+    func = click.option(
+        "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+        help="1: flask's development server; N >= 2: gunicorn with N sync workers "
+        "(the shape a deployment uses).",
+    )(func)
     func = click.option(
         "--dir", "directory", type=click.Path(file_okay=False),
         help="Data directory (default: $XDG_STATE_HOME/aioflowserv/server).",
@@ -39,17 +51,24 @@ def _port_and_dir(func: F) -> F:
 @click.option("--python", metavar="PATH",
               help="The server's interpreter (default: AIOFLOWSERV_SERVER_PYTHON or .venv-server).")
 @json_option
-def server_start(port: int | None, directory: str | None, python: str | None,
-                 as_json: bool) -> int:
-    """Start a local flowServ server in the background and print its URL."""
+def server_start(port: int | None, directory: str | None, workers: int, postgresql: bool,
+                 python: str | None, as_json: bool) -> int:
+    """Start a local flowServ server in the background and print its URL.
+
+    By default flask's development server over SQLite; ``--workers 4
+    --postgresql`` runs gunicorn with 4 sync workers over a PostgreSQL of its
+    own, as a deployment would.
+    """
     status, started = localserver.start(
-        directory=Path(directory) if directory else None, port=port, python=python
+        directory=Path(directory) if directory else None, port=port, python=python,
+        workers=workers, database="postgresql" if postgresql else "sqlite",
     )
     if as_json:
         print_json(dict(status.to_json(), started=started))
         return ExitCode.OK
     verb = "Started" if started else "Already running:"
-    click.echo(f"{verb} flowServ server at {status.url} (data in {status.directory})")
+    shape = f" ({status.shape})" if status.shape not in (None, DEFAULT_SHAPE) else ""
+    click.echo(f"{verb} flowServ server{shape} at {status.url} (data in {status.directory})")
     click.echo("Commands of this shell use it while it runs; elsewhere point them at it with")
     click.echo(f"  export FLOWSERV_URL={status.url or ''}")
     click.echo("Create a user and log in:  aioflowserv login --register USERNAME")
@@ -88,7 +107,8 @@ def server_status(as_json: bool) -> int:
 @command("run", parent=server)
 @_port_and_dir
 @click.option("--python", metavar="PATH", help="The server's interpreter.")
-def server_run(port: int | None, directory: str | None, python: str | None) -> int:
+def server_run(port: int | None, directory: str | None, workers: int, postgresql: bool,
+               python: str | None) -> int:
     """Run a local server in the foreground until Ctrl-C."""
     try:
         interpreter = str(find_server_python(python))
@@ -96,7 +116,8 @@ def server_run(port: int | None, directory: str | None, python: str | None) -> i
         raise CLIError(str(exc)) from None
     return localserver.run_foreground(
         Path(directory) if directory else localserver.data_dir(), port=port,
-        python=interpreter, echo=click.echo,
+        python=interpreter, echo=click.echo, workers=workers,
+        database="postgresql" if postgresql else "sqlite",
     )
 
 
