@@ -80,6 +80,25 @@ ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _SERVER_MODULES = "import robflask.api, flowserv, gunicorn, psycopg2, pgserver"
+_GUNICORN_CONFIG = '''"""gunicorn settings for flowServ 0.8.1, written by aioflowserv.
+
+flowServ's serial engine runs each run in a multiprocessing pool forked from the
+gunicorn worker that started it, and cancels it by SIGTERM to that pool process
+(Pool.terminate), then waits for it. The pool process inherits the worker's
+SIGTERM handler, which only flags a graceful exit, so it never stops: the cancel
+hangs (sync workers: until the worker timeout kills the worker; threaded workers:
+for good, holding the engine's lock). Restoring the default SIGTERM action in every
+process a worker forks lets the cancel work.
+"""
+
+import os
+import signal
+
+
+def post_worker_init(worker):
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+'''
+
 _START_POSTGRES = (
     "import sys, pgserver\n"
     "print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())\n"
@@ -179,8 +198,10 @@ class FlowservServer:
     :meth:`start` restarts the server on the same port with the same state.
 
     ``workers=1`` runs flask's development server (one process, threads);
-    ``workers=N`` with N >= 2 runs gunicorn with N sync workers (never threaded
-    ones: flowServ's cancel hangs in them). ``header_map`` is gunicorn's
+    ``workers=N`` with N >= 2 runs gunicorn with N sync workers, configured so
+    that flowServ's cancel works under it (:attr:`gunicorn_config`; without it
+    a cancel that reaches the worker which started the run hangs, see the
+    README's section on deploying flowServ). ``header_map`` is gunicorn's
     ``--header-map``: ``"dangerous"`` keeps the ``api_key`` token header, which
     gunicorn's own default, ``"drop"``, throws away (as nginx does by default).
     ``database="postgresql"`` runs flowServ on a PostgreSQL 16 of its own,
@@ -255,6 +276,11 @@ class FlowservServer:
     def pid(self) -> int | None:
         """The server's process id while it runs."""
         return self._process.pid if self.running and self._process else None
+
+    @property
+    def gunicorn_config(self) -> Path:
+        """The gunicorn configuration file: the fix that lets flowServ's cancel work under it."""
+        return self.directory / "gunicorn_flowserv.conf.py"
 
     @property
     def postgres_directory(self) -> Path:
@@ -333,6 +359,8 @@ class FlowservServer:
         if self.database == "postgresql":
             self._start_postgres()
         self.install_workflows()
+        if self.workers > 1:
+            self.gunicorn_config.write_text(_GUNICORN_CONFIG)
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(
@@ -349,9 +377,13 @@ class FlowservServer:
         if self.workers == 1:
             return [str(self.python), "-m", "flask", "run", "--host", self.host,
                     "--port", str(self.port), "--with-threads", "--no-reload"]
-        return [str(self.python), "-m", "gunicorn", "--workers", str(self.workers),
+        # No control socket: gunicorn 27 puts one at a fixed path in $HOME by default,
+        # which two servers on one machine would fight over.
+        return [str(self.python), "-m", "gunicorn", "--config", str(self.gunicorn_config),
+                "--workers", str(self.workers),
                 "--worker-class", "sync", "--header-map", self.header_map,
-                "--bind", f"{self.host}:{self.port}", "robflask.api:create_app()"]
+                "--no-control-socket", "--bind", f"{self.host}:{self.port}",
+                "robflask.api:create_app()"]
 
     def _start_postgres(self) -> None:
         """Start (creating it the first time) the PostgreSQL of this server; keep its URL."""
