@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Batch submission: fixed concurrency 1 to 32, a plain loop and ``concurrency="auto"``, per deployment.
+"""Batch submission: concurrency 1 to 32, a plain loop and ``"auto"``, on three deployments.
 
 Three deployments, each gets every variant in turns:
 
@@ -12,20 +12,24 @@ Three deployments, each gets every variant in turns:
 Variants: ``loop`` (``for args in batch: await wf.start_run(args)``),
 ``start_runs(concurrency=N)`` for N in 1, 2, 4, 8, 16, 32, and
 ``start_runs(concurrency="auto")``. Each batch is ``--runs`` runs of
-``sleep=1`` (160 on the fake) into a fresh group, through a fresh client,
-as a script would; the variants take turns, the order rotating every round,
-so that the server's drift (its database grows, other load comes and goes)
-hits them alike. Throughput is runs started per second of submission, summed
-over a variant's batches. On the real servers each batch is followed until its
-runs ended (with a deadline); runs still active then are "stuck": flowServ
-0.8.1's race leaves a run RUNNING for good when its start took longer than the
-run. The figures: each variant's runs/s and stuck runs, auto over the best
-fixed concurrency and over the loop, and the limit auto settled on.
+``sleep=1`` (160 on the fake) through a fresh client, as a script would, into
+a fresh server: flowServ 0.8.1 slows down as runs pile up in one server (to a
+quarter after a thousand runs here), which would otherwise decide the
+comparison. The variants take turns, the order rotating every round, so that
+other load on the machine hits them alike. Throughput is runs started per
+second of submission, summed over a variant's batches. On the real servers
+each batch is followed until its runs ended (with a deadline); runs still
+active then are "stuck": flowServ 0.8.1's race leaves a run RUNNING for good
+when its start took longer than the run. The figures: each variant's runs/s
+and stuck runs, auto over the best fixed concurrency and over the loop, and
+the limit auto settled on.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -77,16 +81,18 @@ async def stuck_runs(fs: afs.AsyncFlowserv, run_ids: list[str], deadline: float)
     return []
 
 
-def real_batch(server: FlowservServer, token: str, variant: str, count: int,
-               settle: float) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        async with afs.AsyncFlowserv(server.url, token=token) as fs:
-            group = (await fs.create_group("sleeper", f"{variant}-{time.time_ns()}")).id
-            outcome = await submit(fs, group, variant, count)
-            outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
-        return outcome
+def real_batch(shape: dict[str, Any], variant: str, count: int, settle: float) -> dict[str, Any]:
+    with FlowservServer(**shape) as server:
+        token = server.create_user()["token"]
 
-    return anyio.run(go)
+        async def go() -> dict[str, Any]:
+            async with afs.AsyncFlowserv(server.url, token=token) as fs:
+                group = (await fs.create_group("sleeper", variant)).id
+                outcome = await submit(fs, group, variant, count)
+                outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
+            return outcome
+
+        return anyio.run(go)
 
 
 def fake_batch(variant: str, count: int) -> dict[str, Any]:
@@ -127,17 +133,13 @@ def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str
         shift = index % len(VARIANTS)
         return VARIANTS[shift:] + VARIANTS[:shift]
 
-    if deployment == "fake":
-        for index in range(rounds):
-            for variant in rotation(index):
+    shape = {} if deployment == "dev" else {"workers": 4, "database": "postgresql"}
+    for index in range(rounds):
+        for variant in rotation(index):
+            if deployment == "fake":
                 record(variant, fake_batch(variant, count))
-    else:
-        shape = {} if deployment == "dev" else {"workers": 4, "database": "postgresql"}
-        with FlowservServer(**shape) as server:
-            token = server.create_user()["token"]
-            for index in range(rounds):
-                for variant in rotation(index):
-                    record(variant, real_batch(server, token, variant, count, settle))
+            else:
+                record(variant, real_batch(shape, variant, count, settle))
     for total in totals.values():
         total["runs_per_s"] = total["started"] / total["seconds"] if total["seconds"] else 0.0
         total["errors"] = dict(total["errors"])
@@ -154,6 +156,7 @@ def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stop the servers too
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deployments", nargs="+", choices=DEPLOYMENTS, default=DEPLOYMENTS)
     parser.add_argument("--runs", type=int, default=80, help="runs per batch on the real servers")
@@ -181,7 +184,8 @@ def main() -> None:
             *(f"{totals[v]['runs_per_s']:.1f}" + (f" ({totals[v]['stuck']} stuck)"
                                                    if totals[v]["stuck"] else "")
               for v in VARIANTS),
-            ", ".join(f"{limit}" + (f" x{n}" if n > 1 else "") for limit, n in sorted(settled.items())),
+            ", ".join(f"{limit}" + (f" x{n}" if n > 1 else "")
+                      for limit, n in sorted(settled.items())),
             f"{result['auto_over_best_fixed']:.2f} (best c{result['best_fixed']})",
             f"{result['auto_over_loop']:.2f}",
         ])

@@ -7,12 +7,14 @@ law the server then serves ``load / latency`` submissions per second, so the
 limit can follow what raises that rate and leave what only adds waiting:
 
 - **Ramp-up.** The first submission goes alone; its latency is the no-load
-  latency. Its answer lets :data:`FIRST_STEP` more out. From then on, each
-  answer that comes back as fast as unloaded (within :data:`RAMP_CLEAN`) lets
-  :data:`RAMP_GROWTH` more out (4x per round trip; TCP's slow start doubles),
-  one that is a little slower one more (2x), so a server with parallel
-  capacity is used within a few round trips (a batch of 160 against a
-  parallel server 40 ms away goes 1, 4, 16, 64, then the rest, at a time).
+  latency. An answer that comes back as fast as unloaded (within
+  :data:`RAMP_CLEAN`) shows that the server serves the load it was sent at
+  (how many submissions were in flight then) without queueing, so the limit
+  rises to :data:`RAMP_FACTOR` times that load (2x for an answer a little
+  slower; 3x after the first answer): 4x per round trip, where TCP's slow
+  start doubles. A server with parallel capacity is used within a few round
+  trips (a batch of 160 against a parallel server 40 ms away goes 1, 3, 12,
+  48, then the rest, at a time, as fast as 32 at a time).
   The first answer well above the no-load latency (:data:`RAMP_TOLERANCE`)
   ends the ramp-up at the concurrency that answer says the server sustains
   (``load * no-load latency / latency``, rounded up): against a server that
@@ -58,11 +60,13 @@ __all__ = [
 
 logger = logging.getLogger("aioflowserv")
 
-FIRST_STEP = 3
-"""Submissions let out by the answer to the first one (which goes alone)."""
+RAMP_FACTOR = 4
+"""During the ramp-up, an answer as fast as unloaded raises the limit to this multiple of
+the load it was sent at (the load the server just proved it serves): 4x per round trip."""
 
-RAMP_GROWTH = 3
-"""Submissions let out per answer as fast as unloaded, during the ramp-up (x4 per round)."""
+FIRST_FACTOR = 3
+"""The same for an answer to a submission that went alone (the first one): a server that
+works one start at a time sees at most three at once."""
 
 RAMP_CLEAN = 1.2
 """An answer within this multiple of the no-load latency counts as unloaded."""
@@ -70,13 +74,13 @@ RAMP_CLEAN = 1.2
 RAMP_TOLERANCE = 1.5
 """An answer slower than this multiple of the no-load latency ends the ramp-up."""
 
-MIN_WINDOW = 5
+MIN_WINDOW = 8
 """The fewest answers a steady-state measurement of the rate is made of."""
 
 MAX_HOLD = 8
 """The most windows the limiter stays at one limit before trying another."""
 
-ACCEPT_UP = 0.3
+ACCEPT_UP = 0.5
 """A step up is kept if the rate grows by this share of what the step could give at best."""
 
 
@@ -203,20 +207,18 @@ class AdaptiveLimit(Limit):
     def _ramp(self, sample: Sample) -> None:
         assert self._no_load is not None
         if sample.latency <= RAMP_TOLERANCE * self._no_load:
-            if sample.load == 1 and sample.sent_limit == 1:
-                growth = FIRST_STEP
-            elif sample.latency <= RAMP_CLEAN * self._no_load:
-                growth = RAMP_GROWTH
-            else:
-                growth = 1
-            self._move(min(self.cap, self._level + growth), "ramping up")
+            clean = sample.latency <= RAMP_CLEAN * self._no_load
+            factor = FIRST_FACTOR if sample.load == 1 else RAMP_FACTOR if clean else 2
+            proven = sample.load * factor
+            self._move(min(self.cap, max(self._level, proven)), "ramping up")
             if self._limit < self.cap:
                 return
             sustained = float(self.cap)
         else:
             sustained = sample.load * self._no_load / sample.latency
         self.ramping = False
-        self._move(max(1.0, min(float(self.cap), math.ceil(sustained))), "ramp-up ended")
+        sustained = math.ceil(sustained - 1e-6)  # rounded up (but 1.0000001 is 1)
+        self._move(max(1.0, min(float(self.cap), sustained)), "ramp-up ended")
 
     def _climb(self, rate: float) -> None:
         """One window measured at the current limit: step back, hold, or try a step up."""

@@ -5,6 +5,8 @@ nothing starts until a test asks for one:
 
 - ``flowserv_server`` (session): a :class:`aioflowserv.testing.FlowservServer`
   with the ``sleeper`` and ``types`` workflows, on a free 127.0.0.1 port;
+- ``flowserv_production_server`` (session): the same, in the shape a deployment
+  uses: gunicorn with 2 sync workers over a PostgreSQL of its own;
 - ``flowserv_user``: a fresh, logged-in user (``id``, ``username``,
   ``password``, ``token``);
 - ``flowserv_workflow_id``: the workflow of ``flowserv_group``, ``"sleeper"``
@@ -36,6 +38,7 @@ from .testing import FlowservServer
 __all__ = [
     "flowserv_client",
     "flowserv_group",
+    "flowserv_production_server",
     "flowserv_server",
     "flowserv_sync_client",
     "flowserv_user",
@@ -47,6 +50,13 @@ __all__ = [
 def flowserv_server() -> Iterator[FlowservServer]:
     """A real flowServ server for the test session (started on first use)."""
     with FlowservServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def flowserv_production_server() -> Iterator[FlowservServer]:
+    """A server shaped as deployed: gunicorn (2 sync workers) over PostgreSQL (on first use)."""
+    with FlowservServer(workers=2, database="postgresql") as server:
         yield server
 
 
