@@ -34,11 +34,23 @@ async def start(fake: FakeFlowserv, group: str, batch: list[dict[str, Any]], pat
         return await wf.start_runs(batch, manifest=path, **options)
 
 
+async def recorded(fake: FakeFlowserv, tmp_path: Path) -> tuple[Path, str, afs.RunBatch]:
+    """A whole batch started one at a time with a manifest: (manifest, group, runs)."""
+    path = tmp_path / "batch.jsonl"
+    group = fake.add_group()
+    return path, group, await start(fake, group, BATCH, path, concurrency=1)
+
+
+def keep(path: Path, drop: Any) -> None:
+    """Rewrite a manifest without the records for which ``drop(record)`` is true."""
+    kept = [r for r in records(path) if not drop(r)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
 async def test_a_manifest_records_a_header_then_each_intent_before_its_run(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    runs = await start(fake, fake.add_group(), BATCH, path, concurrency=1)
+    path, _, runs = await recorded(fake, tmp_path)
     header, *rest = records(path)
     assert header["manifest"] == "aioflowserv"
     assert header["count"] == len(BATCH)
@@ -52,9 +64,7 @@ async def test_a_manifest_records_a_header_then_each_intent_before_its_run(
 async def test_a_rerun_of_a_finished_batch_starts_nothing_and_returns_its_runs_in_order(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path)
+    path, group, first = await recorded(fake, tmp_path)
     again = await start(fake, group, BATCH, path)
     assert [run.run_id for run in again] == [run.run_id for run in first]
     assert len(fake.runs) == len(BATCH)
@@ -63,11 +73,8 @@ async def test_a_rerun_of_a_finished_batch_starts_nothing_and_returns_its_runs_i
 async def test_a_rerun_starts_only_the_argument_sets_without_a_run(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path, concurrency=1)
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:5]))  # header, then #0 and #1 with their runs
+    path, group, first = await recorded(fake, tmp_path)
+    keep(path, lambda record: record.get("index", 0) > 1)  # the header, #0 and #1 stay
     runs = await start(fake, group, BATCH, path)
     assert [run.run_id for run in runs[:2]] == [run.run_id for run in first[:2]]
     assert len(fake.runs) == 2 * len(BATCH) - 2
@@ -77,27 +84,21 @@ async def test_a_rerun_starts_only_the_argument_sets_without_a_run(
 async def test_an_intent_without_a_run_is_matched_by_its_arguments_not_started_again(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path, concurrency=1)
-    kept = [r for r in records(path) if not ("run_id" in r and r["index"] in (1, 3))]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))  # died after sending #1, #3
+    path, group, first = await recorded(fake, tmp_path)
+    keep(path, lambda r: "run_id" in r and r["index"] in (1, 3))  # died after sending #1, #3
     runs = await start(fake, group, BATCH, path)
     assert [run.run_id for run in runs] == [run.run_id for run in first]
     assert len(fake.runs) == len(BATCH)
-    recorded = {r["index"]: r["run_id"] for r in records(path) if "run_id" in r}
-    assert recorded == {index: run.run_id for index, run in enumerate(first)}
+    run_ids = {r["index"]: r["run_id"] for r in records(path) if "run_id" in r}
+    assert run_ids == {index: run.run_id for index, run in enumerate(first)}
 
 
 async def test_an_intent_whose_start_never_arrived_is_started(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path, concurrency=1)
+    path, group, first = await recorded(fake, tmp_path)
     fake.delete(first[4].run_id)  # as if the start of #4 never reached the server
-    kept = [r for r in records(path) if not ("run_id" in r and r["index"] == 4)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    keep(path, lambda r: "run_id" in r and r["index"] == 4)
     runs = await start(fake, group, BATCH, path)
     assert [run.run_id for run in runs[:4]] == [run.run_id for run in first[:4]]
     assert runs[4].run_id not in {run.run_id for run in first}
@@ -108,9 +109,7 @@ async def test_an_intent_whose_start_never_arrived_is_started(
 async def test_a_partial_last_line_is_dropped_and_the_manifest_goes_on(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path, concurrency=1)
+    path, group, first = await recorded(fake, tmp_path)
     whole = path.read_text()
     path.write_text(whole[: whole.rindex('{"index"')] + '{"index": 4, "run_')
     runs = await start(fake, group, BATCH, path)
@@ -129,9 +128,7 @@ async def test_a_partial_last_line_is_dropped_and_the_manifest_goes_on(
 async def test_a_manifest_of_other_arguments_is_refused_before_any_request(
     fake: FakeFlowserv, tmp_path: Path, other: list[dict[str, Any]]
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    await start(fake, group, BATCH, path)
+    path, group, _ = await recorded(fake, tmp_path)
     before = path.read_text()
     async with client_for(fake) as fs:
         wf = await fs.workflow("sleeper", group)
@@ -145,8 +142,7 @@ async def test_a_manifest_of_other_arguments_is_refused_before_any_request(
 
 
 async def test_a_manifest_of_another_group_is_refused(fake: FakeFlowserv, tmp_path: Path) -> None:
-    path = tmp_path / "batch.jsonl"
-    await start(fake, fake.add_group(), BATCH, path)
+    path, _, _ = await recorded(fake, tmp_path)
     with pytest.raises(afs.InvalidArgumentError) as caught:
         await start(fake, fake.add_group(), BATCH, path)
     assert caught.value.parameter == "manifest"
@@ -171,9 +167,7 @@ async def test_a_file_that_is_no_manifest_is_refused(
 async def test_a_run_the_manifest_names_that_is_gone_stands_as_its_error(
     fake: FakeFlowserv, tmp_path: Path
 ) -> None:
-    path = tmp_path / "batch.jsonl"
-    group = fake.add_group()
-    first = await start(fake, group, BATCH, path)
+    path, group, first = await recorded(fake, tmp_path)
     fake.delete(first[2].run_id)
     runs = await start(fake, group, BATCH, path, return_exceptions=True)
     assert isinstance(runs[2], afs.NotFoundError)

@@ -64,6 +64,22 @@ async def with_task_cancel(call: Awaitable[Any]) -> Any:
     return await task
 
 
+async def cancelled(
+    fake: FakeFlowserv,
+    caplog: pytest.LogCaptureFixture,
+    cancel: Cancel,
+    raised: type[BaseException],
+    call: Callable[[afs.AsyncWorkflow, Callable[[afs.Run], None]], Awaitable[Any]],
+) -> list[afs.Run]:
+    """Cancel ``call`` with an idiom (expecting ``raised``); the runs its ``on_change`` saw."""
+    seen: list[afs.Run] = []
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        with caplog.at_level(logging.WARNING, "aioflowserv"), pytest.raises(raised):
+            await cancel(call(wf, seen.append))
+    return seen
+
+
 IDIOMS = pytest.mark.parametrize(
     ("cancel", "raised"),
     [(with_wait_for, TimeoutError), (with_timeout, TimeoutError),
@@ -77,11 +93,9 @@ async def test_a_start_run_cancelled_natively_hands_its_run_to_on_change_and_a_w
     fake: FakeFlowserv, caplog: pytest.LogCaptureFixture, cancel: Cancel,
     raised: type[BaseException],
 ) -> None:
-    seen: list[afs.Run] = []
-    async with client_for(fake) as fs:
-        wf = await fs.workflow("sleeper", fake.add_group())
-        with caplog.at_level(logging.WARNING, "aioflowserv"), pytest.raises(raised):
-            await cancel(wf.start_run({"sleep": 5}, on_change=seen.append))
+    seen = await cancelled(
+        fake, caplog, cancel, raised, lambda wf, note: wf.start_run({"sleep": 5}, on_change=note)
+    )
     (run_id,) = fake.runs
     assert [run.run_id for run in seen] == [run_id]
     assert any(run_id in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
@@ -92,12 +106,11 @@ async def test_a_batch_cancelled_natively_hands_every_run_it_made_to_on_change(
     fake: FakeFlowserv, caplog: pytest.LogCaptureFixture, cancel: Cancel,
     raised: type[BaseException],
 ) -> None:
-    seen: list[afs.Run] = []
-    async with client_for(fake) as fs:
-        wf = await fs.workflow("sleeper", fake.add_group())
-        batch = [{"sleep": 5, "greeting": f"hi {n}"} for n in range(6)]
-        with caplog.at_level(logging.WARNING, "aioflowserv"), pytest.raises(raised):
-            await cancel(wf.start_runs(batch, concurrency=3, on_change=seen.append))
+    batch = [{"sleep": 5, "greeting": f"hi {n}"} for n in range(6)]
+    seen = await cancelled(
+        fake, caplog, cancel, raised,
+        lambda wf, note: wf.start_runs(batch, concurrency=3, on_change=note),
+    )
     assert len(fake.runs) == 3  # the starts in flight were answered, the rest never sent
     assert {run.run_id for run in seen} == set(fake.runs)
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)

@@ -31,6 +31,7 @@ import attrs
 import httpx
 
 from ..testing import FlowservServer, FlowservServerError, find_server_python
+from ..testing._server import process_alive
 from .config import state_dir
 from .output import CLIError, ExitCode
 
@@ -108,20 +109,12 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():  # Linux: guard against zombies and reused process ids
-        with contextlib.suppress(OSError, IndexError):
-            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-            cmdline = proc.joinpath("cmdline").read_bytes()
-            if cmdline:  # empty while a new process is still being set up
-                return b"aioflowserv" in cmdline
+    with contextlib.suppress(OSError):  # Linux: guard against reused process ids
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if cmdline:  # empty while a new process is still being set up
+            return b"aioflowserv" in cmdline
     return True
 
 

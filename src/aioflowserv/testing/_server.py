@@ -55,6 +55,7 @@ __all__ = [
     "ensure_server_venv",
     "find_server_python",
     "free_port",
+    "process_alive",
     "template_path",
 ]
 
@@ -168,8 +169,8 @@ def _has_server(python: Path) -> bool:
     return check.returncode == 0
 
 
-def _alive(pid: int) -> bool:
-    """True while a process exists (and is no zombie)."""
+def process_alive(pid: int) -> bool:
+    """True while a process exists (and is no zombie: nobody may reap a daemon's exit soon)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -417,9 +418,9 @@ class FlowservServer:
         except (ProcessLookupError, PermissionError):
             return
         deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and process_alive(pid):
             time.sleep(0.05)
-        if _alive(pid):
+        if process_alive(pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGQUIT)  # immediate shutdown
 
