@@ -25,11 +25,13 @@ limit can follow what raises that rate and leave what only adds waiting:
   quarter, at least one); the step stays while the rate at the higher limit
   is :data:`ACCEPT_UP` of the gain the extra concurrency could give at best,
   checked again after every window, else the limit steps back and waits twice
-  as long (up to :data:`MAX_HOLD` windows) before it tries again. So the limit
-  stays at the smallest one that gives the server's best rate: against a
-  server that works one start at a time, more concurrency only adds latency
-  (and on flowServ 0.8.1 longer starts let its race leave runs RUNNING for
-  good).
+  as long (up to :data:`MAX_HOLD` windows) before it tries again. Where the
+  ramp-up ended above one (it may have judged from a first answer slowed by a
+  cold server or a new connection), the limit first steps down while the rate
+  stays within :data:`ACCEPT_DOWN` of the one above. So the limit stays at the
+  smallest one that gives the server's best rate: against a server that works
+  one start at a time, more concurrency only adds latency (and on flowServ
+  0.8.1 longer starts let its race leave runs RUNNING for good).
 - **Back-off.** An answer 429 or 503, a gateway error or a connection error
   halves the limit (once per window), as TCP and botocore's adaptive retry
   mode do on a loss or a throttle.
@@ -82,6 +84,9 @@ MAX_HOLD = 8
 
 ACCEPT_UP = 0.5
 """A step up is kept if the rate grows by this share of what the step could give at best."""
+
+ACCEPT_DOWN = 0.9
+"""A step down is kept if the rate stays at least this share of the rate above it."""
 
 
 @attrs.frozen
@@ -173,6 +178,8 @@ class AdaptiveLimit(Limit):
         self._window: list[Sample] = []
         self._rates: dict[int, float] = {}
         self._came_from: dict[int, int] = {}
+        self._went_down_from: dict[int, int] = {}
+        self._descend = False
         self._trying = False
         self._hold = 2
         self._held = 0
@@ -185,6 +192,8 @@ class AdaptiveLimit(Limit):
     @property
     def settled(self) -> int:
         """The limit the batch settled on: the one before a step it is still trying."""
+        if self._limit in self._went_down_from:
+            return self._went_down_from[self._limit]
         if self._trying:
             return self._came_from.get(self._limit, self._limit)
         return self._limit
@@ -213,18 +222,39 @@ class AdaptiveLimit(Limit):
             self._move(min(self.cap, max(self._level, proven)), "ramping up")
             if self._limit < self.cap:
                 return
-            sustained = float(self.cap)
-        else:
-            sustained = sample.load * self._no_load / sample.latency
+            self.ramping = False
+            return
+        sustained = sample.load * self._no_load / sample.latency
         self.ramping = False
         sustained = math.ceil(sustained - 1e-6)  # rounded up (but 1.0000001 is 1)
         self._move(max(1.0, min(float(self.cap), sustained)), "ramp-up ended")
+        self._descend = self._limit > 1  # the ramp-up may have judged from a slow first answer
+
+    def _step_down(self, level: int) -> None:
+        """Try one step below ``level``: kept if the rate stays nearly the same there."""
+        lower = level - max(1, level // 4)
+        self._went_down_from[lower] = level
+        self._move(float(lower), "trying lower")
 
     def _climb(self, rate: float) -> None:
         """One window measured at the current limit: step back, hold, or try a step up."""
         level = self._limit
         known = self._rates.get(level)
         self._rates[level] = rate if known is None else (known + rate) / 2
+        upper = self._went_down_from.pop(level, None)
+        if upper is not None:  # judging a step down
+            if self._rates[level] >= ACCEPT_DOWN * self._rates[upper]:
+                if level > 1:
+                    self._step_down(level)
+                return
+            self._came_from[upper] = level  # from now on, upper is checked against this
+            self._move(float(upper), f"{level} is slower ({self._rates[level]:.1f}/s, "
+                       f"{self._rates[upper]:.1f}/s at {upper})")
+            return
+        if self._descend:
+            self._descend = False
+            self._step_down(level)
+            return
         lower = self._came_from.get(level)
         if lower is not None and lower in self._rates and not self._pays(level, lower):
             self._hold = min(MAX_HOLD, self._hold * 2)
@@ -257,6 +287,8 @@ class AdaptiveLimit(Limit):
             return  # sent before the last change: that change already reacted
         self.ramping = False
         self._trying = False
+        self._descend = False
+        self._went_down_from.clear()
         self._window = []
         self._hold = min(MAX_HOLD, self._hold * 2)
         self._move(max(1.0, self._level / 2), "server pushed back")

@@ -99,6 +99,18 @@ def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
     assert limit.limit <= 2
 
 
+def test_a_ramp_up_misled_by_a_slow_first_answer_comes_back_down() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.15, load=1)  # a cold server: the first start is slow
+    answered(limit, 0.10, load=2)  # looks unloaded next to it
+    answered(limit, 0.40, load=8)  # but the server works one start at a time (50 ms each)
+    assert not limit.ramping
+    assert limit.limit == 2
+    for _ in range(40):
+        answered(limit, 0.05 * limit.limit)
+    assert limit.settled == 1
+
+
 def test_a_step_up_that_raises_the_rate_stays() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05, load=1)
