@@ -7,18 +7,25 @@ law the server then serves ``load / latency`` submissions per second, so the
 limit can follow what raises that rate and leave what only adds waiting:
 
 - **Ramp-up.** The first submission goes alone; its latency is the no-load
-  latency. An answer that comes back as fast as unloaded (within
-  :data:`RAMP_CLEAN`) shows that the server serves the load it was sent at
-  (how many submissions were in flight then) without queueing, so the limit
-  rises to :data:`RAMP_FACTOR` times that load (2x for an answer a little
-  slower; 3x after the first answer): 4x per round trip, where TCP's slow
-  start doubles. A server with parallel capacity is used within a few round
-  trips (a batch of 160 against a parallel server 40 ms away goes 1, 3, 12,
-  48, then the rest, at a time, as fast as 32 at a time).
-  The first answer well above the no-load latency (:data:`RAMP_TOLERANCE`)
-  ends the ramp-up at the concurrency that answer says the server sustains
-  (``load * no-load latency / latency``, rounded up): against a server that
-  works one start at a time, the ramp-up does not get past the first four.
+  latency. Then the limit moves by rounds: once half of the answers to the
+  submissions sent at the current limit are in (all of them, up to four),
+  their median is compared
+  with the no-load latency (a median, so that one answer held up by a pause
+  on the client does not decide). A round as fast as unloaded (within
+  :data:`RAMP_CLEAN`) shows that the server serves that load without
+  queueing, and the limit rises to :data:`RAMP_FACTOR` times the load (2x for
+  a round a little slower): 4x per round trip, where TCP's slow start
+  doubles. A server with parallel capacity is used within a few round trips
+  (a batch of 160 against a parallel server 40 ms away goes 1, 3, 12, 48,
+  then the rest, at a time: as fast as 32 at a time). A round well above the
+  no-load latency (:data:`RAMP_TOLERANCE`) ends the ramp-up at the
+  concurrency it says the server sustains (``load * no-load latency /
+  latency``, rounded up), or at the last limit whose round was as fast as
+  unloaded, if that is higher. A round faster than the first answer (:data:`COLD`)
+  shows the first was slowed by something else, a cold server or a new
+  connection; its latency becomes the no-load latency and the limit only
+  doubles. Against a server that works one start at a time, the ramp-up ends
+  after the third submission.
 - **Steady state: hill climbing on the rate.** The rate is measured over
   windows of submissions sent at the current limit (:data:`MIN_WINDOW`
   answers at least). After a few windows the limiter tries a step up (by a
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 
 import anyio
 import anyio.lowlevel
@@ -63,18 +71,22 @@ __all__ = [
 logger = logging.getLogger("aioflowserv")
 
 RAMP_FACTOR = 4
-"""During the ramp-up, an answer as fast as unloaded raises the limit to this multiple of
-the load it was sent at (the load the server just proved it serves): 4x per round trip."""
+"""During the ramp-up, a round answered as fast as unloaded raises the limit to this
+multiple of the load it was sent at (the load the server just proved it serves)."""
 
 FIRST_FACTOR = 3
-"""The same for an answer to a submission that went alone (the first one): a server that
-works one start at a time sees at most three at once."""
+"""The limit after the answer to the first submission, which went alone: a server that works
+one start at a time sees at most three at once."""
 
 RAMP_CLEAN = 1.2
-"""An answer within this multiple of the no-load latency counts as unloaded."""
+"""A round whose median answer is within this multiple of the no-load latency is unloaded."""
 
 RAMP_TOLERANCE = 1.5
-"""An answer slower than this multiple of the no-load latency ends the ramp-up."""
+"""A round slower than this multiple of the no-load latency ends the ramp-up."""
+
+COLD = 0.8
+"""A round faster than this multiple of the first answer shows that the first answer was
+slowed by something else (a cold server, a new connection): it is the no-load latency then."""
 
 MIN_WINDOW = 8
 """The fewest answers a steady-state measurement of the rate is made of."""
@@ -82,7 +94,7 @@ MIN_WINDOW = 8
 MAX_HOLD = 8
 """The most windows the limiter stays at one limit before trying another."""
 
-ACCEPT_UP = 0.5
+ACCEPT_UP = 0.3
 """A step up is kept if the rate grows by this share of what the step could give at best."""
 
 ACCEPT_DOWN = 0.9
@@ -174,7 +186,9 @@ class AdaptiveLimit(Limit):
         self.ramping = True
         self.changes = 0
         self._level = 1.0
-        self._no_load: float | None = None
+        self._base: float | None = None
+        self._round: list[Sample] = []
+        self._proven = 1
         self._window: list[Sample] = []
         self._rates: dict[int, float] = {}
         self._came_from: dict[int, int] = {}
@@ -203,8 +217,6 @@ class AdaptiveLimit(Limit):
         if sample.congested:
             self._back_off(sample)
             return
-        if self._no_load is None or sample.latency < self._no_load:
-            self._no_load = sample.latency
         if self.ramping:
             self._ramp(sample)
         elif sample.sent_limit == self._limit:
@@ -214,21 +226,38 @@ class AdaptiveLimit(Limit):
                 self._window = []
 
     def _ramp(self, sample: Sample) -> None:
-        assert self._no_load is not None
-        if sample.latency <= RAMP_TOLERANCE * self._no_load:
-            clean = sample.latency <= RAMP_CLEAN * self._no_load
-            factor = FIRST_FACTOR if sample.load == 1 else RAMP_FACTOR if clean else 2
-            proven = sample.load * factor
-            self._move(min(self.cap, max(self._level, proven)), "ramping up")
-            if self._limit < self.cap:
-                return
-            self.ramping = False
+        """Collect a round of answers sent at the current limit; judge it by its median."""
+        if sample.sent_limit != self._limit:
+            return  # sent before the last step: the step was judged without it
+        self._round.append(sample)
+        if len(self._round) < (self._limit if self._limit <= 4 else (self._limit + 1) // 2):
             return
-        sustained = sample.load * self._no_load / sample.latency
-        self.ramping = False
-        sustained = math.ceil(sustained - 1e-6)  # rounded up (but 1.0000001 is 1)
-        self._move(max(1.0, min(float(self.cap), sustained)), "ramp-up ended")
-        self._descend = self._limit > 1  # the ramp-up may have judged from a slow first answer
+        answers, self._round = self._round, []
+        latency = statistics.median(s.latency for s in answers)
+        load = self._limit  # what went out together, and came back this fast
+        if self._base is None:  # the first submission, alone
+            self._base = latency
+            self._move(float(FIRST_FACTOR), "ramping up")
+            return
+        if latency < COLD * self._base:  # faster under load than alone: the first was slow
+            self._base = latency
+            factor = 2
+        elif latency <= RAMP_CLEAN * self._base:
+            self._proven = load
+            factor = RAMP_FACTOR
+        elif latency <= RAMP_TOLERANCE * self._base:
+            factor = 2
+        else:
+            self.ramping = False
+            sustained = statistics.median(s.load for s in answers) * self._base / latency
+            sustained = max(self._proven, math.ceil(sustained - 1e-6))  # (1.0000001 is 1)
+            self._move(max(1.0, min(float(self.cap), sustained)), "ramp-up ended")
+            self._descend = self._limit > 1  # the first answer may have misled the ramp-up
+            return
+        self._base = min(self._base, latency)
+        self._move(min(self.cap, max(self._level, load * factor)), "ramping up")
+        if self._limit >= self.cap:
+            self.ramping = False
 
     def _step_down(self, level: int) -> None:
         """Try one step below ``level``: kept if the rate stays nearly the same there."""

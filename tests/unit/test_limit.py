@@ -29,6 +29,13 @@ def answered(limit: AdaptiveLimit, latency: float, *, load: int | None = None) -
     limit.observe(Sample(load or limit.limit, limit.limit, latency))
 
 
+def a_round(limit: AdaptiveLimit, *latencies: float) -> None:
+    """Answers to submissions sent together at the current limit."""
+    sent = limit.limit
+    for latency in latencies:
+        limit.observe(Sample(sent, sent, latency))
+
+
 def test_the_first_submission_goes_alone_and_its_answer_lets_more_out() -> None:
     limit = AdaptiveLimit()
     assert limit.limit == 1
@@ -37,19 +44,19 @@ def test_the_first_submission_goes_alone_and_its_answer_lets_more_out() -> None:
     assert limit.ramping
 
 
-def test_the_ramp_up_grows_with_the_load_the_server_answered_unloaded() -> None:
+def test_rounds_answered_as_fast_as_unloaded_grow_the_limit_fourfold() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.05, load=1)
-    answered(limit, 0.05, load=1)  # sent alone: it proves nothing new
-    assert limit.limit == FIRST_FACTOR
-    answered(limit, 0.05, load=3)
-    assert limit.limit == 3 * RAMP_FACTOR
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR
+    a_round(limit, *[0.05] * (limit.limit // 2))  # half of a larger round decides
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
 
 
 def test_answers_as_fast_as_unloaded_grow_the_limit_up_to_the_cap_and_never_past_it() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05, load=1)
-    for _ in range(200):
+    for _ in range(400):
         answered(limit, 0.05)
     assert limit.limit == AUTO_MAX_CONCURRENCY
     assert not limit.ramping
@@ -63,19 +70,34 @@ def test_a_smaller_cap_is_kept_too() -> None:
     assert limit.limit == 10
 
 
-def test_a_slow_answer_ends_the_ramp_up_at_what_the_server_sustains() -> None:
+def test_a_slow_round_ends_the_ramp_up_at_what_the_server_sustains() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.05, load=1)
-    answered(limit, 0.15, load=3)  # 3 in flight, each 3x slower: the server does one at a time
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)  # 3 in flight, each 3x slower: one at a time
     assert not limit.ramping
     assert limit.limit == 1
 
 
+def test_one_slow_answer_does_not_end_the_ramp_up() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
+    a_round(limit, 0.50, *[0.05] * 5)  # one answer held up by a pause on the client
+    assert limit.ramping
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
+
+
+def test_a_round_faster_than_the_first_answer_only_doubles_the_limit() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.15)  # a cold server, or a new connection
+    a_round(limit, 0.10, 0.10, 0.10)
+    assert limit.limit == 2 * FIRST_FACTOR
+
+
 def test_a_push_back_halves_the_limit_once_per_change() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.05, load=1)
-    for _ in range(6):
-        answered(limit, 0.05)
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
     before = limit.limit
     sent_at = limit.limit
     limit.observe(Sample(sent_at, sent_at, 0.05, congested=True))
@@ -87,8 +109,8 @@ def test_a_push_back_halves_the_limit_once_per_change() -> None:
 
 def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.05, load=1)
-    answered(limit, 0.15, load=3)
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)
     assert limit.limit == 1
     tried = set()
     for _ in range(60):  # a server that works one at a time: latency grows with the load
@@ -101,20 +123,20 @@ def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
 
 def test_a_ramp_up_misled_by_a_slow_first_answer_comes_back_down() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.15, load=1)  # a cold server: the first start is slow
-    answered(limit, 0.10, load=2)  # looks unloaded next to it
-    answered(limit, 0.40, load=8)  # but the server works one start at a time (50 ms each)
+    answered(limit, 0.30)  # a cold server: the first start is slow
+    a_round(limit, 0.15, 0.15, 0.15)  # 3 at 50 ms each, one after the other: faster than that
+    a_round(limit, 0.30, 0.30, 0.30)  # 6 of them take twice as long
     assert not limit.ramping
-    assert limit.limit == 2
-    for _ in range(40):
+    assert limit.limit == 3
+    for _ in range(60):
         answered(limit, 0.05 * limit.limit)
     assert limit.settled == 1
 
 
 def test_a_step_up_that_raises_the_rate_stays() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.05, load=1)
-    answered(limit, 0.15, load=3)
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)
     assert limit.limit == 1
     for _ in range(60):  # from now on the server answers as fast at any load
         answered(limit, 0.05)

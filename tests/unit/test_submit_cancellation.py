@@ -167,3 +167,23 @@ async def test_an_unanswered_start_cancelled_natively_is_resolved_before_the_cli
         await fs.aclose()
     assert [run.run_id for run in seen] == ["r7"]
     assert any("r7" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+async def test_an_upload_cancelled_natively_is_answered_and_named_in_a_warning(
+    api: respx.MockRouter, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(SLOW_START)
+        return httpx.Response(201, json={"id": "f7", "name": "names"})
+
+    upload = api.post("/uploads/g1/files").mock(side_effect=slow)
+    start = api.post("/groups/g1/runs").respond(201, json=run_doc())
+    async with afs.AsyncFlowserv(
+        BASE, token=TOKEN, transport=httpx.MockTransport(api.async_handler)
+    ) as fs:
+        wf = await load_workflow(api, fs, "sleeper", SLEEPER_PARAMETERS)
+        with caplog.at_level(logging.WARNING, "aioflowserv"), pytest.raises(TimeoutError):
+            await asyncio.wait_for(wf.start_run({"names": b"Ada\n"}), SLOW_START / 2)
+    assert upload.call_count == 1
+    assert start.call_count == 0
+    assert any("f7" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
