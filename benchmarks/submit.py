@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=80, help="runs per batch on the real servers")
     parser.add_argument("--fake-runs", type=int, default=160, help="runs per batch on the fake")
     parser.add_argument("--rounds", type=int, default=4, help="batches per variant (real servers)")
-    parser.add_argument("--fake-rounds", type=int, default=5, help="batches per variant (fake)")
+    parser.add_argument("--fake-rounds", type=int, default=10, help="batches per variant (fake)")
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds a batch's runs may take to end before they count as stuck")
     args = parser.parse_args()

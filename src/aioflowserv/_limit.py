@@ -34,8 +34,8 @@ limit can follow what raises that rate and leave what only adds waiting:
   checked again after every window, else the limit steps back and waits twice
   as long (up to :data:`MAX_HOLD` windows) before it tries again. Where the
   ramp-up ended above one (it may have judged from a first answer slowed by a
-  cold server or a new connection), the limit first steps down while the rate
-  stays within :data:`ACCEPT_DOWN` of the one above. So the limit stays at the
+  cold server or a new connection), the limit first steps down while the
+  higher limit does not pay by the same measure. So the limit stays at the
   smallest one that gives the server's best rate: against a server that works
   one start at a time, more concurrency only adds latency (and on flowServ
   0.8.1 longer starts let its race leave runs RUNNING for good).
@@ -94,11 +94,9 @@ MIN_WINDOW = 8
 MAX_HOLD = 8
 """The most windows the limiter stays at one limit before trying another."""
 
-ACCEPT_UP = 0.3
-"""A step up is kept if the rate grows by this share of what the step could give at best."""
-
-ACCEPT_DOWN = 0.9
-"""A step down is kept if the rate stays at least this share of the rate above it."""
+ACCEPT_UP = 0.15
+"""A higher limit pays if its rate is higher by this share of what the extra concurrency
+could give at best (for one more on top of one: 15 %); else the lower limit is kept."""
 
 
 @attrs.frozen
@@ -272,7 +270,7 @@ class AdaptiveLimit(Limit):
         self._rates[level] = rate if known is None else (known + rate) / 2
         upper = self._went_down_from.pop(level, None)
         if upper is not None:  # judging a step down
-            if self._rates[level] >= ACCEPT_DOWN * self._rates[upper]:
+            if not self._pays(upper, level):
                 if level > 1:
                     self._step_down(level)
                 return
