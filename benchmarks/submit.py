@@ -13,9 +13,11 @@ Variants: ``loop`` (``for args in batch: await wf.start_run(args)``),
 ``start_runs(concurrency=N)`` for N in 1, 2, 4, 8, 16, 32, and
 ``start_runs(concurrency="auto")``. Each batch is ``--runs`` runs of
 ``sleep=1`` (160 on the fake) through a fresh client, as a script would, into
-a fresh server: flowServ 0.8.1 slows down as runs pile up in one server (to a
-quarter after a thousand runs here), which would otherwise decide the
-comparison. The variants take turns, the order rotating every round, so that
+a fresh server, warmed up by one run start in another group: flowServ 0.8.1
+slows down as runs pile up in one server (to a quarter after a thousand runs
+here), which would otherwise decide the comparison, and its very first run
+start is several times slower than the next ones, which a server in use has
+long behind it. The variants take turns, the order rotating every round, so that
 other load on the machine hits them alike. Throughput is runs started per
 second of submission, summed over a variant's batches. On the real servers
 each batch is followed until its runs ended (with a deadline); runs still
@@ -87,6 +89,8 @@ def real_batch(shape: dict[str, Any], variant: str, count: int, settle: float) -
 
         async def go() -> dict[str, Any]:
             async with afs.AsyncFlowserv(server.url, token=token) as fs:
+                warm_up = await fs.workflow("sleeper", (await fs.create_group("sleeper", "w")).id)
+                await warm_up.start_run({"sleep": 0.5}, poll_interval=0.2, timeout=30)
                 group = (await fs.create_group("sleeper", variant)).id
                 outcome = await submit(fs, group, variant, count)
                 outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
