@@ -6,7 +6,10 @@ VENV := .venv
 SERVER_VENV := .venv-server
 PY := $(VENV)/bin/python
 SERVER_PY := $(SERVER_VENV)/bin/python
-SERVER_PINS := flowserv-core==0.8.1 rob-flask==0.6.0 Flask==2.0.3 Werkzeug==2.0.3
+# flowServ's server (the only versions that work together), then what the production
+# shape needs (gunicorn over a PostgreSQL of its own): keep in step with testing.SERVER_PINS.
+SERVER_PINS := flowserv-core==0.8.1 rob-flask==0.6.0 Flask==2.0.3 Werkzeug==2.0.3 \
+	gunicorn==27.0.1 psycopg2-binary==2.9.13 pgserver==0.1.4
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 # The tests, the demo and the benchmarks find the real server's interpreter here.
@@ -27,8 +30,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[cli]' --group dev
 	touch $@
 
-$(SERVER_VENV)/.installed:
-	$(PYTHON) -m venv $(SERVER_VENV)
+# Depends on this Makefile, so that an existing server venv gets new pins.
+$(SERVER_VENV)/.installed: Makefile
+	test -x $(SERVER_PY) || $(PYTHON) -m venv $(SERVER_VENV)
 	$(SERVER_PY) -m pip install $(PIP_FLAGS) --upgrade pip
 	$(SERVER_PY) -m pip install $(PIP_FLAGS) $(SERVER_PINS)
 	touch $@

@@ -4,7 +4,9 @@
 Each benchmark runs as its own process, prints its table and writes
 ``benchmarks/results/<name>.json``; this script collects those files. The
 scale benchmark takes about a minute, batch (a real flowServ server, 1,200
-runs) a few minutes; the figures are ratios against baselines measured in the
+runs) a few minutes, submit (every concurrency and auto on the development
+server, gunicorn + PostgreSQL and a fake; a fresh server per batch) about a
+quarter of an hour; the figures are ratios against baselines measured in the
 same run, so a quiet machine gives the most trustworthy ones.
 """
 
@@ -24,6 +26,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "scale": ["scale.py"],
     "batch": ["batch.py"],
     "downloads": ["downloads.py"],
+    "submit": ["submit.py"],
 }
 
 

@@ -54,6 +54,7 @@ from ._models import (
     User,
     WorkflowInfo,
 )
+from ._submit import RunBatch
 from ._sync import Flowserv, SyncFileHandle, Workflow
 from ._watch import RunRef
 from ._workflow import AsyncWorkflow
@@ -89,6 +90,7 @@ __all__ = [
     "ResultColumn",
     "RetryPolicy",
     "Run",
+    "RunBatch",
     "RunDownload",
     "RunFile",
     "RunInfo",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._errors import APIConnectionError, APITimeoutError, ServerError
 from ._files import FileHandle, open_download
 from ._models import (
     Group,
@@ -32,7 +33,16 @@ from ._transport import HTTPClient, segment
 if TYPE_CHECKING:
     from ._arguments import FileSource
 
-__all__ = ["FlowservAPI"]
+__all__ = ["CANCEL_HANG", "FlowservAPI"]
+
+CANCEL_HANG = (
+    "flowServ 0.8.1 behind gunicorn hangs a cancel that reaches the worker process which "
+    "started the run (the run's pool process ignores the SIGTERM meant to stop it): sync "
+    "workers answer only once gunicorn's worker timeout (30 s by default) kills that worker, "
+    "threaded workers never, and the run may then stay RUNNING. Check the run (poll_run) and "
+    "cancel it again; the fix on the server is in the README, 'Deploying flowServ'"
+)
+"""Added to the error of a cancel that got no (usable) answer: what triggers it, what to do."""
 
 
 def _group(group_id: str) -> str:
@@ -212,9 +222,21 @@ class FlowservAPI:
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel an active run, with an optional reason (kept in its messages)."""
         body = {"reason": reason} if reason is not None else {}
-        return Run.from_json(
-            await self.http.request("PUT", _run(run_id), json_body=body, auth=True)
-        )
+        try:
+            doc = await self.http.request("PUT", _run(run_id), json_body=body, auth=True)
+        except ServerError as exc:
+            raise ServerError(
+                exc.message, status_code=exc.status_code, method=exc.method, path=exc.path,
+                detail=CANCEL_HANG,
+            ) from None
+        except APIConnectionError as exc:
+            if not exc.request_sent:
+                raise
+            kind = APITimeoutError if isinstance(exc, APITimeoutError) else APIConnectionError
+            raise kind(
+                f"{exc}; {CANCEL_HANG}", method=exc.method, path=exc.path, request_sent=True
+            ) from None
+        return Run.from_json(doc)
 
     async def delete_run(self, run_id: str) -> None:
         """Delete a run that is no longer active."""

@@ -68,8 +68,13 @@ class Session:
         return cls(http, api, Submitter(api), Watcher(api, settings))
 
     async def aclose(self) -> None:
-        """End the waits in progress with :class:`ClientClosedError`; close the connections."""
+        """End the waits in progress with :class:`ClientClosedError`; close the connections.
+
+        Run starts still being resolved in the background (their callers were
+        cancelled) are finished first.
+        """
         self.watcher.close(ClientClosedError("the client was closed while waiting"))
+        await self.submitter.aclose()
         await self.http.aclose()
 
 

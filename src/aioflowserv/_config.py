@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "AUTO_MAX_CONCURRENCY",
     "CLEANUP_TIMEOUT",
     "DEFAULT_MAX_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
@@ -77,6 +78,9 @@ CLEANUP_TIMEOUT = 10.0
 """Seconds a clean-up may take once its caller was cancelled (it is shielded from it):
 cancelling runs on the server after a wait with ``cancel_remote`` was cancelled, or
 deleting the uploads of a run start that failed."""
+
+AUTO_MAX_CONCURRENCY = 96
+"""The most submissions of a batch that ``concurrency="auto"`` ever has in flight at once."""
 
 DEFAULT_PROTOCOL = "http"
 DEFAULT_HOST = "localhost"

@@ -172,14 +172,17 @@ class APIStatusError(FlowservError):
     ``status_code`` is the HTTP status and ``message`` the server's own text
     (the ``message`` or ``error`` field of a JSON body, or the text of an HTML
     page). After retries, ``attempts`` and ``elapsed`` tell how many tries
-    took how many seconds.
+    took how many seconds; ``detail``, when given, is the client's
+    explanation, added to the error's text.
     """
 
     def __init__(
-        self, message: str, *, status_code: int, method: str = "", path: str = ""
+        self, message: str, *, status_code: int, method: str = "", path: str = "",
+        detail: str | None = None,
     ) -> None:
         where = f"{method} {path}: " if method else ""
-        super().__init__(f"{where}{status_code} {message}")
+        explained = f": {detail}" if detail else ""
+        super().__init__(f"{where}{status_code} {message}{explained}")
         self.message = message
         self.status_code = status_code
         self.method = method

@@ -236,11 +236,11 @@ def clear_login(profile: str | None = None) -> bool:
     return True
 
 
-def process_alive(pid: int, *, marker: bytes = b"aioflowserv") -> bool:
+def process_alive(pid: int, *, marker: bytes | None = b"aioflowserv") -> bool:
     """True if process ``pid`` exists and (on Linux) runs a command containing ``marker``.
 
-    A child of ours that exited is reaped first; zombies and process ids
-    reused by another program count as gone.
+    A child of ours that exited is reaped first; zombies, and process ids
+    reused by another program (unless ``marker`` is None), count as gone.
     """
     with contextlib.suppress(ChildProcessError, OSError):
         done, _ = os.waitpid(pid, os.WNOHANG)
@@ -258,7 +258,7 @@ def process_alive(pid: int, *, marker: bytes = b"aioflowserv") -> bool:
             if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
                 return False
             cmdline = proc.joinpath("cmdline").read_bytes()
-            if cmdline:  # empty while a new process is still being set up
+            if cmdline and marker is not None:  # empty while a process is being set up
                 return marker in cmdline
     return True
 

@@ -60,6 +60,8 @@ LOGIN_HINT = (
 )
 # 429 and 503 mean the request was not processed: safe to resend even a POST.
 _NOT_PROCESSED = frozenset({429, 503})
+# Answers that say the server (or a gateway before it) is overloaded.
+_PUSHBACK = frozenset({429, 502, 503, 504})
 
 try:
     from importlib.metadata import version as _version
@@ -241,6 +243,10 @@ class HTTPClient:
         self._valid_token: str | None = None
         self._api_checked = False
         self._closed = False
+        self.pushbacks = 0
+        self._token_accepted = False
+        """How many answers so far said the server is overloaded (429, 502, 503, 504) or
+        did not come (connection errors, timeouts): adaptive concurrency backs off on them."""
         # Request URLs are built by joining strings: an absolute URL spares httpx
         # merging each relative path onto its base URL, about a quarter of its
         # per-request work (``segment`` checks path segments before they get here).
@@ -265,6 +271,7 @@ class HTTPClient:
         self._token = check_token(value)
         if value != self._valid_token:
             self._valid_token = None
+        self._token_accepted = False
         if value is None:
             self._client.headers.pop(self.settings.auth_header, None)
         else:
@@ -366,6 +373,7 @@ class HTTPClient:
             try:
                 response = await self._send_once(call, tries.timeout())
             except APIConnectionError as error:
+                self.pushbacks += 1
                 pause = backoff(policy, tries.count)
                 if (error.request_sent and not call.idempotent) or not tries.may_retry(pause):
                     raise tries.note(error) from None
@@ -374,9 +382,13 @@ class HTTPClient:
                 continue
             status = response.status_code
             if status < 300:
+                if call.auth:
+                    self._token_accepted = True
                 if call.path == _WHOAMI:
                     self._valid_token = self._token
                 return response
+            if status in _PUSHBACK:
+                self.pushbacks += 1
             if status in policy.status_codes and (call.idempotent or status in _NOT_PROCESSED):
                 pause = backoff(policy, tries.count, _retry_after(response))
                 if tries.may_retry(pause):
@@ -405,7 +417,7 @@ class HTTPClient:
         """
         token_sent = self._token is not None
         if isinstance(error, UnauthenticatedError) and token_sent:
-            return self._invalid_token(error, error.message)
+            return self._invalid_token(error, error.message, self._not_taken())
         if (
             isinstance(error, UnauthorizedError) and token_sent and error.path != _WHOAMI
             and await self._token_rejected()
@@ -415,14 +427,31 @@ class HTTPClient:
             return await self._check_api_url(error) or error
         return error
 
-    def _invalid_token(self, error: APIStatusError, reason: str) -> UnauthenticatedError:
+    def _invalid_token(
+        self, error: APIStatusError, reason: str, more: str = ""
+    ) -> UnauthenticatedError:
+        """The server refused the token: the server's message, and what it means and to do."""
         self._valid_token = None
         invalid = UnauthenticatedError(
-            f"the token is invalid or expired (the server said: {reason}): {LOGIN_HINT}",
-            status_code=error.status_code, method=error.method, path=error.path,
+            error.message, status_code=error.status_code, method=error.method, path=error.path,
+            detail=f"the token is invalid or expired (the server said: {reason}){more}: "
+            f"{LOGIN_HINT}",
         )
         invalid.token_rejected = True
         return invalid
+
+    def _not_taken(self) -> str:
+        """Why "not logged in" may come although the token was sent (after the server's words)."""
+        if self._token_accepted:
+            return "; it took this token before, so it expired or the user logged out everywhere"
+        header = self.settings.auth_header
+        dropped = (
+            ", and a proxy or web server in front of flowServ may drop header names with "
+            "underscores (nginx does unless `underscores_in_headers on;`, gunicorn unless "
+            "started with `--header-map dangerous`)"
+            if "_" in header else ""
+        )
+        return f"; or the token never arrived: it travels in the {header!r} request header{dropped}"
 
     async def _token_rejected(self) -> bool:
         """Ask ``whoami`` once (no retries) whether the server knows the token."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -16,9 +16,12 @@ from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError, 
 from ._files import FileHandle
 from ._gather import gather
 from ._lifecycle import CANCEL_CONCURRENCY, RunStates, rerun
+from ._limit import AdaptiveLimit, FixedLimit, Limit
+from ._manifest import Manifest
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._results import OrderBy, WorkflowResults
+from ._submit import RunBatch
 from ._transport import segment
 from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, notify
 
@@ -143,9 +146,12 @@ class AsyncWorkflow:
         bounds that wait (:class:`RunWaitTimeout`; the run is left alone).
         Cancelling the awaiting task stops the wait and leaves the run running;
         a start request already sent is still answered first, so that the run
-        it made is known (and named in a warning of the ``aioflowserv`` logger).
-        ``on_change`` is called with the run once it is started, then at every
-        state change. Returns the run (final when waited for).
+        it made is known: it is named in a warning of the ``aioflowserv``
+        logger and handed to ``on_change``, whichever way the call was
+        cancelled (a cancel scope, ``Task.cancel()``, ``asyncio.wait_for``,
+        ``asyncio.timeout``). ``on_change`` is called with the run once it is
+        started, then at every state change. Returns the run (final when
+        waited for).
         """
         if config is not None:
             raise InvalidArgumentError(
@@ -158,13 +164,12 @@ class AsyncWorkflow:
             timeout, poll_interval=poll_interval or None, max_interval=max_interval,
             on_change=on_change,
         )
-        run = await self._submitter.submit(self.group_id, prepared)
+        started = functools.partial(notify, on_change) if on_change is not None else None
+        run = await self._submitter.submit(self.group_id, prepared, started)
         return await self._follow(run, poll_interval, options)
 
     async def _follow(self, run: Run, poll_interval: float | None, options: WaitOptions) -> Run:
-        """Report a started run; with ``poll_interval``, wait for it and its post-processing."""
-        if options.on_change is not None:
-            notify(options.on_change, run)
+        """With ``poll_interval``, wait for a started run and then its post-processing."""
         if not poll_interval:
             return run
         options = options.starting_now()  # the timeout bounds the wait, not the start
@@ -195,12 +200,14 @@ class AsyncWorkflow:
             on_change=on_change,
         )
         started = await rerun(self._api, self._submitter, run, self.group_id)
+        if on_change is not None:
+            notify(on_change, started)
         return await self._follow(started, poll_interval, options)
 
     async def start_runs(
         self,
         arguments: Iterable[Mapping[str, Any]],
-        concurrency: int = 8,
+        concurrency: int | Literal["auto"] = "auto",
         poll_interval: float | None = None,
         *,
         timeout: float | None = None,
@@ -209,8 +216,16 @@ class AsyncWorkflow:
         postproc: bool = False,
         return_exceptions: bool = False,
         cancel_remote: bool | str = False,
-    ) -> list[Run]:
-        """Start one run per argument set, ``concurrency`` at a time; runs in input order.
+        manifest: str | os.PathLike[str] | None = None,
+    ) -> RunBatch:
+        """Start one run per argument set; returns the runs in input order.
+
+        ``concurrency="auto"`` (the default) adapts how many submissions are
+        in flight to the server: it grows while the server answers as fast as
+        it does unloaded and shrinks when more concurrency only adds latency,
+        never above 64; an int fixes it. The result is a :class:`RunBatch` (a
+        list) whose ``concurrency`` says where the limit settled (also logged
+        at INFO by the ``aioflowserv`` logger).
 
         Every argument set is checked before the first request. Submissions do
         not cancel each other: if some fail, :class:`BatchSubmissionError`
@@ -221,13 +236,20 @@ class AsyncWorkflow:
 
         ``on_change`` is called with each run as soon as it is started, then at
         every state change, so a caller always knows which runs exist: if the
-        batch is cancelled, the submissions not yet sent are dropped and the
-        runs already started keep running (they are also listed in a warning
-        of the ``aioflowserv`` logger), unless ``cancel_remote`` (True, or a
-        reason) asks to cancel them on the server too.
+        batch is cancelled (by a cancel scope or natively, as ``asyncio.wait_for``
+        does), the submissions not yet sent are dropped and the runs already
+        started keep running (they are also listed in a warning of the
+        ``aioflowserv`` logger), unless ``cancel_remote`` (True, or a reason)
+        asks to cancel them on the server too.
+
+        ``manifest`` is the path of a JSON Lines file that records each start
+        (its intent before, its run after; flushed and fsynced). Run again
+        with the same manifest and arguments (after the process was killed,
+        say), the batch starts only what has no run yet and returns every run
+        in input order. A manifest recorded for other arguments or another
+        group raises :class:`InvalidArgumentError` before any request.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
+        limit = _limit(concurrency)
         batch: list[Prepared] = []
         for index, args in enumerate(arguments):
             try:
@@ -246,10 +268,15 @@ class AsyncWorkflow:
             if on_change is not None:
                 notify(on_change, run)
 
+        journal = await Manifest.open(manifest, self.group_id, batch) if manifest else None
         async with self._watcher.cancelling_remote(started, options):
-            results: list[Any] = await self._submitter.submit_all(
-                self.group_id, batch, concurrency=concurrency, on_started=on_started
-            )
+            try:
+                results: list[Any] = await self._submitter.submit_all(
+                    self.group_id, batch, limit=limit, on_started=on_started, manifest=journal
+                )
+            finally:
+                if journal is not None:
+                    journal.close()
             options = options.starting_now()  # the timeout bounds the wait, not the starts
             if poll_interval:
                 await self._wait_for_batch(results, attrs.evolve(options, cancel_remote=None))
@@ -263,7 +290,10 @@ class AsyncWorkflow:
                 f"first error: {failures[0]}",
                 results,
             )
-        return results
+        return RunBatch(
+            results, concurrency=limit.settled, peak_concurrency=limit.peak,
+            adaptive=limit.adaptive,
+        )
 
     async def _wait_for_batch(self, results: list[Any], options: WaitOptions) -> None:
         """Replace each started run in ``results`` by its final snapshot (or its error)."""
@@ -447,3 +477,14 @@ class AsyncWorkflow:
         return self._service.watch(
             self.group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
         )
+
+
+def _limit(concurrency: object) -> Limit:
+    """The limit of a batch: ``"auto"``, or a fixed int >= 1."""
+    if concurrency == "auto":
+        return AdaptiveLimit()
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidArgumentError(
+            "concurrency", f"expected \"auto\" or an int >= 1, got {concurrency!r}"
+        )
+    return FixedLimit(concurrency)

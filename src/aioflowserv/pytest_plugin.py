@@ -6,6 +6,8 @@ nothing starts until a test asks for one:
 - ``flowserv_server`` (session): a :class:`aioflowserv.testing.FlowservServer`
   with the ``sleeper`` and ``types`` workflows and the templates of the
   ``flowserv_workflows`` ini option, on a free 127.0.0.1 port;
+- ``flowserv_production_server`` (session): the same, in the shape a deployment
+  uses: gunicorn with 2 sync workers over a PostgreSQL of its own;
 - ``flowserv_user``: a fresh, logged-in user (``id``, ``username``,
   ``password``, ``token``);
 - ``flowserv_workflow_id``: the workflow of ``flowserv_group``, ``"sleeper"``
@@ -49,6 +51,7 @@ from .testing import TEMPLATES, FlowservServer
 __all__ = [
     "flowserv_client",
     "flowserv_group",
+    "flowserv_production_server",
     "flowserv_server",
     "flowserv_sync_client",
     "flowserv_user",
@@ -96,6 +99,13 @@ def flowserv_server(request: pytest.FixtureRequest) -> Iterator[FlowservServer]:
     workflows: dict[str, str | os.PathLike[str]] = {**TEMPLATES}
     workflows.update(user_templates(request.config))
     with FlowservServer(workflows=workflows) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def flowserv_production_server() -> Iterator[FlowservServer]:
+    """A server shaped as deployed: gunicorn (2 sync workers) over PostgreSQL (on first use)."""
+    with FlowservServer(workers=2, database="postgresql") as server:
         yield server
 
 

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import aioflowserv as afs
+from aioflowserv._saved import process_alive
 from aioflowserv.cli.commands import cli
 from aioflowserv.testing import (
     FlowservServer,
@@ -107,6 +108,26 @@ def test_stop_stops_the_server_and_status_then_exits_3(
     assert status.exit_code == 3
     assert "No local server is running" in status.stdout
     assert not (tmp_path / "own-state" / "aioflowserv" / "server").exists()
+
+
+def test_start_with_workers_and_postgresql_runs_gunicorn_over_postgresql(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "production"))
+    started = run_cli("server", "start", "--workers", "2", "--postgresql")
+    try:
+        assert started.exit_code == 0, started.output
+        assert "(gunicorn -w 2 + postgresql)" in started.stdout
+        status = run_cli("server", "status", "--json")
+        assert parse(status)["shape"] == "gunicorn -w 2 + postgresql"
+        data = tmp_path / "production" / "aioflowserv" / "server"
+        postmaster = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
+        assert answers(parse(status)["url"])
+    finally:
+        stopped = run_cli("server", "stop", "--clean")
+    assert stopped.exit_code == 0
+    assert not (tmp_path / "production" / "aioflowserv" / "server").exists()
+    assert not process_alive(postmaster, marker=None)
 
 
 def test_stop_without_a_server_says_so(state_home: Path, tmp_path: Path,

@@ -212,3 +212,64 @@ def test_without_a_token_submit_says_how_to_log_in(invoke: Invoke, group_id: str
     result = invoke("submit", "sleeper", group_id, env={"FLOWSERV_ACCESS_TOKEN": ""})
     assert result.exit_code == 2
     assert "aioflowserv login" in result.stderr
+
+
+def test_concurrency_is_auto_by_default_and_the_summary_says_where_it_settled(
+    invoke: Invoke, group_id: str, tmp_path: Path
+) -> None:
+    batch = tmp_path / "runs.jsonl"
+    batch.write_text("".join(f'{{"sleep": 1, "greeting": "hi {n}"}}\n' for n in range(4)))
+    result = invoke("submit", "sleeper", group_id, "--batch", str(batch))
+    assert result.exit_code == 0, result.output
+    assert "Concurrency auto settled at " in result.stdout
+    as_json = invoke("submit", "sleeper", group_id, "--batch", str(batch), "--json")
+    concurrency = parse(as_json)["concurrency"]
+    assert concurrency["auto"] is True
+    assert 1 <= concurrency["settled"] <= concurrency["peak"] <= 4
+
+
+def test_a_fixed_concurrency_is_reported_as_such(
+    invoke: Invoke, group_id: str, tmp_path: Path
+) -> None:
+    batch = tmp_path / "runs.jsonl"
+    batch.write_text('{"sleep": 1}\n{"sleep": 1, "greeting": "Hi"}\n')
+    result = invoke("submit", "sleeper", group_id, "--batch", str(batch), "--concurrency", "1",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    assert parse(result)["concurrency"] == {"auto": False, "settled": 1, "peak": 1}
+
+
+def test_a_bad_concurrency_is_a_usage_error(invoke: Invoke, group_id: str) -> None:
+    for bad in ("fast", "0", "1000"):
+        result = invoke("submit", "sleeper", group_id, "--concurrency", bad)
+        assert result.exit_code == 2
+        assert "--concurrency" in result.stderr
+
+
+def test_a_manifest_makes_a_second_submit_start_nothing_new(
+    invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
+) -> None:
+    batch = tmp_path / "runs.jsonl"
+    batch.write_text("".join(f'{{"sleep": 1, "greeting": "hi {n}"}}\n' for n in range(3)))
+    manifest = tmp_path / "manifest.jsonl"
+    first = invoke("submit", "sleeper", group_id, "--batch", str(batch), "--manifest",
+                   str(manifest), "--json")
+    assert first.exit_code == 0, first.output
+    again = invoke("submit", "sleeper", group_id, "--batch", str(batch), "--manifest",
+                   str(manifest), "--json")
+    assert again.exit_code == 0, again.output
+    ids = [run["run_id"] for run in parse(first)["runs"]]
+    assert [run["run_id"] for run in parse(again)["runs"]] == ids
+    assert sorted(info.run_id for info in group_runs(sync_client, group_id)) == sorted(ids)
+
+
+def test_a_manifest_of_another_batch_exits_2_and_submits_nothing(
+    invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.jsonl"
+    first = invoke("submit", "sleeper", group_id, "-a", "sleep=1", "--manifest", str(manifest))
+    assert first.exit_code == 0, first.output
+    other = invoke("submit", "sleeper", group_id, "-a", "sleep=2", "--manifest", str(manifest))
+    assert other.exit_code == 2
+    assert "manifest" in other.stderr
+    assert len(group_runs(sync_client, group_id)) == 1

@@ -1,10 +1,15 @@
 """Fixtures for the integration tests: all of them run against the real flowServ server.
 
-The session-wide ``server`` and the per-test ``user``, ``group_id``,
-``types_group_id``, ``client``, ``workflow`` and ``sync_client`` come from
-``tests/conftest.py``. Every wait has a deadline
-(:data:`tests.support.realserver.DEADLINE`): the real server can leave a run
-RUNNING forever.
+The per-test ``user``, ``group_id``, ``types_group_id``, ``client``,
+``workflow`` and ``sync_client`` come from ``tests/conftest.py``. Every wait
+has a deadline (:data:`tests.support.realserver.DEADLINE`): the real server can
+leave a run RUNNING forever.
+
+The modules of :data:`BOTH_DEPLOYMENTS` (the seed contract, every ``Workflow``
+method, and the batch and watch paths) run twice: against flask's development
+server over SQLite (``[dev]``) and against the shape a deployment uses,
+gunicorn with sync workers over PostgreSQL (``[gunicorn-postgresql]``). Both
+servers are started once per session.
 """
 
 from __future__ import annotations
@@ -17,6 +22,49 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+
+BOTH_DEPLOYMENTS = {
+    "test_workflow_metadata.py",
+    "test_workflow_runs.py",
+    "test_file_arguments.py",
+    "test_wait_methods.py",
+    "test_watch_real.py",
+}
+"""The modules that run against both deployments."""
+
+DEPLOYMENTS = ("dev", "gunicorn-postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of :data:`BOTH_DEPLOYMENTS` once per deployment."""
+    if (
+        Path(metafunc.definition.path).name in BOTH_DEPLOYMENTS
+        and "flowserv_server" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("deployment", DEPLOYMENTS, indirect=True)
+
+
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest) -> str:
+    """Which server a test runs against (the development server unless parametrized)."""
+    return str(getattr(request, "param", "dev"))
+
+
+@pytest.fixture
+def flowserv_server(
+    flowserv_server: FlowservServer, deployment: str, request: pytest.FixtureRequest
+) -> FlowservServer:
+    """The session's development server, or its production-shaped one for ``deployment``."""
+    if deployment == "gunicorn-postgresql":
+        server: FlowservServer = request.getfixturevalue("flowserv_production_server")
+        return server
+    return flowserv_server
+
+
+@pytest.fixture
+def server(flowserv_server: FlowservServer) -> FlowservServer:
+    """The real server of this test (see ``deployment``)."""
+    return flowserv_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

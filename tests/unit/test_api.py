@@ -451,3 +451,25 @@ async def test_ordinary_identifiers_are_sent_as_one_path_segment(
     route = api.get(f"/runs/{good}").respond(200, json=run_doc(good))
     assert (await fs.get_run(good)).run_id == good
     assert route.call_count == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(500, text="<title>500 Internal Server Error</title>"),
+     httpx.ReadTimeout("no answer"),
+     httpx.RemoteProtocolError("server disconnected without sending a response")],
+    ids=["500", "timeout", "dropped"],
+)
+async def test_a_cancel_without_an_answer_says_what_hangs_it_on_gunicorn(
+    api: respx.MockRouter, once: afs.AsyncFlowserv, failure: object
+) -> None:
+    api.put("/runs/r1").mock(side_effect=[failure])
+    with pytest.raises((afs.ServerError, afs.APIConnectionError)) as caught:
+        await once.cancel_run("r1")
+    text = str(caught.value)
+    assert "gunicorn" in text
+    assert "worker timeout" in text
+    assert "poll_run" in text
+    if isinstance(failure, httpx.ReadTimeout):
+        assert isinstance(caught.value, afs.APITimeoutError)

@@ -680,3 +680,46 @@ async def test_the_retry_time_limit_is_checked() -> None:
     with pytest.raises(afs.ConfigurationError, match="RetryPolicy timeout"):
         afs.RetryPolicy(timeout=-1)
     assert afs.RetryPolicy(timeout=None).timeout is None
+async def test_not_logged_in_with_a_fresh_token_names_the_header_a_proxy_may_drop(
+    api: respx.MockRouter, anonymous: afs.AsyncFlowserv
+) -> None:
+    api.post("/users/login").respond(200, json={"id": "u1", "username": "alice", "token": TOKEN})
+    api.get("/groups/g1").respond(403, json={"message": "not logged in"})
+    await anonymous.login("alice", "secret")
+    with pytest.raises(afs.UnauthenticatedError) as caught:
+        await anonymous.get_group("g1")
+    error = caught.value
+    assert error.message == "not logged in"
+    text = str(error)
+    assert "'api_key' request header" in text
+    assert "underscores" in text
+    assert "--header-map dangerous" in text
+    assert "underscores_in_headers" in text
+    assert TOKEN not in text
+
+
+async def test_not_logged_in_after_the_token_was_accepted_says_it_expired(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.get("/groups/g1").mock(side_effect=[
+        httpx.Response(200, json=group_doc()),
+        httpx.Response(403, json={"message": "not logged in"}),
+    ])
+    await fs.get_group("g1")
+    with pytest.raises(afs.UnauthenticatedError) as caught:
+        await fs.get_group("g1")
+    assert "expired" in str(caught.value)
+    assert "underscores" not in str(caught.value)
+
+
+async def test_not_logged_in_through_a_header_without_underscores_does_not_blame_them(
+    api: respx.MockRouter, transport: httpx.MockTransport
+) -> None:
+    api.get("/groups/g1").respond(403, json={"message": "not logged in"})
+    async with afs.AsyncFlowserv(
+        BASE, token=TOKEN, transport=transport, auth_header="api-key"
+    ) as client:
+        with pytest.raises(afs.UnauthenticatedError) as caught:
+            await client.get_group("g1")
+    assert "'api-key' request header" in str(caught.value)
+    assert "underscores" not in str(caught.value)

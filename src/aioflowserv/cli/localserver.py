@@ -7,7 +7,9 @@ SIGTERM. The supervisor records its process id and the server's URL in a state
 file, ``$XDG_STATE_HOME/aioflowserv/server.json``, so that ``status`` and
 ``stop`` find it from any shell. The server keeps its data (users, groups,
 runs) in ``$XDG_STATE_HOME/aioflowserv/server/`` across restarts, and reuses
-its last port when it is free.
+its last port when it is free. ``--workers N --postgresql`` starts the shape a
+deployment uses instead of flask's development server: gunicorn with N sync
+workers over a PostgreSQL of its own (kept in the same directory).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class ServerStatus:
     directory: str | None = None
     log: str | None = None
     started_at: str | None = None
+    shape: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -130,6 +133,7 @@ def status() -> ServerStatus:
         directory=doc.get("directory"),
         log=doc.get("log"),
         started_at=doc.get("started_at"),
+        shape=doc.get("shape"),
     )
 
 
@@ -144,8 +148,13 @@ def start(
     port: int | None = None,
     python: str | None = None,
     timeout: float = START_TIMEOUT,
+    workers: int = 1,
+    database: str = "sqlite",
 ) -> tuple[ServerStatus, bool]:
-    """Start the supervisor unless a server runs; returns (status, started now)."""
+    """Start the supervisor unless a server runs; returns (status, started now).
+
+    ``workers`` and ``database`` choose the shape (see :class:`FlowservServer`).
+    """
     current = status()
     if current.pid is not None:
         if current.running:
@@ -173,6 +182,7 @@ def start(
     ]
     if port:
         argv += ["--port", str(port)]
+    argv += ["--workers", str(workers), "--database", database]
     log_path = directory / "supervisor.log"
     return _await_start(_spawn(argv, log_path), log_path, timeout), True
 
@@ -284,6 +294,8 @@ def run_foreground(
     python: str | None = None,
     state: Path | None = None,
     echo: Callable[[str], Any] = print,
+    workers: int = 1,
+    database: str = "sqlite",
 ) -> int:
     """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs."""
 
@@ -296,7 +308,8 @@ def run_foreground(
     try:
         try:
             server = FlowservServer(
-                python=python, port=_pick_port(directory, port), directory=directory
+                python=python, port=_pick_port(directory, port), directory=directory,
+                workers=workers, database=database,
             )
             server.start()
         except FlowservServerError as exc:
@@ -311,8 +324,9 @@ def run_foreground(
                 "directory": str(directory),
                 "log": str(server.log_path),
                 "started_at": datetime.now(timezone.utc).isoformat(),
+                "shape": server.shape,
             }, state)
-        echo(f"flowServ server running at {server.url} (data in {directory})")
+        echo(f"flowServ server ({server.shape}) running at {server.url} (data in {directory})")
         while server.running:
             time.sleep(0.5)
         echo(f"the flowServ server exited; see {server.log_path}")
@@ -334,10 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--python")
     parser.add_argument("--state", type=Path)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database", default="sqlite")
     args = parser.parse_args(argv)
     return run_foreground(
         args.dir, port=args.port, python=args.python, state=args.state,
-        echo=lambda line: print(line, flush=True),
+        echo=lambda line: print(line, flush=True), workers=args.workers, database=args.database,
     )
 
 

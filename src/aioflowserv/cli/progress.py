@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import attrs
@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from .. import AsyncFlowserv, AsyncWorkflow, Run, RunState, RunWaitTimeout
+from .. import AsyncFlowserv, AsyncWorkflow, Run, RunBatch, RunState, RunWaitTimeout
 from .output import STATE_STYLE, ExitCode, make_console, plural
 
 if TYPE_CHECKING:
@@ -314,6 +314,8 @@ class Outcome:
     not_submitted: int = 0
     interrupted: bool = False
     canceled: list[Run] = attrs.Factory(list)
+    batch: RunBatch | None = None
+    """What ``start_runs`` returned (with the concurrency it settled on), unless interrupted."""
 
     def runs(self) -> list[Run]:
         """The latest snapshot of each started run, in input order where it is known.
@@ -339,10 +341,13 @@ async def submit_batch(
     display: Display,
     how: Following,
     *,
-    concurrency: int = 8,
+    concurrency: int | Literal["auto"] = "auto",
     wait: bool = False,
+    manifest: str | None = None,
 ) -> Outcome:
     """Start one run per argument set; with ``wait``, follow them until they end.
+
+    ``concurrency`` and ``manifest`` are those of :meth:`AsyncWorkflow.start_runs`.
 
     Ctrl-C stops submitting and waiting (runs already started are left alone
     unless ``how.cancel_on_interrupt``). Submission errors are collected, not raised.
@@ -353,10 +358,11 @@ async def submit_batch(
         on_change = interrupt.on_change(display)
         board.expected = len(sets)
         display.note(f"submitting {plural(len(sets), 'run')} to group {wf.group_id}")
-        results: list[Any] = await wf.start_runs(
+        results = await wf.start_runs(
             [aset.arguments for aset in sets], concurrency=concurrency, on_change=on_change,
-            return_exceptions=True, cancel_remote=how.cancel_remote,
+            return_exceptions=True, cancel_remote=how.cancel_remote, manifest=manifest,
         )
+        outcome.batch = results
         outcome.record(sets, results)
         board.expected = 0
         if wait:

@@ -15,6 +15,14 @@ workflow step it started, on exit::
     with FlowservServer(workflows=workflows) as server:
         ...
 
+Two shapes: by default flask's development server over SQLite (one process,
+threads), as flowServ's own docs run it; with ``workers=N`` (N >= 2) and
+``database="postgresql"`` the shape a deployment uses, gunicorn with N sync
+workers over a PostgreSQL 16 started for it (from the ``pgserver`` package)::
+
+    with FlowservServer(workers=4, database="postgresql") as server:
+        ...
+
 The server's interpreter is found in this order: the ``python`` argument,
 ``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
 directory or one of its parents (a clone of aioflowserv, after ``make
@@ -47,7 +55,7 @@ from typing import Any
 import httpx
 
 from .._errors import FlowservError
-from .._saved import server_venv_dir
+from .._saved import process_alive, server_venv_dir
 
 __all__ = [
     "SERVER_PINS",
@@ -61,8 +69,19 @@ __all__ = [
     "template_path",
 ]
 
-SERVER_PINS = ("flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3")
-"""The only versions of flowServ's server that work together (see the README)."""
+SERVER_PINS = (
+    "flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3",
+    "gunicorn==27.0.1", "psycopg2-binary==2.9.13", "pgserver==0.1.4",
+)
+"""The server's virtual environment: the only versions of flowServ's server that work
+together, and gunicorn, psycopg2 and a self-contained PostgreSQL for the production
+shape (see the README's section on deploying flowServ)."""
+
+DATABASES = ("sqlite", "postgresql")
+"""The databases :class:`FlowservServer` can run flowServ on."""
+
+HEADER_MAPS = ("dangerous", "drop", "refuse")
+"""gunicorn's ``--header-map`` choices: what it does with header names that contain ``_``."""
 
 TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
 """The workflow templates shipped with aioflowserv, by id, with their names."""
@@ -79,6 +98,31 @@ SPECIFICATIONS = tuple(
 API_PATH = "/flowserv/api/v1"
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
 START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+_SERVER_MODULES = "import robflask.api, flowserv, gunicorn, psycopg2, pgserver"
+_GUNICORN_CONFIG = '''"""gunicorn settings for flowServ 0.8.1, written by aioflowserv.
+
+flowServ's serial engine runs each run in a multiprocessing pool forked from the
+gunicorn worker that started it, and cancels it by SIGTERM to that pool process
+(Pool.terminate), then waits for it. The pool process inherits the worker's
+SIGTERM handler, which only flags a graceful exit, so it never stops: the cancel
+hangs (sync workers: until the worker timeout kills the worker; threaded workers:
+for good, holding the engine's lock). Restoring the default SIGTERM action in every
+process a worker forks lets the cancel work.
+"""
+
+import os
+import signal
+
+
+def post_worker_init(worker):
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+'''
+
+_START_POSTGRES = (
+    "import sys, pgserver\n"
+    "print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())\n"
+)
 
 
 class FlowservServerError(FlowservError, RuntimeError):
@@ -136,9 +180,10 @@ def ensure_server_venv(
 
     ``venv`` defaults to the user's own server environment
     (``$XDG_DATA_HOME/aioflowserv/server-venv``), where :func:`find_server_python`
-    finds it from any folder. Returns its interpreter. Needs the package index
-    the first time (about a minute); meanwhile each step, and pip's own lines,
-    go to ``progress`` (default: standard error), unless ``quiet``.
+    finds it from any folder; an existing one that lacks a package of
+    :data:`SERVER_PINS` gets it installed. Returns its interpreter. Needs the
+    package index the first time (about a minute); meanwhile each step, and
+    pip's own lines, go to ``progress`` (default: standard error), unless ``quiet``.
     """
     path = Path(venv) if venv is not None else server_venv_dir()
     python = _venv_python(path)
@@ -151,15 +196,16 @@ def ensure_server_venv(
         f"Installing the flowServ server ({', '.join(SERVER_PINS)}) into {path}; "
         "the first time takes about a minute."
     )
-    report("Creating the virtual environment...")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = subprocess.run(
-        [sys.executable, "-m", "venv", str(path)], capture_output=True, text=True
-    )
-    if created.returncode != 0:
-        raise FlowservServerError(
-            f"creating the virtual environment {path} failed:\n{created.stderr[-2000:]}"
+    if not python.is_file():
+        report("Creating the virtual environment...")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = subprocess.run(
+            [sys.executable, "-m", "venv", str(path)], capture_output=True, text=True
         )
+        if created.returncode != 0:
+            raise FlowservServerError(
+                f"creating the virtual environment {path} failed:\n{created.stderr[-2000:]}"
+            )
     report("Installing the pinned packages with pip...")
     pip = [
         str(python), "-m", "pip", "install", "--disable-pip-version-check",
@@ -182,9 +228,7 @@ def ensure_server_venv(
 
 
 def _has_server(python: Path) -> bool:
-    check = subprocess.run(
-        [str(python), "-c", "import robflask.api, flowserv"], capture_output=True
-    )
+    check = subprocess.run([str(python), "-c", _SERVER_MODULES], capture_output=True)
     return check.returncode == 0
 
 
@@ -206,6 +250,17 @@ class FlowservServer:
     template's manifest (``flowserv.yaml``) names it, else its id does.
     :meth:`stop` followed by :meth:`start` restarts the server on the same
     port with the same state.
+
+    ``workers=1`` runs flask's development server (one process, threads);
+    ``workers=N`` with N >= 2 runs gunicorn with N sync workers, configured so
+    that flowServ's cancel works under it (:attr:`gunicorn_config`; without it
+    a cancel that reaches the worker which started the run hangs, see the
+    README's section on deploying flowServ). ``header_map`` is gunicorn's
+    ``--header-map``: ``"dangerous"`` keeps the ``api_key`` token header, which
+    gunicorn's own default, ``"drop"``, throws away (as nginx does by default).
+    ``database="postgresql"`` runs flowServ on a PostgreSQL 16 of its own,
+    started from the ``pgserver`` package in the state directory and stopped
+    with the server; the default is SQLite.
     """
 
     def __init__(
@@ -217,12 +272,28 @@ class FlowservServer:
         workflows: Mapping[str, str | os.PathLike[str]] | None = None,
         auth_ttl: int = 86400,
         max_upload: int | None = None,
+        workers: int = 1,
+        database: str = "sqlite",
+        header_map: str = "dangerous",
     ) -> None:
         self.workflows = dict(TEMPLATES if workflows is None else workflows)
         self._commands = [
             self._install_command(key, value) for key, value in self.workflows.items()
         ]
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise FlowservServerError(f"workers must be an int >= 1, got {workers!r}")
+        if database not in DATABASES:
+            raise FlowservServerError(
+                f"database must be one of {', '.join(DATABASES)}, got {database!r}"
+            )
+        if header_map not in HEADER_MAPS:
+            raise FlowservServerError(
+                f"header_map must be one of {', '.join(HEADER_MAPS)}, got {header_map!r}"
+            )
         self.python = find_server_python(python)
+        self.workers = workers
+        self.database = database
+        self.header_map = header_map
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self._own_directory = directory is None
@@ -231,6 +302,17 @@ class FlowservServer:
         self.max_upload = max_upload
         self._process: subprocess.Popen[bytes] | None = None
         self._installed = False
+        self._database_url: str | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<FlowservServer {self.url} ({self.shape}, {state})>"
+
+    @property
+    def shape(self) -> str:
+        """What serves flowServ over which database, e.g. ``gunicorn -w 4 + postgresql``."""
+        wsgi = "flask dev server" if self.workers == 1 else f"gunicorn -w {self.workers}"
+        return f"{wsgi} + {self.database}"
 
     @property
     def url(self) -> str:
@@ -252,6 +334,25 @@ class FlowservServer:
         """The server's process id while it runs."""
         return self._process.pid if self.running and self._process else None
 
+    @property
+    def gunicorn_config(self) -> Path:
+        """The gunicorn configuration file: the fix that lets flowServ's cancel work under it."""
+        return self.directory / "gunicorn_flowserv.conf.py"
+
+    @property
+    def postgres_directory(self) -> Path:
+        """The PostgreSQL data directory (with ``database="postgresql"``)."""
+        return self.directory / "postgres"
+
+    @property
+    def database_url(self) -> str:
+        """The ``FLOWSERV_DATABASE`` setting (an SQLAlchemy URL) of this server."""
+        if self.database == "sqlite":
+            return f"sqlite:///{self.directory / 'api' / 'flowserv.db'}"
+        if self._database_url is None:
+            raise FlowservServerError("PostgreSQL is not running (start the server first)")
+        return self._database_url
+
     def environment(self) -> dict[str, str]:
         """The environment shared by the server and flowServ's command line."""
         env = {
@@ -270,6 +371,8 @@ class FlowservServer:
             FLASK_APP="robflask.api",
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if self.database != "sqlite":
+            env["FLOWSERV_DATABASE"] = self.database_url
         if self.max_upload is not None:
             env["ROB_WEBAPI_CONTENTLENGTH"] = str(self.max_upload)
         return env
@@ -302,13 +405,16 @@ class FlowservServer:
         return [*command, str(directory)]
 
     def install_workflows(self) -> None:
-        """Install the configured workflow templates (once per state directory)."""
-        marker = self.directory / "workflows-installed"
-        if self._installed or marker.exists() or not self.workflows:
+        """Create the database and install the workflow templates (once per state directory)."""
+        suffix = "" if self.database == "sqlite" else f"-{self.database}"
+        marker = self.directory / f"workflows-installed{suffix}"
+        if self._installed or marker.exists():
             self._installed = True
             return
         (self.directory / "api").mkdir(parents=True, exist_ok=True)
-        commands = self._commands
+        commands = list(self._commands)
+        if self.database != "sqlite":  # flowServ creates only its SQLite file by itself
+            commands.insert(0, ["init", "-f"])
         script = (
             "import sys, json\n"
             "from flowserv.client.cli.base import cli_flowserv\n"
@@ -325,22 +431,80 @@ class FlowservServer:
         self._installed = True
 
     def start(self, timeout: float = START_TIMEOUT) -> FlowservServer:
-        """Install the workflows (first time) and start the server; wait until it answers."""
+        """Start the database (PostgreSQL), install the workflows (first time) and the server.
+
+        Returns once the server answers.
+        """
         if self.running:
             return self
+        if self.database == "postgresql":
+            self._start_postgres()
         self.install_workflows()
+        if self.workers > 1:
+            self.gunicorn_config.write_text(_GUNICORN_CONFIG)
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(
-                [str(self.python), "-m", "flask", "run", "--host", self.host,
-                 "--port", str(self.port), "--with-threads", "--no-reload"],
-                env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=self.directory, start_new_session=True,
             )
         finally:
             log.close()
         self._wait_ready(timeout)
         return self
+
+    def command(self) -> list[str]:
+        """The command line that starts the server."""
+        if self.workers == 1:
+            return [str(self.python), "-m", "flask", "run", "--host", self.host,
+                    "--port", str(self.port), "--with-threads", "--no-reload"]
+        # No control socket: gunicorn 27 puts one at a fixed path in $HOME by default,
+        # which two servers on one machine would fight over.
+        return [str(self.python), "-m", "gunicorn", "--config", str(self.gunicorn_config),
+                "--workers", str(self.workers),
+                "--worker-class", "sync", "--header-map", self.header_map,
+                "--no-control-socket", "--bind", f"{self.host}:{self.port}",
+                "robflask.api:create_app()"]
+
+    def _start_postgres(self) -> None:
+        """Start (creating it the first time) the PostgreSQL of this server; keep its URL."""
+        result = subprocess.run(
+            [str(self.python), "-c", _START_POSTGRES, str(self.postgres_directory)],
+            capture_output=True, text=True, cwd=self.directory, timeout=START_TIMEOUT,
+            # The socket goes in the data directory, or when that path is too long for a
+            # socket (a deep test directory) under this short one (a subfolder per server).
+            env={**os.environ, "XDG_RUNTIME_DIR": str(Path(tempfile.gettempdir(), "afs-pg"))},
+        )
+        uri = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
+        if not uri or not uri[0].startswith("postgresql://"):
+            raise FlowservServerError(
+                "starting PostgreSQL (pgserver) failed; does the server's virtual environment "
+                f"have {', '.join(SERVER_PINS[-3:])}? (make install adds them)\n"
+                f"{result.stderr[-2000:]}"
+            )
+        self._database_url = "postgresql+psycopg2://" + uri[0].removeprefix("postgresql://")
+
+    def _stop_postgres(self) -> None:
+        """Stop PostgreSQL cleanly: SIGINT to the postmaster is its fast shutdown.
+
+        (``pg_ctl stop`` refuses to run as root, and pgserver runs the database
+        as its own system user then; a signal from the owner or root works.)
+        """
+        self._database_url = None
+        try:
+            pid = int((self.postgres_directory / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        try:
+            os.kill(pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline and process_alive(pid, marker=None):
+            time.sleep(0.05)
+        if process_alive(pid, marker=None):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGQUIT)  # immediate shutdown
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -380,9 +544,12 @@ class FlowservServer:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         if process is not None:
-            # Workflow steps live in the server's session; make sure none survives it.
+            # Workflow steps (and, under gunicorn, flowServ's pool processes, which outlive
+            # a graceful stop) live in the server's session; make sure none survives it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        if self.database == "postgresql":
+            self._stop_postgres()
         if cleanup if cleanup is not None else False:
             shutil.rmtree(self.directory, ignore_errors=True)
 

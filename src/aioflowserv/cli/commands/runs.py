@@ -15,7 +15,7 @@ import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import attrs
@@ -72,6 +72,24 @@ ACTION_CONCURRENCY = 8
 """How many runs ``cancel`` and ``delete`` act on at once."""
 
 
+class Concurrency(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 only
+    """``auto``, or a number of submissions in flight at once (1 to 256)."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """``"auto"`` as it is, a number as an int."""
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected 'auto' or a number, got {value!r}", param, ctx)
+        if not 1 <= number <= 256:
+            self.fail(f"{number} is not in the range 1 to 256", param, ctx)
+        return number
+
+
 def follow_options(func: F) -> F:
     """``--interval``, ``--plain`` and ``--cancel-on-interrupt``: how runs are followed."""
     for option in reversed(
@@ -117,8 +135,12 @@ def wait_options(func: F) -> F:
               help="A file with one argument set per line: JSON Lines or CSV ('-': stdin).")
 @click.option("--format", "fmt", type=click.Choice(BATCH_FORMATS),
               help="The batch format (default: by extension, else by content).")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Submissions in flight at once.")
+@click.option("--concurrency", default="auto", show_default=True, type=Concurrency(),
+              help="Submissions in flight at once: 'auto' follows what the server sustains "
+              "(at most 96), a number fixes it.")
+@click.option("--manifest", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Record every start in this JSON Lines file; run the same command again "
+              "(after a crash, say) and only what has no run yet is started.")
 @wait_options
 @json_option
 def submit(
@@ -127,7 +149,8 @@ def submit(
     assignments: Sequence[str],
     batch: str | None,
     fmt: str | None,
-    concurrency: int,
+    concurrency: int | Literal["auto"],
+    manifest: str | None,
     wait: bool,
     timeout: float | None,
     interval: float,
@@ -154,7 +177,9 @@ def submit(
         sets = _argument_sets(await wf.parameters(), assignments, batch, fmt, stdin_text)
         board = Board(expected=len(sets))
         with display_for(board, as_json=as_json, plain=plain, only_live=not wait) as display:
-            return await submit_batch(wf, sets, display, how, concurrency=concurrency, wait=wait)
+            return await submit_batch(
+                wf, sets, display, how, concurrency=concurrency, wait=wait, manifest=manifest
+            )
 
     outcome = call(connection, go)
     _print_submission(outcome, group, wait=wait, as_json=as_json)
@@ -179,9 +204,14 @@ def _argument_sets(
 def _print_submission(outcome: Outcome, group: str, *, wait: bool, as_json: bool) -> None:
     """The submitted runs (a table, or JSON), then one line per submission that failed."""
     runs = outcome.runs()
+    batch = outcome.batch
     if as_json:
         print_json({
             "runs": [run_json(run, line=_line(outcome, run)) for run in runs],
+            "concurrency": None if batch is None else {
+                "auto": batch.adaptive, "settled": batch.concurrency,
+                "peak": batch.peak_concurrency,
+            },
             "errors": [
                 {"line": aset.line, "origin": aset.origin, "error": str(exc)}
                 for aset, exc in outcome.errors
@@ -193,6 +223,11 @@ def _print_submission(outcome: Outcome, group: str, *, wait: bool, as_json: bool
     elif runs:
         if not wait:
             click.echo(f"Submitted {plural(len(runs), 'run')} to group {group}:")
+        if batch is not None and batch.adaptive:
+            click.echo(
+                f"Concurrency auto settled at {batch.concurrency} "
+                f"(at most {batch.peak_concurrency} in flight)."
+            )
         described = {
             run_id: describe_arguments(aset.arguments) for run_id, aset in outcome.origins.items()
         }

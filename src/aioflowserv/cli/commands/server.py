@@ -24,6 +24,9 @@ __all__ = ["COMMANDS", "server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DEFAULT_SHAPE = "flask dev server + sqlite"
+"""What ``server start`` runs unless told otherwise (not repeated in its output)."""
+
 
 @group("server")
 def server() -> None:
@@ -71,7 +74,16 @@ def server_install(as_json: bool) -> int:
 
 
 def _port_and_dir(func: F) -> F:
-    """``--port`` and ``--dir``: where the local server listens and keeps its data."""
+    """``--port``, ``--dir``, ``--workers`` and ``--postgresql``: where and how the server runs."""
+    func = click.option(
+        "--postgresql", is_flag=True,
+        help="Run flowServ on a PostgreSQL of its own (in the data directory) instead of SQLite.",
+    )(func)
+    func = click.option(
+        "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+        help="1: flask's development server; N >= 2: gunicorn with N sync workers "
+        "(the shape a deployment uses).",
+    )(func)
     func = click.option(
         "--dir", "directory", type=click.Path(file_okay=False),
         help="Data directory (default: $XDG_STATE_HOME/aioflowserv/server).",
@@ -87,21 +99,26 @@ def _port_and_dir(func: F) -> F:
               help="The server's interpreter (default: AIOFLOWSERV_SERVER_PYTHON, a "
               ".venv-server, then the one of `server install`, installed now if missing).")
 @json_option
-def server_start(port: int | None, directory: str | None, python: str | None,
-                 as_json: bool) -> int:
+def server_start(port: int | None, directory: str | None, workers: int, postgresql: bool,
+                 python: str | None, as_json: bool) -> int:
     """Start a local flowServ server in the background and print its URL.
 
     The first time, the server itself is installed (as `server install` does).
+    By default flask's development server over SQLite; ``--workers 4
+    --postgresql`` runs gunicorn with 4 sync workers over a PostgreSQL of its
+    own, as a deployment would.
     """
     status, started = localserver.start(
         directory=Path(directory) if directory else None, port=port,
-        python=_server_python(python),
+        python=_server_python(python), workers=workers,
+        database="postgresql" if postgresql else "sqlite",
     )
     if as_json:
         print_json(dict(status.to_json(), started=started))
         return ExitCode.OK
     verb = "Started" if started else "Already running:"
-    click.echo(f"{verb} flowServ server at {status.url} (data in {status.directory})")
+    shape = f" ({status.shape})" if status.shape not in (None, DEFAULT_SHAPE) else ""
+    click.echo(f"{verb} flowServ server{shape} at {status.url} (data in {status.directory})")
     click.echo("These commands and the SDK (afs.Flowserv() with no arguments) use it while it")
     click.echo("runs, from any shell; for other tools:  eval \"$(aioflowserv env)\"")
     click.echo("Create a user and log in:  aioflowserv login --register USERNAME")
@@ -140,11 +157,13 @@ def server_status(as_json: bool) -> int:
 @command("run", parent=server)
 @_port_and_dir
 @click.option("--python", metavar="PATH", help="The server's interpreter.")
-def server_run(port: int | None, directory: str | None, python: str | None) -> int:
+def server_run(port: int | None, directory: str | None, workers: int, postgresql: bool,
+               python: str | None) -> int:
     """Run a local server in the foreground until Ctrl-C."""
     return localserver.run_foreground(
         Path(directory) if directory else localserver.data_dir(), port=port,
-        python=_server_python(python), echo=click.echo,
+        python=_server_python(python), echo=click.echo, workers=workers,
+        database="postgresql" if postgresql else "sqlite",
     )
 
 

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Batch submission: concurrency 1 to 32, a plain loop and ``"auto"``, on three deployments.
+
+Three deployments, each gets every variant in turns:
+
+- ``dev``: the flask development server over SQLite (what ``make demo`` runs);
+- ``gunicorn-postgresql``: gunicorn with 4 sync workers over PostgreSQL 16
+  (``FlowservServer(workers=4, database="postgresql")``);
+- ``fake``: the in-process fake flowServ with 40 ms latency per request and
+  unlimited parallel capacity (a server far away that scales).
+
+Variants: ``loop`` (``for args in batch: await wf.start_run(args)``),
+``start_runs(concurrency=N)`` for N in 1, 2, 4, 8, 16, 32, and
+``start_runs(concurrency="auto")``. Each batch is ``--runs`` runs of
+``sleep=1`` (160 on the fake) through a fresh client, as a script would, into
+a fresh server, warmed up by one run start in another group: flowServ 0.8.1
+slows down as runs pile up in one server (to a quarter after a thousand runs
+here), which would otherwise decide the comparison, and its very first run
+start is several times slower than the next ones, which a server in use has
+long behind it. The variants take turns, the order rotating every round, so that
+other load on the machine hits them alike. Throughput is runs started per
+second of submission, summed over a variant's batches. On the real servers
+each batch is followed until its runs ended (with a deadline); runs still
+active then are "stuck": flowServ 0.8.1's race leaves a run RUNNING for good
+when its start took longer than the run. The figures: each variant's runs/s
+and stuck runs, auto over the best fixed concurrency and over the loop, and
+the limit auto settled on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import anyio
+
+import _common
+import aioflowserv as afs
+from aioflowserv.testing import FakeFlowserv, FlowservServer
+
+FIXED = (1, 2, 4, 8, 16, 32)
+VARIANTS = ("loop", *(f"c{n}" for n in FIXED), "auto")
+DEPLOYMENTS = ("dev", "gunicorn-postgresql", "fake")
+TARGET = 0.95
+FAKE_LATENCY = 0.04
+
+
+async def submit(fs: afs.AsyncFlowserv, group: str, variant: str, count: int) -> dict[str, Any]:
+    """One batch; returns run ids, failures, seconds and (auto) the limit it settled on."""
+    wf = await fs.workflow("sleeper", group)
+    batch = [{"sleep": 1}] * count
+    started = time.perf_counter()
+    settled = peak = None
+    if variant == "loop":
+        runs: list[Any] = []
+        for args in batch:
+            try:
+                runs.append(await wf.start_run(args))
+            except afs.FlowservError as exc:
+                runs.append(exc)
+    else:
+        concurrency: Any = "auto" if variant == "auto" else int(variant[1:])
+        result = await wf.start_runs(batch, concurrency=concurrency, return_exceptions=True)
+        runs, settled, peak = list(result), result.concurrency, result.peak_concurrency
+    seconds = time.perf_counter() - started
+    return {
+        "run_ids": [run.run_id for run in runs if isinstance(run, afs.Run)],
+        "errors": [type(run).__name__ for run in runs if not isinstance(run, afs.Run)],
+        "seconds": seconds, "settled": settled, "peak": peak,
+    }
+
+
+async def stuck_runs(fs: afs.AsyncFlowserv, run_ids: list[str], deadline: float) -> list[str]:
+    """Wait for the runs to end; those still active at the deadline."""
+    try:
+        await fs.wait_all(run_ids, timeout=deadline, poll_interval=0.5)
+    except afs.RunWaitTimeout as exc:
+        return [run.run_id for run in exc.pending]
+    return []
+
+
+def real_batch(shape: dict[str, Any], variant: str, count: int, settle: float) -> dict[str, Any]:
+    with FlowservServer(**shape) as server:
+        token = server.create_user()["token"]
+
+        async def go() -> dict[str, Any]:
+            async with afs.AsyncFlowserv(server.url, token=token) as fs:
+                warm_up = await fs.workflow("sleeper", (await fs.create_group("sleeper", "w")).id)
+                await warm_up.start_run({"sleep": 0.5}, poll_interval=0.2, timeout=30)
+                group = (await fs.create_group("sleeper", variant)).id
+                outcome = await submit(fs, group, variant, count)
+                outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
+            return outcome
+
+        return anyio.run(go)
+
+
+def fake_batch(variant: str, count: int) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        fake = FakeFlowserv(latency=FAKE_LATENCY)
+        group = fake.add_group()
+        async with afs.AsyncFlowserv(fake.url, token=fake.token, transport=fake) as fs:
+            outcome = await submit(fs, group, variant, count)
+        outcome["stuck"] = []
+        return outcome
+
+    return anyio.run(go)
+
+
+def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str, Any]:
+    """Every variant, ``rounds`` times, in rotating order, on one deployment."""
+    totals: dict[str, dict[str, Any]] = {
+        v: {"started": 0, "seconds": 0.0, "stuck": 0, "errors": Counter(), "settled": [],
+            "peak": []}
+        for v in VARIANTS
+    }
+
+    def record(variant: str, outcome: dict[str, Any]) -> None:
+        total = totals[variant]
+        total["started"] += len(outcome["run_ids"])
+        total["seconds"] += outcome["seconds"]
+        total["stuck"] += len(outcome["stuck"])
+        total["errors"].update(outcome["errors"])
+        if outcome["settled"] is not None:
+            total["settled"].append(outcome["settled"])
+            total["peak"].append(outcome["peak"])
+        print(f"  {deployment} {variant:5} {len(outcome['run_ids']) / outcome['seconds']:8.1f} "
+              f"runs/s  stuck {len(outcome['stuck'])}"
+              + (f"  settled {outcome['settled']} (peak {outcome['peak']})"
+                 if variant == "auto" else ""), flush=True)
+
+    def rotation(index: int) -> tuple[str, ...]:
+        shift = index % len(VARIANTS)
+        return VARIANTS[shift:] + VARIANTS[:shift]
+
+    shape = {} if deployment == "dev" else {"workers": 4, "database": "postgresql"}
+    for index in range(rounds):
+        for variant in rotation(index):
+            if deployment == "fake":
+                record(variant, fake_batch(variant, count))
+            else:
+                record(variant, real_batch(shape, variant, count, settle))
+    for total in totals.values():
+        total["runs_per_s"] = total["started"] / total["seconds"] if total["seconds"] else 0.0
+        total["errors"] = dict(total["errors"])
+    rate = {v: totals[v]["runs_per_s"] for v in VARIANTS}
+    best = max(FIXED, key=lambda n: rate[f"c{n}"])
+    return {
+        "variants": totals,
+        "best_fixed": best,
+        "auto_over_best_fixed": rate["auto"] / rate[f"c{best}"],
+        "auto_over_loop": rate["auto"] / rate["loop"],
+        "stuck_auto": totals["auto"]["stuck"],
+        "stuck_loop": totals["loop"]["stuck"],
+    }
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stop the servers too
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deployments", nargs="+", choices=DEPLOYMENTS, default=DEPLOYMENTS)
+    parser.add_argument("--runs", type=int, default=80, help="runs per batch on the real servers")
+    parser.add_argument("--fake-runs", type=int, default=160, help="runs per batch on the fake")
+    parser.add_argument("--rounds", type=int, default=4, help="batches per variant (real servers)")
+    parser.add_argument("--fake-rounds", type=int, default=10, help="batches per variant (fake)")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds a batch's runs may take to end before they count as stuck")
+    args = parser.parse_args()
+    results = {}
+    for deployment in args.deployments:
+        fake = deployment == "fake"
+        print(f"== {deployment} ==", flush=True)
+        results[deployment] = measure(
+            deployment, args.fake_rounds if fake else args.rounds,
+            args.fake_runs if fake else args.runs, args.settle,
+        )
+    headers = ["deployment", *VARIANTS, "auto settled", "auto / best fixed", "auto / loop"]
+    rows = []
+    for deployment, result in results.items():
+        totals = result["variants"]
+        settled = Counter(totals["auto"]["settled"])
+        rows.append([
+            deployment,
+            *(f"{totals[v]['runs_per_s']:.1f}" + (f" ({totals[v]['stuck']} stuck)"
+                                                   if totals[v]["stuck"] else "")
+              for v in VARIANTS),
+            ", ".join(f"{limit}" + (f" x{n}" if n > 1 else "")
+                      for limit, n in sorted(settled.items())),
+            f"{result['auto_over_best_fixed']:.2f} (best c{result['best_fixed']})",
+            f"{result['auto_over_loop']:.2f}",
+        ])
+    print("submit: runs/s (runs left stuck) per variant; auto's ratios")
+    print(_common.table(headers, rows))
+    verdicts = {}
+    for deployment, result in results.items():
+        checks = {
+            "auto_over_best_fixed": _common.verdict(
+                result["auto_over_best_fixed"], TARGET, at_most=False),
+            "stuck": "meets" if result["stuck_auto"] <= result["stuck_loop"] else
+            f"misses ({result['stuck_auto']} vs {result['stuck_loop']})",
+        }
+        if deployment != "fake":
+            checks["auto_over_loop"] = _common.verdict(
+                result["auto_over_loop"], TARGET, at_most=False)
+        verdicts[deployment] = checks
+        print(f"  {deployment}: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
+    path = _common.write_result("submit", {
+        "parameters": vars(args), "results": results, "target": TARGET, "verdicts": verdicts,
+        "note": "runs/s = runs started per second of submission, summed over a variant's "
+                "batches (fresh group and client per batch, variants in rotating turns); "
+                "stuck = runs still active when their batch's settle time ran out.",
+    })
+    print(f"written {path.relative_to(_common.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Adaptive concurrency (``_limit``): the limit follows the server's latency and rate.
+
+The limiter's rules are driven with samples directly; batches run against the
+fake flowServ on a virtual clock: a parallel server 40 ms away (every start
+takes 40 ms however many are in flight) and one that starts one run at a time.
+"""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+import respx
+
+import aioflowserv as afs
+from aioflowserv._config import AUTO_MAX_CONCURRENCY
+from aioflowserv._limit import FIRST_FACTOR, RAMP_FACTOR, AdaptiveLimit, FixedLimit, Sample
+from aioflowserv.testing import FakeFlowserv
+from tests.support.documents import BASE, SLEEPER_PARAMETERS, TOKEN, run_doc
+from tests.support.fake import client_for
+from tests.support.mocked import load_workflow
+from tests.support.serial import OneStartAtATime
+
+pytestmark = pytest.mark.anyio
+
+
+def answered(limit: AdaptiveLimit, latency: float, *, load: int | None = None) -> None:
+    """One answer to a submission sent at the current limit."""
+    limit.observe(Sample(load or limit.limit, limit.limit, latency))
+
+
+def a_round(limit: AdaptiveLimit, *latencies: float) -> None:
+    """Answers to submissions sent together at the current limit."""
+    sent = limit.limit
+    for latency in latencies:
+        limit.observe(Sample(sent, sent, latency))
+
+
+def test_the_first_submission_goes_alone_and_its_answer_lets_more_out() -> None:
+    limit = AdaptiveLimit()
+    assert limit.limit == 1
+    answered(limit, 0.05, load=1)
+    assert limit.limit == FIRST_FACTOR
+    assert limit.ramping
+
+
+def test_rounds_answered_as_fast_as_unloaded_grow_the_limit_fourfold() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR
+    a_round(limit, *[0.05] * (limit.limit // 2))  # half of a larger round decides
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
+
+
+def test_answers_as_fast_as_unloaded_grow_the_limit_up_to_the_cap_and_never_past_it() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05, load=1)
+    for _ in range(400):
+        answered(limit, 0.05)
+    assert limit.limit == AUTO_MAX_CONCURRENCY
+    assert not limit.ramping
+
+
+def test_a_smaller_cap_is_kept_too() -> None:
+    limit = AdaptiveLimit(cap=10)
+    answered(limit, 0.05, load=1)
+    for _ in range(50):
+        answered(limit, 0.05)
+    assert limit.limit == 10
+
+
+def test_a_slow_round_ends_the_ramp_up_at_what_the_server_sustains() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)  # 3 in flight, each 3x slower: one at a time
+    assert not limit.ramping
+    assert limit.limit == 1
+
+
+def test_one_slow_answer_does_not_end_the_ramp_up() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
+    a_round(limit, 0.50, *[0.05] * 5)  # one answer held up by a pause on the client
+    assert limit.ramping
+    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
+
+
+def test_a_round_faster_than_the_first_answer_only_doubles_the_limit() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.15)  # a cold server, or a new connection
+    a_round(limit, 0.10, 0.10, 0.10)
+    assert limit.limit == 2 * FIRST_FACTOR
+
+
+def test_a_push_back_halves_the_limit_once_per_change() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05, 0.05)
+    before = limit.limit
+    sent_at = limit.limit
+    limit.observe(Sample(sent_at, sent_at, 0.05, congested=True))
+    assert limit.limit == before // 2
+    assert not limit.ramping
+    limit.observe(Sample(sent_at, sent_at, 0.05, congested=True))  # sent before the change
+    assert limit.limit == before // 2
+
+
+def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)
+    assert limit.limit == 1
+    tried = set()
+    for _ in range(60):  # a server that works one at a time: latency grows with the load
+        tried.add(limit.limit)
+        answered(limit, 0.05 * limit.limit)
+    assert 2 in tried
+    assert limit.settled == 1  # (it may be trying 2 again: that is not where it settled)
+    assert limit.limit <= 2
+
+
+def test_a_ramp_up_misled_by_a_slow_first_answer_comes_back_down() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.30)  # a cold server: the first start is slow
+    a_round(limit, 0.15, 0.15, 0.15)  # 3 at 50 ms each, one after the other: faster than that
+    a_round(limit, 0.30, 0.30, 0.30)  # 6 of them take twice as long
+    assert not limit.ramping
+    assert limit.limit == 3
+    for _ in range(60):
+        answered(limit, 0.05 * limit.limit)
+    assert limit.settled == 1
+
+
+def test_a_step_up_that_raises_the_rate_stays() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.15, 0.15, 0.15)
+    assert limit.limit == 1
+    for _ in range(60):  # from now on the server answers as fast at any load
+        answered(limit, 0.05)
+    assert limit.settled > 2
+
+
+def test_a_fixed_limit_learns_nothing() -> None:
+    limit = FixedLimit(3)
+    limit.observe(Sample(3, 3, 10.0, congested=True))
+    assert (limit.limit, limit.settled, limit.adaptive) == (3, 3, False)
+
+
+async def test_auto_uses_a_parallel_server_within_a_few_round_trips() -> None:
+    fake = FakeFlowserv(latency={"start_run": 0.04})
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        started = anyio.current_time()
+        batch = await wf.start_runs([{"sleep": 1}] * 160)
+        seconds = anyio.current_time() - started
+    assert len(batch) == 160
+    assert batch.adaptive
+    assert batch.peak_concurrency > 32
+    assert batch.concurrency == AUTO_MAX_CONCURRENCY
+    # 1, 3, 12, 48 and the rest at a time: five round trips, as 32 at a time needs too.
+    assert seconds <= 5 * 0.04 + 1e-6
+
+
+async def test_auto_against_a_server_that_starts_one_run_at_a_time_stays_low() -> None:
+    fake = FakeFlowserv()
+    serial = OneStartAtATime(fake, service=0.05)
+    async with afs.AsyncFlowserv(fake.url, token=fake.token, transport=serial) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        batch = await wf.start_runs([{"sleep": 1}] * 80)
+    assert serial.started == 80
+    assert batch.concurrency == 1
+    assert batch.peak_concurrency <= FIRST_FACTOR
+
+
+async def test_fixed_concurrency_is_kept_and_reported() -> None:
+    fake = FakeFlowserv(latency={"start_run": 0.04})
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        batch = await wf.start_runs([{"sleep": 1}] * 20, concurrency=3)
+    assert (batch.concurrency, batch.peak_concurrency, batch.adaptive) == (3, 3, False)
+    assert fake.max_in_flight["start_run"] == 3
+    assert isinstance(batch, list)
+    assert {run.run_id for run in batch} == set(fake.runs)
+
+
+async def test_auto_backs_off_when_the_server_answers_503() -> None:
+    fake = FakeFlowserv(latency={"start_run": 0.04})
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        fake.fail("start_run", status=503, times=3, after=150)
+        batch = await wf.start_runs([{"sleep": 1}] * 200, return_exceptions=True)
+    assert sum(isinstance(item, afs.ServerError) for item in batch) == 3
+    assert batch.peak_concurrency == AUTO_MAX_CONCURRENCY
+    assert batch.concurrency == AUTO_MAX_CONCURRENCY // 2
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, True, 1.5, "fast", None])
+async def test_a_bad_concurrency_is_refused_before_anything_is_sent(concurrency: object) -> None:
+    fake = FakeFlowserv()
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        fake.reset_counts()
+        with pytest.raises(afs.InvalidArgumentError) as caught:
+            await wf.start_runs([{"sleep": 1}], concurrency=concurrency)  # type: ignore[arg-type]
+    assert caught.value.parameter == "concurrency"
+    assert fake.count() == 0
+
+
+async def test_a_submission_holds_its_permit_through_its_uploads_and_its_start(
+    api: respx.MockRouter,
+) -> None:
+    in_flight = 0
+    most = 0
+
+    async def slowly(answer: httpx.Response) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await anyio.sleep(0.01)
+        in_flight -= 1
+        return answer
+
+    uploads = iter(range(100))
+    api.post("/uploads/g1/files").mock(side_effect=lambda request: slowly(
+        httpx.Response(201, json={"id": f"f{next(uploads)}", "name": "names"})
+    ))
+    api.post("/groups/g1/runs").mock(side_effect=lambda request: slowly(
+        httpx.Response(201, json=run_doc())
+    ))
+    async with afs.AsyncFlowserv(
+        BASE, token=TOKEN, transport=httpx.MockTransport(api.async_handler)
+    ) as fs:
+        wf = await load_workflow(api, fs, "sleeper", SLEEPER_PARAMETERS)
+        await wf.start_runs([{"names": b"Ada\n"}] * 5, concurrency=1)
+    assert most == 1
+    assert len(api.calls) == 10
