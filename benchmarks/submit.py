@@ -13,12 +13,12 @@ Variants: ``loop`` (``for args in batch: await wf.start_run(args)``),
 ``start_runs(concurrency=N)`` for N in 1, 2, 4, 8, 16, 32, and
 ``start_runs(concurrency="auto")``. Each batch is ``--runs`` runs of
 ``sleep=1`` (160 on the fake) through a fresh client, as a script would, into
-a fresh server, warmed up by one run start in another group: flowServ 0.8.1
-slows down as runs pile up in one server (to a quarter after a thousand runs
-here), which would otherwise decide the comparison, and its very first run
-start is several times slower than the next ones, which a server in use has
-long behind it. The variants take turns, the order rotating every round, so that
-other load on the machine hits them alike. Throughput is runs started per
+a fresh group. Every round starts a fresh server, warmed up by one run start:
+flowServ 0.8.1 slows down as runs pile up in one server, and its very first
+run start is several times slower than the next ones, which a server in use
+has long behind it. The variants take turns, the order rotating every round
+(every variant runs first once in eight rounds), so that the server's drift
+within a round and other load on the machine hit them alike. Throughput is runs started per
 second of submission, summed over a variant's batches. On the real servers
 each batch is followed until its runs ended (with a deadline); runs still
 active then are "stuck": flowServ 0.8.1's race leaves a run RUNNING for good
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import statistics
 import sys
 import time
 from collections import Counter
@@ -83,20 +84,29 @@ async def stuck_runs(fs: afs.AsyncFlowserv, run_ids: list[str], deadline: float)
     return []
 
 
-def real_batch(shape: dict[str, Any], variant: str, count: int, settle: float) -> dict[str, Any]:
-    with FlowservServer(**shape) as server:
-        token = server.create_user()["token"]
+def warm_up(server: FlowservServer) -> str:
+    """A user of a fresh server, after one run start and its end; returns the token."""
+    token: str = server.create_user()["token"]
 
-        async def go() -> dict[str, Any]:
-            async with afs.AsyncFlowserv(server.url, token=token) as fs:
-                warm_up = await fs.workflow("sleeper", (await fs.create_group("sleeper", "w")).id)
-                await warm_up.start_run({"sleep": 0.5}, poll_interval=0.2, timeout=30)
-                group = (await fs.create_group("sleeper", variant)).id
-                outcome = await submit(fs, group, variant, count)
-                outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
-            return outcome
+    async def go() -> None:
+        async with afs.AsyncFlowserv(server.url, token=token) as fs:
+            wf = await fs.workflow("sleeper", (await fs.create_group("sleeper", "warm-up")).id)
+            await wf.start_run({"sleep": 0.5}, poll_interval=0.2, timeout=30)
 
-        return anyio.run(go)
+    anyio.run(go)
+    return token
+
+
+def real_batch(server: FlowservServer, token: str, variant: str, count: int,
+               settle: float) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with afs.AsyncFlowserv(server.url, token=token) as fs:
+            group = (await fs.create_group("sleeper", f"{variant}-{time.time_ns()}")).id
+            outcome = await submit(fs, group, variant, count)
+            outcome["stuck"] = await stuck_runs(fs, outcome["run_ids"], settle)
+        return outcome
+
+    return anyio.run(go)
 
 
 def fake_batch(variant: str, count: int) -> dict[str, Any]:
@@ -115,7 +125,7 @@ def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str
     """Every variant, ``rounds`` times, in rotating order, on one deployment."""
     totals: dict[str, dict[str, Any]] = {
         v: {"started": 0, "seconds": 0.0, "stuck": 0, "errors": Counter(), "settled": [],
-            "peak": []}
+            "peak": [], "batch_rates": []}
         for v in VARIANTS
     }
 
@@ -125,6 +135,7 @@ def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str
         total["seconds"] += outcome["seconds"]
         total["stuck"] += len(outcome["stuck"])
         total["errors"].update(outcome["errors"])
+        total["batch_rates"].append(len(outcome["run_ids"]) / outcome["seconds"])
         if outcome["settled"] is not None:
             total["settled"].append(outcome["settled"])
             total["peak"].append(outcome["peak"])
@@ -139,21 +150,30 @@ def measure(deployment: str, rounds: int, count: int, settle: float) -> dict[str
 
     shape = {} if deployment == "dev" else {"workers": 4, "database": "postgresql"}
     for index in range(rounds):
-        for variant in rotation(index):
-            if deployment == "fake":
+        if deployment == "fake":
+            for variant in rotation(index):
                 record(variant, fake_batch(variant, count))
-            else:
-                record(variant, real_batch(shape, variant, count, settle))
+            continue
+        with FlowservServer(**shape) as server:
+            token = warm_up(server)
+            for variant in rotation(index):
+                record(variant, real_batch(server, token, variant, count, settle))
     for total in totals.values():
         total["runs_per_s"] = total["started"] / total["seconds"] if total["seconds"] else 0.0
         total["errors"] = dict(total["errors"])
     rate = {v: totals[v]["runs_per_s"] for v in VARIANTS}
     best = max(FIXED, key=lambda n: rate[f"c{n}"])
+    median = {v: statistics.median(totals[v]["batch_rates"]) for v in VARIANTS}
+    best_median = max(FIXED, key=lambda n: median[f"c{n}"])
     return {
         "variants": totals,
         "best_fixed": best,
         "auto_over_best_fixed": rate["auto"] / rate[f"c{best}"],
         "auto_over_loop": rate["auto"] / rate["loop"],
+        "median_rates": median,
+        "best_fixed_by_median": best_median,
+        "auto_over_best_fixed_by_median": median["auto"] / median[f"c{best_median}"],
+        "auto_over_loop_by_median": median["auto"] / median["loop"],
         "stuck_auto": totals["auto"]["stuck"],
         "stuck_loop": totals["loop"]["stuck"],
     }
@@ -165,7 +185,7 @@ def main() -> None:
     parser.add_argument("--deployments", nargs="+", choices=DEPLOYMENTS, default=DEPLOYMENTS)
     parser.add_argument("--runs", type=int, default=80, help="runs per batch on the real servers")
     parser.add_argument("--fake-runs", type=int, default=160, help="runs per batch on the fake")
-    parser.add_argument("--rounds", type=int, default=4, help="batches per variant (real servers)")
+    parser.add_argument("--rounds", type=int, default=8, help="batches per variant (real servers)")
     parser.add_argument("--fake-rounds", type=int, default=10, help="batches per variant (fake)")
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds a batch's runs may take to end before they count as stuck")
@@ -178,7 +198,8 @@ def main() -> None:
             deployment, args.fake_rounds if fake else args.rounds,
             args.fake_runs if fake else args.runs, args.settle,
         )
-    headers = ["deployment", *VARIANTS, "auto settled", "auto / best fixed", "auto / loop"]
+    headers = ["deployment", *VARIANTS, "auto settled", "auto / best fixed", "auto / loop",
+               "(by median batch)"]
     rows = []
     for deployment, result in results.items():
         totals = result["variants"]
@@ -192,6 +213,8 @@ def main() -> None:
                       for limit, n in sorted(settled.items())),
             f"{result['auto_over_best_fixed']:.2f} (best c{result['best_fixed']})",
             f"{result['auto_over_loop']:.2f}",
+            f"{result['auto_over_best_fixed_by_median']:.2f} (c"
+            f"{result['best_fixed_by_median']}), {result['auto_over_loop_by_median']:.2f}",
         ])
     print("submit: runs/s (runs left stuck) per variant; auto's ratios")
     print(_common.table(headers, rows))
@@ -211,8 +234,10 @@ def main() -> None:
     path = _common.write_result("submit", {
         "parameters": vars(args), "results": results, "target": TARGET, "verdicts": verdicts,
         "note": "runs/s = runs started per second of submission, summed over a variant's "
-                "batches (fresh group and client per batch, variants in rotating turns); "
-                "stuck = runs still active when their batch's settle time ran out.",
+                "batches (fresh warmed-up server, group and client per batch, variants in "
+                "rotating turns); the ratios also by the median batch of each variant, which "
+                "one batch slowed by other load on the machine moves less; stuck = runs "
+                "still active when their batch's settle time ran out.",
     })
     print(f"written {path.relative_to(_common.ROOT)}")
 
