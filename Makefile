@@ -49,7 +49,7 @@ docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
 
 pytest: $(VENV)/.installed $(SERVER_VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --durations=10
 
 bench: $(VENV)/.installed $(SERVER_VENV)/.installed
 	$(PY) benchmarks/run_all.py

@@ -16,6 +16,27 @@ import pytest_asyncio
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
+from tests.support.tally import TALLY
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand the fault suite's tally to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["fault_tally"] = TALLY.as_dict()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the pytest-xdist controller: add up the tallies of the workers."""
+    TALLY.add(getattr(node, "workeroutput", {}).get("fault_tally", {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the fault suite's summary line when any fault scenario ran."""
+    if TALLY.scenarios:
+        terminalreporter.write_sep("-", "fault suite")
+        terminalreporter.write_line(TALLY.line())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -35,10 +35,3 @@ def tally() -> Tally:
     """The session's fault tally; scenarios add what they did to it."""
     TALLY.scenarios += 1
     return TALLY
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the fault suite's summary line when any fault scenario ran."""
-    if TALLY.scenarios:
-        terminalreporter.write_sep("-", "fault suite")
-        terminalreporter.write_line(TALLY.line())

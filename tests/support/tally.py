@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -27,6 +28,15 @@ class Tally:
     duplicated: int = 0
     scenarios: int = 0
 
+    def as_dict(self) -> dict[str, int]:
+        """The counts, to hand from a pytest-xdist worker to the controller."""
+        return asdict(self)
+
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add a worker's counts (from :meth:`as_dict`) to these."""
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + int(counts.get(field.name, 0)))
+
     def line(self) -> str:
         """The summary line."""
         return (
@@ -36,4 +46,5 @@ class Tally:
 
 
 TALLY = Tally()
-"""The session's tally (one per test process)."""
+"""The session's tally (one per test process; pytest-xdist workers hand theirs to the controller,
+see ``tests/conftest.py``)."""
