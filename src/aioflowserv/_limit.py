@@ -203,12 +203,19 @@ class AdaptiveLimit(Limit):
 
     @property
     def settled(self) -> int:
-        """The limit the batch settled on: the one before a step it is still trying."""
+        """The limit the batch settled on: the one before a step it is still trying.
+
+        Never more than were in flight at once (``peak``, once anything was):
+        a batch that ran out of submissions while the limit was still growing
+        did not show that the server sustains the limit it had reached.
+        """
         if self._limit in self._went_down_from:
-            return self._went_down_from[self._limit]
-        if self._trying:
-            return self._came_from.get(self._limit, self._limit)
-        return self._limit
+            settled = self._went_down_from[self._limit]
+        elif self._trying:
+            settled = self._came_from.get(self._limit, self._limit)
+        else:
+            settled = self._limit
+        return min(settled, self.peak) if self.peak else settled
 
     def observe(self, sample: Sample) -> None:
         """Learn from one answer: ramp up, climb, step back or back off."""

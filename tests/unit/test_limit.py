@@ -143,6 +143,18 @@ def test_a_step_up_that_raises_the_rate_stays() -> None:
     assert limit.settled > 2
 
 
+async def test_a_batch_that_ends_while_the_limit_grows_settles_on_no_more_than_it_used() -> None:
+    limit = AdaptiveLimit()
+    await limit.acquire()
+    limit.release(Sample(1, 1, 0.05))  # the first, alone: then three at once
+    for _ in range(3):
+        await limit.acquire()
+    for _ in range(3):
+        limit.release(Sample(3, 3, 0.05))  # answered as fast as unloaded: the limit grows
+    assert limit.limit > 3
+    assert (limit.peak, limit.settled) == (3, 3)  # the batch had no more to send
+
+
 def test_a_fixed_limit_learns_nothing() -> None:
     limit = FixedLimit(3)
     limit.observe(Sample(3, 3, 10.0, congested=True))
