@@ -2,16 +2,27 @@
 
 :class:`FakeFlowserv` is an ``httpx.AsyncBaseTransport``: pass it as
 ``transport=`` to :class:`aioflowserv.AsyncFlowserv` (or the sync facade) with
-its ``url`` and ``token``. It answers the routes that running, watching and
-batch submission use, with the response shapes of a real flowServ 0.8 server
-(keys sorted, compact JSON as Flask writes it), for groups of the ``sleeper``
-test workflow that ships with aioflowserv:
+its ``url`` and ``token``. It answers the routes that running, watching,
+batch submission, uploads, downloads and the leaderboard use, with the
+response shapes of a real flowServ 0.8 server (keys sorted, compact JSON as
+Flask writes it), for groups of the ``sleeper`` test workflow that ships with
+aioflowserv:
 
 - ``GET /groups/{g}/runs``, ``GET /groups/{g}``, ``GET /workflows/{wf}``,
   ``GET /users/whoami`` and the service descriptor ``GET /``;
 - ``POST /groups/{g}/runs`` (a run lasts its ``sleep`` argument; ``exitcode``
-  other than 0 makes it end in ERROR);
-- ``GET``, ``PUT`` (cancel, with reason) and ``DELETE /runs/{id}``.
+  other than 0 makes it end in ERROR; ``names`` may be an uploaded file);
+- ``GET``, ``PUT`` (cancel, with reason) and ``DELETE /runs/{id}``;
+- ``POST``/``GET /uploads/{g}/files`` and ``GET``/``DELETE
+  /uploads/{g}/files/{f}`` (multipart field ``file``, names made safe as
+  Werkzeug does, 16 MiB at most);
+- ``GET /runs/{id}/downloads/files/{f}`` and ``/runs/{id}/downloads/archive``:
+  the sleeper's ``results/greetings.txt`` and ``results/result.json``, made
+  from the run's arguments as the real template makes them;
+- ``GET /workflows/sleeper/leaderboard`` (``orderBy``, ``includeAll``) over
+  the successful runs, and, with ``postproc=``, ``GET
+  /workflows/sleeper/downloads/archive`` and ``.../downloads/files/{f}``
+  (``results/summary.json``).
 
 Runs end at scripted times on the fake's clock (by default anyio's clock, so
 that virtual clocks such as trio's ``MockClock`` work), after a given number
@@ -31,8 +42,12 @@ post-processing run after each successful run::
 from __future__ import annotations
 
 import heapq
+import io
 import itertools
 import json
+import mimetypes
+import re
+import tarfile
 import threading
 import time
 import uuid
@@ -47,7 +62,9 @@ import httpx
 
 from .._models import Run
 
-__all__ = ["BASE_URL", "SLEEPER_PARAMETERS", "TOKEN", "Fault", "FakeFlowserv", "FakeRun"]
+__all__ = [
+    "BASE_URL", "SLEEPER_PARAMETERS", "TOKEN", "Fault", "FakeFlowserv", "FakeRun", "FakeUpload",
+]
 
 API_PATH = "/flowserv/api/v1"
 BASE_URL = f"http://flowserv.fake{API_PATH}"
@@ -56,7 +73,22 @@ USER_ID = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
 ACTIVE = frozenset({"PENDING", "RUNNING"})
 ROUTES = (
     "list_runs", "start_run", "get_run", "cancel_run", "delete_run", "get_group", "get_workflow",
+    "upload_file", "list_uploads", "get_upload", "delete_upload", "download_file",
+    "download_archive", "leaderboard", "postproc_file", "postproc_archive",
 )
+UNAUTHENTICATED_ROUTES = frozenset({
+    "get_upload", "download_file", "download_archive", "leaderboard", "postproc_file",
+    "postproc_archive",
+})
+"""Routes a real server answers without a token (downloads and the leaderboard)."""
+MAX_UPLOAD = 16 * 1024 * 1024
+RESULT_SCHEMA: list[dict[str, Any]] = [
+    {"dtype": "float", "label": "Sleep time", "name": "sleep"},
+    {"dtype": "int", "label": "Names greeted", "name": "count"},
+]
+"""The sleeper's results schema, as the leaderboard lists it."""
+OUTPUT_PATHS = {"greetings": "results/greetings.txt", "result": "results/result.json"}
+SUMMARY_PATH = "results/summary.json"
 
 SLEEPER_PARAMETERS: list[dict[str, Any]] = [
     {"defaultValue": 0.0, "dtype": "float", "group": "main",
@@ -99,11 +131,23 @@ class FakeRun:
     end_messages: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=lambda: _result_files())
+    contents: dict[str, tuple[str, bytes]] | None = None
+    """Output files by file id: (relative path, bytes); None: made from the arguments."""
 
     @property
     def active(self) -> bool:
         """True while PENDING or RUNNING."""
         return self.state in ACTIVE
+
+
+@dataclass(eq=False)
+class FakeUpload:
+    """A file uploaded to a group."""
+
+    id: str
+    name: str
+    created: float
+    content: bytes
 
 
 @dataclass(eq=False)
@@ -117,6 +161,7 @@ class FakeGroup:
     listings: int = 0
     ends_after_listing: dict[int, list[str]] = field(default_factory=dict)
     listing_body: bytes | None = None
+    uploads: dict[str, FakeUpload] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -414,6 +459,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         """Answer one request as flowServ would."""
         method = request.method
         route, target, ids = _route(method, request.url.path)
+        await request.aread()
         delay = self.latency.get(route, 0.0)
         with self._lock:
             self.counts[route] += 1
@@ -425,6 +471,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             if delay:
                 await anyio.sleep(delay / 2)
             started = time.process_time()
+            extra: dict[str, str] = {}
             with self._lock:
                 try:
                     fault = next((f for f in self.faults if f.applies(route, target)), None)
@@ -433,8 +480,10 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                             raise fault.error("fake transport failure", request=request)
                         status, body, content_type = fault.status, fault.body, fault.content_type
                     else:
-                        status, body = self._answer(route, ids, request)
-                        content_type = "application/json"
+                        answer = self._answer(route, ids, request)
+                        status, body = answer[0], answer[1]
+                        content_type = answer[2] if len(answer) > 2 else "application/json"
+                        extra = answer[3] if len(answer) > 3 else {}
                 finally:
                     self.cpu_seconds += time.process_time() - started
                     self._notify()
@@ -443,15 +492,17 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         finally:
             with self._lock:
                 self.in_flight[route] -= 1
-        headers = {"Content-Type": content_type, "Access-Control-Allow-Origin": "*"}
+        headers = {"Content-Type": content_type, "Access-Control-Allow-Origin": "*", **extra}
         return httpx.Response(status, content=body, headers=headers, request=request)
 
-    def _answer(self, route: str, ids: list[str], request: httpx.Request) -> tuple[int, bytes]:
+    def _answer(self, route: str, ids: list[str], request: httpx.Request) -> _Answer:
         now = self.now()
         self._advance(now)
         token = request.headers.get("api_key")
         if route == "get_workflow":
             return self._workflow(ids[0], token)
+        if route in UNAUTHENTICATED_ROUTES:
+            return self._download(route, ids, request)
         if route == "unknown":
             return 404, b"<!DOCTYPE html><title>404 Not Found</title><h1>Not Found</h1>"
         if route == "service":
@@ -464,7 +515,8 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             return 403, _dump({"message": "not logged in"})
         if token != self.token:
             return 403, _dump({"message": "not authorized"})
-        if route in ("list_runs", "start_run", "get_group"):
+        if route in ("list_runs", "start_run", "get_group", "upload_file", "list_uploads",
+                     "delete_upload"):
             group = self.groups.get(ids[0])
             if group is None:
                 return 404, _dump({"message": f"unknown group '{ids[0]}'"})
@@ -472,7 +524,9 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                 return 200, self._listing(group, now)
             if route == "get_group":
                 return 200, self._group_body(group)
-            return self._start(group, request, now)
+            if route == "start_run":
+                return self._start(group, request, now)
+            return self._uploads(route, group, ids, request, now)
         run = self.runs.get(ids[0])
         if run is None:
             return 404, _dump({"message": f"unknown run '{ids[0]}'"})
@@ -519,6 +573,13 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                 return 400, _dump({"message": f"unknown parameter '{arg.get('name')}'"})
             if arg["name"] in values:
                 return 400, _dump({"message": f"non-unique run argument '{arg['name']}'"})
+            if arg["name"] == "names":
+                value = arg["value"]
+                if not isinstance(value, dict) or value.get("type") != "$file":
+                    return 400, _dump({"message": f"invalid source type '{type(value)}'"})
+                file_id = (value.get("value") or {}).get("fileId")
+                if file_id not in group.uploads:
+                    return 404, _dump({"message": f"unknown file '{file_id}'"})
             values[arg["name"]] = arg["value"]
         exitcode = int(values.get("exitcode") or 0)
         sleep = float(values.get("sleep") or 0.0)
@@ -586,7 +647,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     def _group_body(self, group: FakeGroup) -> bytes:
         return _dump({
             "config": None,
-            "files": [],
+            "files": [self._upload_doc(upload) for upload in group.uploads.values()],
             "id": group.id,
             "members": [{"id": USER_ID, "username": "alice"}],
             "name": group.name,
@@ -622,6 +683,129 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             doc["postproc"] = post
         return 200, _dump(doc)
 
+    # -- uploads, downloads and the leaderboard ------------------------------------------
+
+    def _uploads(
+        self, route: str, group: FakeGroup, ids: list[str], request: httpx.Request, now: float
+    ) -> _Answer:
+        if route == "list_uploads":
+            return 200, _dump({"files": [self._upload_doc(u) for u in group.uploads.values()]})
+        if route == "delete_upload":
+            if group.uploads.pop(ids[1], None) is None:
+                return 404, _dump({"message": f"unknown file '{ids[1]}'"})
+            return 204, b""
+        if len(request.content) > MAX_UPLOAD:
+            return 413, _dump({"error": "413 Request Entity Too Large"})
+        part = _file_part(request)
+        if part is None:
+            return 400, _dump({"message": "no file request"})
+        name = _secure_filename(part[0])
+        if not name:
+            return 400, _dump({"message": "invalid name"})
+        upload = FakeUpload(uuid.uuid4().hex, name, now, part[1])
+        group.uploads[upload.id] = upload
+        return 201, _dump(self._upload_doc(upload))
+
+    def _upload_doc(self, upload: FakeUpload) -> dict[str, Any]:
+        return {"createdAt": self._iso(upload.created), "id": upload.id, "name": upload.name,
+                "size": 0}  # (flowServ 0.8.1 always says 0)
+
+    def _download(self, route: str, ids: list[str], request: httpx.Request) -> _Answer:
+        if route == "get_upload":
+            group = self.groups.get(ids[0])
+            upload = group.uploads.get(ids[1]) if group is not None else None
+            if upload is None:
+                return 404, _dump({"message": f"unknown file '{ids[1]}'"})
+            return _file_answer(upload.name, upload.content, f"filename={upload.name}")
+        if route in ("download_file", "download_archive"):
+            run = self.runs.get(ids[0])
+            if run is None or (route == "download_archive" and run.state != "SUCCESS"):
+                return 404, _dump({"message": f"unknown run '{ids[0]}'"})
+            return _files_answer(self._contents(run), ids[1:], "run.tar.gz")
+        if ids[0] != "sleeper":
+            return 404, _dump({"message": f"unknown workflow '{ids[0]}'"})
+        if route == "leaderboard":
+            return self._leaderboard(request)
+        done = [p for p in self.postproc_runs if p.state == "SUCCESS"]
+        if not done:
+            return 404, _dump({"message": "unknown file 'no post-processing workflow'"})
+        return _files_answer(self._contents(done[-1]), ids[1:], "results.tar.gz")
+
+    def _contents(self, run: FakeRun) -> dict[str, tuple[str, bytes]]:
+        """A run's output files by file id: what the sleeper template writes for its arguments."""
+        if run.contents is not None or run.state != "SUCCESS":
+            return run.contents or {}
+        values = {a.get("name"): a.get("value") for a in run.arguments if isinstance(a, dict)}
+        names = ["Alice", "Bob"]
+        source = values.get("names")
+        group = self.groups.get(run.group_id or "")
+        if isinstance(source, dict) and group is not None:
+            upload = group.uploads.get(str((source.get("value") or {}).get("fileId")))
+            if upload is not None:
+                text = upload.content.decode(errors="replace")
+                names = [line.strip() for line in text.splitlines() if line.strip()]
+        lines = [f"{values.get('greeting', 'Hello')} {name}!" for name in names]
+        if values.get("mode") == "upper" or str(values.get("shout")).lower() in ("1", "t", "true"):
+            lines = [line.upper() for line in lines]
+        result = {"sleep": float(values.get("sleep") or 0.0), "count": len(names),
+                  "mode": values.get("mode", "plain"),
+                  "exitcode": int(values.get("exitcode") or 0)}
+        made = {"greetings": ("\n".join(lines) + "\n").encode(),
+                "result": json.dumps(result).encode()}
+        return {f["id"]: (OUTPUT_PATHS[f["name"]], made[f["name"]])
+                for f in run.files if f["name"] in made}
+
+    def _leaderboard(self, request: httpx.Request) -> _Answer:
+        params = request.url.params
+        order = [("sleep", False)]  # the template's orderBy: sleep, ascending
+        if "orderBy" in params:
+            if not params["orderBy"]:
+                return 500, _dump({"error": "500 Internal Server Error"})
+            order = []
+            for item in params["orderBy"].split(","):
+                column, _, direction = item.partition(":")
+                if column not in ("sleep", "count") or direction not in ("", "asc", "desc"):
+                    return 400, _dump({"message": f"invalid order '{item}'"})
+                order.append((column, direction != "asc"))  # a bare column: descending
+        include_all = params.get("includeAll", "false").lower() in ("", "true")
+        doc: dict[str, Any] = {"ranking": self._ranking("sleeper", order, include_all),
+                               "schema": RESULT_SCHEMA}
+        made = [post for post in self.postproc_runs if post.created <= self.now()]
+        if made:
+            doc["postproc"] = self._run_doc(made[-1])
+        return 200, _dump(doc)
+
+    def _ranking(
+        self, workflow_id: str, order: list[tuple[str, bool]], include_all: bool
+    ) -> list[dict[str, Any]]:
+        entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for group in self.groups.values():
+            if group.workflow_id != workflow_id:
+                continue
+            for run in group.runs.values():
+                if run.state != "SUCCESS":
+                    continue
+                result = next((json.loads(content) for path, content
+                               in self._contents(run).values() if path == OUTPUT_PATHS["result"]),
+                              {"sleep": 0.0, "count": 0})
+                entries.append((result, {
+                    "group": {"id": group.id, "name": group.name},
+                    "results": [{"name": c["name"], "value": result[c["name"]]}
+                                for c in RESULT_SCHEMA],
+                    "run": {"createdAt": self._iso(run.created), "finishedAt":
+                            self._iso(run.finished or run.created), "id": run.id,
+                            "startedAt": self._iso(run.started or run.created)},
+                }))
+        for column, descending in reversed(order):
+            entries.sort(key=lambda entry: entry[0][column], reverse=descending)
+        seen: set[str] = set()
+        ranking = []
+        for _, entry in entries:
+            if include_all or entry["group"]["id"] not in seen:
+                seen.add(entry["group"]["id"])
+                ranking.append(entry)
+        return ranking
+
     # -- state changes -------------------------------------------------------------------
 
     def _schedule(self, run: FakeRun, end_at: float) -> None:
@@ -646,9 +830,17 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         self._invalidate(run)
         if state == "SUCCESS" and run.group_id is not None and self.postproc is not None:
             created = at + self.postproc_delay
+            summary_id = uuid.uuid4().hex
+            summary = [{"group": entry["group"]["name"], "run": entry["run"]["id"],
+                        "sleep": entry["results"][0]["value"]}
+                       for entry in self._ranking(run.workflow_id, [("sleep", False)], False)]
             post = FakeRun(
                 id=uuid.uuid4().hex, group_id=None, workflow_id=run.workflow_id,
                 arguments=[], created=created, started=created,
+                files=[{"caption": "Sleep time of every run in the ranking.",
+                        "format": {"type": "json"}, "id": summary_id, "name": SUMMARY_PATH,
+                        "title": "Summary"}],
+                contents={summary_id: (SUMMARY_PATH, json.dumps(summary).encode())},
             )
             self.runs[post.id] = post
             self.postproc_runs.append(post)
@@ -679,6 +871,54 @@ def _result_files() -> list[dict[str, Any]]:
     ]
 
 
+_Answer = tuple[int, bytes] | tuple[int, bytes, str, dict[str, str]]
+"""Status and body, and for downloads the content type and more headers."""
+
+
+def _file_answer(path: str, content: bytes, disposition: str) -> _Answer:
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if kind.startswith("text/"):
+        kind += "; charset=utf-8"
+    return 200, content, kind, {"Content-Disposition": f"attachment; {disposition}"}
+
+
+def _files_answer(contents: dict[str, tuple[str, bytes]], file_id: list[str],
+                  archive: str) -> _Answer:
+    """One output file (``file_id`` given) or all of them as a gzipped tar archive."""
+    if file_id:
+        if file_id[0] not in contents:
+            return 404, _dump({"message": f"unknown file '{file_id[0]}'"})
+        path, content = contents[file_id[0]]
+        return _file_answer(path, content, f'filename="{path}"')
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, content in contents.values():
+            member = tarfile.TarInfo(path)
+            member.size = len(content)
+            tar.addfile(member, io.BytesIO(content))
+    return 200, buffer.getvalue(), "application/gzip", {
+        "Content-Disposition": f"attachment; filename={archive}"}
+
+
+def _file_part(request: httpx.Request) -> tuple[str, bytes] | None:
+    """(file name, content) of the multipart field ``file``, the only one flowServ reads."""
+    match = re.search(r"boundary=\"?([^\";]+)", request.headers.get("content-type", ""))
+    if match is None:
+        return None
+    for part in request.content.split(b"--" + match.group(1).encode()):
+        head, _, body = part.partition(b"\r\n\r\n")
+        disposition = re.search(rb'name="([^"]*)"(?:; filename="([^"]*)")?', head)
+        if disposition and disposition.group(1) == b"file" and disposition.group(2) is not None:
+            return disposition.group(2).decode(errors="replace"), body.removesuffix(b"\r\n")
+    return None
+
+
+def _secure_filename(name: str) -> str:
+    """The name as Werkzeug's ``secure_filename`` stores it (ASCII, no path)."""
+    name = name.encode("ascii", "ignore").decode().replace("/", " ").replace("\\", " ")
+    return re.sub(r"[^A-Za-z0-9_.-]", "", "_".join(name.split())).strip("._")
+
+
 def _sleep_argument(arguments: Mapping[str, Any]) -> float:
     return float(arguments.get("sleep") or 0.0)
 
@@ -692,6 +932,21 @@ def _route(method: str, path: str) -> tuple[str, str | None, list[str]]:
     parts = path[len(API_PATH) + 1:].split("/")
     if parts == ["users", "whoami"] and method == "GET":
         return "whoami", None, []
+    if parts[0] == "uploads" and len(parts) in (3, 4) and parts[2] == "files":
+        if len(parts) == 3:
+            route = {"POST": "upload_file", "GET": "list_uploads"}.get(method)
+        else:
+            route = {"GET": "get_upload", "DELETE": "delete_upload"}.get(method)
+        if route:
+            return route, parts[1], parts[1::2]
+    if method == "GET" and len(parts) >= 3 and parts[0] in ("runs", "workflows"):
+        kind = "download" if parts[0] == "runs" else "postproc"
+        if parts[2:] == ["downloads", "archive"]:
+            return f"{kind}_archive", parts[1], [parts[1]]
+        if parts[2:4] == ["downloads", "files"] and len(parts) == 5:
+            return f"{kind}_file", parts[1], [parts[1], parts[4]]
+        if parts[0] == "workflows" and parts[2:] == ["leaderboard"]:
+            return "leaderboard", parts[1], [parts[1]]
     if len(parts) == 3 and parts[0] == "groups" and parts[2] == "runs":
         if method == "GET":
             return "list_runs", parts[1], [parts[1]]
