@@ -132,7 +132,7 @@ class FakeRun:
     messages: list[str] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=lambda: _result_files())
     contents: dict[str, tuple[str, bytes]] | None = None
-    """Output files by file id: (relative path, bytes); None: made from the arguments."""
+    """Output files by file id: (relative path, bytes); None: made when asked for."""
 
     @property
     def active(self) -> bool:
@@ -675,13 +675,20 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                 {"id": g.id, "name": g.name, "workflow": g.workflow_id}
                 for g in self.groups.values()
             ]
-        made = [post for post in self.postproc_runs if post.created <= self.now()]
-        if made:
-            post = self._run_doc(made[-1])
-            post["arguments"] = [{"name": "runs", "value": {"type": "$file", "value": {
-                "fileId": "/tmp/fake-postproc", "targetPath": "runs/"}}}]
+        post = self._postproc_doc()
+        if post is not None:
             doc["postproc"] = post
         return 200, _dump(doc)
+
+    def _postproc_doc(self) -> dict[str, Any] | None:
+        """The handle of the latest post-processing run made so far (None: none yet)."""
+        made = [post for post in self.postproc_runs if post.created <= self.now()]
+        if not made:
+            return None
+        doc = self._run_doc(made[-1])
+        doc["arguments"] = [{"name": "runs", "value": {"type": "$file", "value": {
+            "fileId": "/tmp/fake-postproc", "targetPath": "runs/"}}}]
+        return doc
 
     # -- uploads, downloads and the leaderboard ------------------------------------------
 
@@ -732,9 +739,19 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         return _files_answer(self._contents(done[-1]), ids[1:], "results.tar.gz")
 
     def _contents(self, run: FakeRun) -> dict[str, tuple[str, bytes]]:
-        """A run's output files by file id: what the sleeper template writes for its arguments."""
+        """A run's output files by file id: what the sleeper template writes for its arguments.
+
+        A post-processing run's summary covers the runs ranked when it was made;
+        it is made when first asked for, and kept.
+        """
         if run.contents is not None or run.state != "SUCCESS":
             return run.contents or {}
+        if run.group_id is None:
+            ranked = self._ranking(run.workflow_id, [("sleep", False)], False, until=run.created)
+            summary = [{"group": entry["group"]["name"], "run": entry["run"]["id"],
+                        "sleep": entry["results"][0]["value"]} for entry in ranked]
+            run.contents = {run.files[0]["id"]: (SUMMARY_PATH, json.dumps(summary).encode())}
+            return run.contents
         values = {a.get("name"): a.get("value") for a in run.arguments if isinstance(a, dict)}
         names = ["Alice", "Bob"]
         source = values.get("names")
@@ -770,20 +787,24 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         include_all = params.get("includeAll", "false").lower() in ("", "true")
         doc: dict[str, Any] = {"ranking": self._ranking("sleeper", order, include_all),
                                "schema": RESULT_SCHEMA}
-        made = [post for post in self.postproc_runs if post.created <= self.now()]
-        if made:
-            doc["postproc"] = self._run_doc(made[-1])
+        post = self._postproc_doc()
+        if post is not None:
+            doc["postproc"] = post
         return 200, _dump(doc)
 
     def _ranking(
-        self, workflow_id: str, order: list[tuple[str, bool]], include_all: bool
+        self, workflow_id: str, order: list[tuple[str, bool]], include_all: bool,
+        until: float | None = None,
     ) -> list[dict[str, Any]]:
+        """Leaderboard entries of the workflow's successful runs (ended by ``until``, if given)."""
         entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for group in self.groups.values():
             if group.workflow_id != workflow_id:
                 continue
             for run in group.runs.values():
-                if run.state != "SUCCESS":
+                if run.state != "SUCCESS" or (
+                    until is not None and (run.finished is None or run.finished > until)
+                ):
                     continue
                 result = next((json.loads(content) for path, content
                                in self._contents(run).values() if path == OUTPUT_PATHS["result"]),
@@ -830,17 +851,12 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         self._invalidate(run)
         if state == "SUCCESS" and run.group_id is not None and self.postproc is not None:
             created = at + self.postproc_delay
-            summary_id = uuid.uuid4().hex
-            summary = [{"group": entry["group"]["name"], "run": entry["run"]["id"],
-                        "sleep": entry["results"][0]["value"]}
-                       for entry in self._ranking(run.workflow_id, [("sleep", False)], False)]
             post = FakeRun(
                 id=uuid.uuid4().hex, group_id=None, workflow_id=run.workflow_id,
                 arguments=[], created=created, started=created,
                 files=[{"caption": "Sleep time of every run in the ranking.",
-                        "format": {"type": "json"}, "id": summary_id, "name": SUMMARY_PATH,
-                        "title": "Summary"}],
-                contents={summary_id: (SUMMARY_PATH, json.dumps(summary).encode())},
+                        "format": {"type": "json"}, "id": uuid.uuid4().hex,
+                        "name": SUMMARY_PATH, "title": "Summary"}],
             )
             self.runs[post.id] = post
             self.postproc_runs.append(post)
