@@ -8,6 +8,7 @@
 """
 
 from ._arguments import FileArgument
+from ._batch import RunBatch
 from ._client import AsyncFlowserv
 from ._config import RetryPolicy
 from ._display import RunSpan, Timeline
@@ -54,9 +55,8 @@ from ._models import (
     User,
     WorkflowInfo,
 )
-from ._submit import RunBatch
 from ._sync import Flowserv, SyncFileHandle, Workflow
-from ._watch import RunRef
+from ._watch import RunRef, WatchStats
 from ._workflow import AsyncWorkflow
 
 __version__ = "0.1.0"
@@ -110,6 +110,7 @@ __all__ = [
     "UnsafePathError",
     "UploadedFile",
     "User",
+    "WatchStats",
     "Workflow",
     "WorkflowInfo",
     "__version__",

@@ -1,8 +1,9 @@
 """AsyncFlowserv: a client of one flowServ server, composed of the layers below.
 
-A client is a :class:`Session` (HTTP, the REST routes, the submitter and the
-watcher) behind a public face: the routes are handed through as they are,
-run starts and uploads go through the submitter, waits through the watcher.
+A client is a :class:`~._runs.Session` (HTTP, the REST routes, submissions
+and the watcher) behind a public face: routes are handed through as they are,
+everything done with runs goes to the session's :class:`~._runs.Runs`, and
+:meth:`AsyncFlowserv.workflow` makes the :class:`AsyncWorkflow` resources.
 """
 
 from __future__ import annotations
@@ -13,22 +14,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mappi
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import attrs
-
 from ._api import FlowservAPI
-from ._arguments import (
-    FileArgument,
-    FileLike,
-    check_wire_arguments,
-    file_source,
-    prepare_arguments,
-)
-from ._config import ClientOptions, Settings, Unpack, check_seconds, resolve_origin
-from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload, download_results
-from ._errors import ClientClosedError
+from ._arguments import FileArgument, FileLike, file_source
+from ._config import ClientOptions, Settings, Unpack, resolve_origin
+from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
 from ._files import FileHandle
-from ._gather import gather
-from ._lifecycle import CANCEL_CONCURRENCY, RunStates, cancel_runs, rerun
+from ._lifecycle import CANCEL_CONCURRENCY, RunStates
 from ._models import (
     Group,
     Leaderboard,
@@ -40,42 +31,15 @@ from ._models import (
     WorkflowInfo,
 )
 from ._results import OrderBy, WorkflowResults
-from ._submit import Submitter
-from ._transport import HTTPClient, segment
-from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, Watcher, notify
+from ._runs import Runs, Session
+from ._transport import segment
+from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WatchStats
 from ._workflow import AsyncWorkflow
 
-__all__ = ["AsyncFlowserv", "RunRef", "Session"]
+__all__ = ["AsyncFlowserv", "RunRef"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-@attrs.frozen
-class Session:
-    """What one client is made of, bottom up: HTTP, the routes, submitting and watching."""
-
-    http: HTTPClient
-    api: FlowservAPI
-    submitter: Submitter
-    watcher: Watcher
-
-    @classmethod
-    def open(cls, settings: Settings, options: ClientOptions, token: str | None) -> Session:
-        """Build the layers for checked settings (``options`` gives the transport)."""
-        http = HTTPClient(settings, token, options.get("transport"))
-        api = FlowservAPI(http)
-        return cls(http, api, Submitter(api), Watcher(api, settings))
-
-    async def aclose(self) -> None:
-        """End the waits in progress with :class:`ClientClosedError`; close the connections.
-
-        Run starts still being resolved in the background (their callers were
-        cancelled) are finished first.
-        """
-        self.watcher.close(ClientClosedError("the client was closed while waiting"))
-        await self.submitter.aclose()
-        await self.http.aclose()
 
 
 def _route(
@@ -117,6 +81,7 @@ class AsyncFlowserv:
         origin = resolve_origin(url, token, profile=options.get("profile"))
         settings = Settings.create(origin.url, type(self).__name__, **options)
         self._session = Session.open(settings, options, origin.token)
+        self._runs = Runs(self._session)
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -151,6 +116,15 @@ class AsyncFlowserv:
     @token.setter
     def token(self, value: str | None) -> None:
         self._session.http.token = value
+
+    @property
+    def watching(self) -> WatchStats:
+        """What the client's watcher is doing: runs waited for, groups polled, requests made.
+
+        A read-only snapshot (:class:`WatchStats`); ``fs.watching.idle`` is
+        True when nothing is watched, so nothing is polled.
+        """
+        return self._session.watcher.stats()
 
     @property
     def is_closed(self) -> bool:
@@ -238,7 +212,8 @@ class AsyncFlowserv:
 
     async def workflow(self, workflow_id: str, group_id: str) -> AsyncWorkflow:
         """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded."""
-        return await AsyncWorkflow.load(self, self._session, workflow_id, group_id)
+        info, group = await self._runs.load(workflow_id, group_id)
+        return AsyncWorkflow(self._runs, info, group, owner=self)
 
     async def leaderboard(
         self, workflow_id: str, order_by: OrderBy = None, include_all: bool = False
@@ -274,7 +249,7 @@ class AsyncFlowserv:
 
     async def list_runs(self, group_id: str) -> RunList[RunInfo]:
         """Id, state and creation time of every run of a group, oldest first."""
-        return (await self._session.api.list_runs(group_id)).infos()
+        return await self._runs.list_runs(group_id)
 
     get_run = _route(FlowservAPI.get_run)
 
@@ -284,10 +259,7 @@ class AsyncFlowserv:
         The first failure (an unknown run, say) is raised as itself. The
         :class:`RunList` shows as a timeline in a notebook.
         """
-        api = self._session.api
-        return RunList(
-            await gather([functools.partial(api.get_run, run_id) for run_id in run_ids])
-        )
+        return await self._runs.get_runs(run_ids)
 
     async def start_run(
         self, group_id: str, arguments: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -307,11 +279,7 @@ class AsyncFlowserv:
         after the request with exactly these arguments; if exactly one matches
         it is returned, otherwise :class:`SubmissionUncertainError` is raised.
         """
-        if isinstance(arguments, Mapping):
-            group = await self._session.api.get_group(group_id)
-            prepared = prepare_arguments(group.parameters, arguments)
-            return await self._session.submitter.submit(group_id, prepared)
-        return await self._session.submitter.start(group_id, check_wire_arguments(arguments))
+        return await self._runs.start_in(group_id, arguments)
 
     async def rerun(
         self,
@@ -327,19 +295,10 @@ class AsyncFlowserv:
         See :meth:`AsyncWorkflow.rerun`; with ``poll_interval`` this waits for
         the new run only (not for post-processing).
         """
-        watcher = self._session.watcher
-        options = watcher.options(
-            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
-            on_change=on_change,
+        options, wait = self._runs.follow(
+            poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change
         )
-        started = await rerun(self._session.api, self._session.submitter, run)
-        if on_change is not None:
-            notify(on_change, started)
-        if not poll_interval:
-            return started
-        final: Run
-        (final,) = await watcher.wait_all([started], options)
-        return final
+        return await self._runs.rerun(run, options, wait=wait)
 
     cancel_run = _route(FlowservAPI.cancel_run)
 
@@ -352,8 +311,7 @@ class AsyncFlowserv:
         concurrency: int = CANCEL_CONCURRENCY,
     ) -> list[Run]:
         """Cancel a group's active runs; see :meth:`AsyncWorkflow.cancel_runs`."""
-        api = self._session.api
-        return await cancel_runs(api, group_id, states, reason, concurrency=concurrency)
+        return await self._runs.cancel_runs(group_id, states, reason, concurrency=concurrency)
 
     delete_run = _route(FlowservAPI.delete_run)
     download_run_file = _route(FlowservAPI.download_run_file)
@@ -373,8 +331,8 @@ class AsyncFlowserv:
 
         See :meth:`AsyncWorkflow.download_results`.
         """
-        return await download_results(
-            self._session.api, group_id, directory, states=states, concurrency=concurrency,
+        return await self._runs.download_results(
+            group_id, directory, states=states, concurrency=concurrency,
             on_download=on_download, return_exceptions=return_exceptions,
         )
 
@@ -404,12 +362,10 @@ class AsyncFlowserv:
         ``group_id`` is the group of the bare run ids (each is looked up once
         when it is not given). Options as for :meth:`AsyncWorkflow.wait`.
         """
-        watcher = self._session.watcher
-        return RunList(
-            await watcher.wait_all(runs, watcher.options(timeout, **options), group_id=group_id)
-        )
+        checked = self._runs.options(timeout, **options)
+        return await self._runs.wait_all(runs, checked, group_id=group_id)
 
-    async def as_completed(
+    def as_completed(
         self,
         runs: Iterable[RunRef],
         timeout: float | None = None,
@@ -422,15 +378,9 @@ class AsyncFlowserv:
         With ``timeout``, :class:`RunWaitTimeout` is raised when the deadline
         passes with runs still active; the runs are left alone on the server.
         """
-        watcher = self._session.watcher
-        stream = watcher.as_completed(runs, watcher.options(timeout, **options), group_id=group_id)
-        try:
-            async for run in stream:
-                yield run
-        finally:
-            await stream.aclose()
+        return self._runs.as_completed(runs, timeout, group_id=group_id, **options)
 
-    async def watch(
+    def watch(
         self,
         group_id: str,
         poll_interval: float | None = None,
@@ -439,12 +389,6 @@ class AsyncFlowserv:
         give_up_after: float = STREAM_GIVE_UP,
     ) -> AsyncGenerator[Run, None]:
         """Every run of a group, then each state change; see :meth:`AsyncWorkflow.watch`."""
-        watcher = self._session.watcher
-        options = watcher.options(poll_interval=poll_interval, max_interval=max_interval)
-        patience = check_seconds(give_up_after, "give_up_after")
-        stream = watcher.watch_group(group_id, options, patience)
-        try:
-            async for run in stream:
-                yield run
-        finally:
-            await stream.aclose()
+        return self._runs.watch(
+            group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
+        )

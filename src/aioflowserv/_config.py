@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._errors import ConfigurationError, InvalidArgumentError
+from ._errors import RETRY_STATUS, ConfigurationError, InvalidArgumentError
 from ._saved import ENV_PROFILE, config_path, local_server_url, profile_name, saved_logins
 
 if sys.version_info >= (3, 11):
@@ -89,7 +89,6 @@ DEFAULT_PATH = "/flowserv/api/v1"
 ENV_URL = "FLOWSERV_URL"
 ENV_TOKEN = "FLOWSERV_ACCESS_TOKEN"
 ENV_PARTS = ("FLOWSERV_API_PROTOCOL", "FLOWSERV_API_HOST", "FLOWSERV_API_PORT", "FLOWSERV_API_PATH")
-RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from ._models import Run
 
-_E = TypeVar("_E", "APIConnectionError", "APIStatusError")
+_E = TypeVar("_E", bound="_RequestError")
+_X = TypeVar("_X", bound=BaseException)
 
 __all__ = [
     "APIConnectionError",
@@ -88,21 +89,6 @@ class BlockingCallError(FlowservError, RuntimeError):
     """
 
 
-def _tried(attempts: int, elapsed: float | None) -> str:
-    if elapsed is None:
-        return ""
-    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-    return f"{tries} in {elapsed:.1f} s"
-
-
-def note_attempts(exc: _E, attempts: int, elapsed: float, why: str = "") -> _E:
-    """Record on ``exc`` how many tries took how long, and say so in its message."""
-    exc.attempts = attempts
-    exc.elapsed = elapsed
-    exc.args = (f"{exc.args[0]} ({_tried(attempts, elapsed)}{why})", *exc.args[1:])
-    return exc
-
-
 class UnsafePathError(FlowservError, ValueError):
     """A name from the server would write outside the directory the caller chose."""
 
@@ -134,7 +120,43 @@ class InvalidArgumentError(ArgumentError):
         self.reason = reason
 
 
-class APIConnectionError(FlowservError):
+class _RequestError(FlowservError):
+    """An error of one request: its text, the client's explanation, and the tries it took.
+
+    The message is rendered from these parts, so that adding an explanation
+    (:func:`with_detail`) or the count of tries (:func:`note_attempts`) keeps
+    everything else the error carries.
+    """
+
+    method: str
+    path: str
+    detail: str | None
+    attempts: int
+    elapsed: float | None
+    stopped: str
+
+    def _begin(self, method: str, path: str, detail: str | None) -> None:
+        self.method = method
+        self.path = path
+        self.detail = detail
+        self.attempts = 1
+        self.elapsed = None
+        self.stopped = ""
+        self._render()
+
+    def _head(self) -> str:
+        raise NotImplementedError
+
+    def _render(self) -> None:
+        explained = f": {self.detail}" if self.detail else ""
+        tried = ""
+        if self.elapsed is not None:
+            tries = "1 attempt" if self.attempts == 1 else f"{self.attempts} attempts"
+            tried = f" ({tries} in {self.elapsed:.1f} s{self.stopped})"
+        self.args = (f"{self._head()}{explained}{tried}",)
+
+
+class APIConnectionError(_RequestError):
     """The server could not be reached, or the connection broke.
 
     ``request_sent`` is False only when the request certainly never left this
@@ -144,14 +166,16 @@ class APIConnectionError(FlowservError):
     """
 
     def __init__(
-        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.method = method
-        self.path = path
         self.request_sent = request_sent
-        self.attempts = 1
-        self.elapsed: float | None = None
+        self._text = message
+        self._begin(method, path, detail)
+
+    def _head(self) -> str:
+        return self._text
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
@@ -166,7 +190,7 @@ class InvalidResponseError(FlowservError):
     """
 
 
-class APIStatusError(FlowservError):
+class APIStatusError(_RequestError):
     """The server answered with an error status.
 
     ``status_code`` is the HTTP status and ``message`` the server's own text
@@ -180,17 +204,16 @@ class APIStatusError(FlowservError):
         self, message: str, *, status_code: int, method: str = "", path: str = "",
         detail: str | None = None,
     ) -> None:
-        where = f"{method} {path}: " if method else ""
-        explained = f": {detail}" if detail else ""
-        super().__init__(f"{where}{status_code} {message}{explained}")
+        super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.method = method
-        self.path = path
-        self.attempts = 1
-        self.elapsed: float | None = None
         self.html = False
         """True when the answer was a web page (the web server's), not flowServ's JSON."""
+        self._begin(method, path, detail)
+
+    def _head(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        return f"{where}{self.status_code} {self.message}"
 
 
 class InvalidRequestError(APIStatusError):
@@ -367,3 +390,129 @@ def status_error(
     error = cls(message, status_code=status_code, method=method, path=path)
     error.html = "html" in content_type or body.lstrip().startswith(b"<")
     return error
+
+
+def note_attempts(error: _E, attempts: int, elapsed: float, why: str = "") -> _E:
+    """Record on ``error`` how many tries took how long (its message says so too)."""
+    error.attempts = attempts
+    error.elapsed = elapsed
+    error.stopped = why
+    error._render()
+    return error
+
+
+def copy_error(error: _X) -> _X:
+    """A copy of ``error``: same type, message, attributes, cause and traceback.
+
+    Waiters of the same run each raise their own copy, so that raising it in
+    several tasks does not pile every task's frames onto one traceback.
+    """
+    cls = type(error)
+    try:
+        copy = cls.__new__(cls, *error.args)
+        copy.__dict__.update(error.__dict__)
+        copy.args = error.args
+    except Exception:  # an exception type that cannot be copied this way
+        return error
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy.with_traceback(error.__traceback__)
+
+
+def with_detail(error: _E, detail: str | None = None, *, message: str | None = None) -> _E:
+    """``error`` with the client's explanation added to its message (a copy).
+
+    Everything else it carries stays: status, tries and elapsed time, whether
+    the answer was a web page. ``message`` replaces the server's own text of
+    an :class:`APIStatusError`, where that text misleads.
+    """
+    copy = copy_error(error)
+    if message is not None and isinstance(copy, APIStatusError):
+        copy.message = message
+    if detail:
+        copy.detail = f"{copy.detail}; {detail}" if copy.detail else detail
+    copy._render()
+    return copy
+
+
+def retyped(error: _RequestError, cls: type[_E]) -> _E:
+    """A copy of ``error`` as another error of its family, with everything it carries.
+
+    An invalid token's "not authorized" answer becomes an :class:`UnauthenticatedError`.
+    """
+    copy = cls.__new__(cls)
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    copy.__cause__, copy.__context__ = error.__cause__, error.__context__
+    return copy
+
+
+# -- what a failure means: the one classification ------------------------------------------
+
+RETRY_STATUS = frozenset({429, 502, 503, 504})
+"""Answers worth sending an idempotent request again for (the default of
+:class:`RetryPolicy`): the server, or a gateway before it, is overloaded or restarting."""
+
+NOT_PROCESSED_STATUS = frozenset({429, 503})
+"""Answers that say the request was not processed: safe to send again, even a run start."""
+
+PUSHBACK_STATUS = frozenset({429, 502, 503, 504})
+"""Answers that say the server (or a gateway before it) is overloaded: back off."""
+
+MAY_HAVE_HAPPENED_STATUS = frozenset({502, 504})
+"""Gateway answers: the server behind may or may not have carried the request out."""
+
+
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of an error answer, None for any other failure."""
+    return error.status_code if isinstance(error, APIStatusError) else None
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that asking again later may not see: the connection, a gateway, a throttle.
+
+    Waits retry these until their deadlines.
+    """
+    return isinstance(error, APIConnectionError) or status_of(error) in PUSHBACK_STATUS
+
+
+def is_permanent(error: BaseException) -> bool:
+    """A failure that asking again will not change: gone, no access, or the client closed."""
+    return isinstance(
+        error, (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
+    )
+
+
+def may_have_happened(error: BaseException) -> bool:
+    """Whether a request that failed this way may still have been carried out by the server.
+
+    True for a transport failure after the request went out, a gateway answer
+    (502, 504) and a success answer that could not be read.
+    """
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    if isinstance(error, InvalidResponseError):
+        return True
+    return status_of(error) in MAY_HAVE_HAPPENED_STATUS
+
+
+def is_pushback(error: BaseException) -> bool:
+    """Whether a failure says the server is overloaded.
+
+    An answer that asks to back off, no answer at all, or a submission left
+    uncertain by one of these.
+    """
+    return (
+        isinstance(error, (APIConnectionError, SubmissionUncertainError))
+        or status_of(error) in PUSHBACK_STATUS
+    )
+
+
+def may_retry(status: int, *, idempotent: bool, retry_status: frozenset[int]) -> bool:
+    """Whether an answer with ``status`` may be followed by the same request again.
+
+    ``retry_status`` is the policy's; a request that is not idempotent is only
+    sent again when the answer says it was not processed.
+    """
+    return status in retry_status and (idempotent or status in NOT_PROCESSED_STATUS)

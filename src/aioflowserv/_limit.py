@@ -60,12 +60,14 @@ import anyio.lowlevel
 import attrs
 
 from ._config import AUTO_MAX_CONCURRENCY
+from ._errors import InvalidArgumentError
 
 __all__ = [
     "AdaptiveLimit",
     "FixedLimit",
     "Limit",
     "Sample",
+    "limit_for",
 ]
 
 logger = logging.getLogger("aioflowserv")
@@ -342,3 +344,14 @@ def _rate(window: list[Sample]) -> float:
     latency = sum(s.latency for s in window) / len(window)
     load = sum(s.load for s in window) / len(window)
     return load / latency if latency > 0 else float("inf")
+
+
+def limit_for(concurrency: object) -> Limit:
+    """The limit of a batch: ``"auto"`` (adaptive), or a fixed int >= 1."""
+    if concurrency == "auto":
+        return AdaptiveLimit()
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidArgumentError(
+            "concurrency", f"expected \"auto\" or an int >= 1, got {concurrency!r}"
+        )
+    return FixedLimit(concurrency)

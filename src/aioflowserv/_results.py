@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._errors import InvalidArgumentError, NotFoundError
+from ._errors import InvalidArgumentError, NotFoundError, with_detail
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -112,8 +112,7 @@ class WorkflowResults:
         except NotFoundError as exc:
             if NO_POSTPROC not in exc.message:
                 raise
-            raise NotFoundError(
-                f"workflow {self.workflow_id!r} has no post-processing results: it has no "
-                "post-processing step, or no run has been ranked yet",
-                status_code=exc.status_code, method=exc.method, path=exc.path,
+            raise with_detail(
+                exc, message=f"workflow {self.workflow_id!r} has no post-processing results: "
+                "it has no post-processing step, or no run has been ranked yet",
             ) from None

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,8 +38,12 @@ from ._errors import (
     NotFoundError,
     UnauthenticatedError,
     UnauthorizedError,
+    is_pushback,
+    may_retry,
     note_attempts,
+    retyped,
     status_error,
+    with_detail,
 )
 
 if TYPE_CHECKING:
@@ -58,10 +62,6 @@ LOGIN_HINT = (
     "log in again (fs.login(...), or `aioflowserv login` for the saved login), "
     "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
 )
-# 429 and 503 mean the request was not processed: safe to resend even a POST.
-_NOT_PROCESSED = frozenset({429, 503})
-# Answers that say the server (or a gateway before it) is overloaded.
-_PUSHBACK = frozenset({429, 502, 503, 504})
 
 try:
     from importlib.metadata import version as _version
@@ -243,10 +243,11 @@ class HTTPClient:
         self._valid_token: str | None = None
         self._api_checked = False
         self._closed = False
-        self.pushbacks = 0
         self._token_accepted = False
-        """How many answers so far said the server is overloaded (429, 502, 503, 504) or
-        did not come (connection errors, timeouts): adaptive concurrency backs off on them."""
+        self.on_pushback: list[Callable[[], None]] = []
+        """Called whenever an answer says the server is overloaded (429, 502, 503, 504) or
+        none came (a connection error, a timeout), retried or not: adaptive concurrency
+        backs off on it (see :meth:`observing_pushback`)."""
         # Request URLs are built by joining strings: an absolute URL spares httpx
         # merging each relative path onto its base URL, about a quarter of its
         # per-request work (``segment`` checks path segments before they get here).
@@ -290,6 +291,19 @@ class HTTPClient:
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new one")
+
+    @contextlib.contextmanager
+    def observing_pushback(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call ``callback`` at each push-back of the server while the block runs."""
+        self.on_pushback.append(callback)
+        try:
+            yield
+        finally:
+            self.on_pushback.remove(callback)
+
+    def _pushed_back(self) -> None:
+        for callback in self.on_pushback:
+            callback()
 
     def trust_token(self) -> None:
         """The current token was just issued by the server (a login): no need to check it."""
@@ -373,7 +387,7 @@ class HTTPClient:
             try:
                 response = await self._send_once(call, tries.timeout())
             except APIConnectionError as error:
-                self.pushbacks += 1
+                self._pushed_back()
                 pause = backoff(policy, tries.count)
                 if (error.request_sent and not call.idempotent) or not tries.may_retry(pause):
                     raise tries.note(error) from None
@@ -387,24 +401,22 @@ class HTTPClient:
                 if call.path == _WHOAMI:
                     self._valid_token = self._token
                 return response
-            if status in _PUSHBACK:
-                self.pushbacks += 1
-            if status in policy.status_codes and (call.idempotent or status in _NOT_PROCESSED):
+            failure = await self._status_error(response, call.method, call.path)
+            if is_pushback(failure):
+                self._pushed_back()
+            if may_retry(status, idempotent=call.idempotent, retry_status=policy.status_codes):
                 pause = backoff(policy, tries.count, _retry_after(response))
                 if tries.may_retry(pause):
-                    await response.aclose()
                     logger.info(
                         "%s %s answered %d; retrying (try %d)",
                         call.method, call.path, status, tries.count,
                     )
                     await anyio.sleep(pause)
                     continue
-            failure = await self._explain(
-                await self._status_error(response, call.method, call.path)
-            )
-            if tries.count > 1 and isinstance(failure, APIStatusError):
-                tries.note(failure)
-            raise failure
+            explained = await self._explain(failure)
+            if tries.count > 1 and isinstance(explained, APIStatusError):
+                tries.note(explained)
+            raise explained
 
     async def _explain(self, error: APIStatusError) -> Exception:
         """The error that says what to do, for answers that mislead as they are.
@@ -432,10 +444,9 @@ class HTTPClient:
     ) -> UnauthenticatedError:
         """The server refused the token: the server's message, and what it means and to do."""
         self._valid_token = None
-        invalid = UnauthenticatedError(
-            error.message, status_code=error.status_code, method=error.method, path=error.path,
-            detail=f"the token is invalid or expired (the server said: {reason}){more}: "
-            f"{LOGIN_HINT}",
+        invalid = with_detail(
+            retyped(error, UnauthenticatedError),
+            f"the token is invalid or expired (the server said: {reason}){more}: {LOGIN_HINT}",
         )
         invalid.token_rejected = True
         return invalid

@@ -42,16 +42,14 @@ import attrs
 
 from ._config import CLEANUP_TIMEOUT, Unpack, check_seconds
 from ._errors import (
-    APIConnectionError,
-    ClientClosedError,
     FlowservError,
     InvalidResponseError,
     NotFoundError,
     RunWaitTimeout,
-    ServerError,
-    UnauthenticatedError,
-    UnauthorizedError,
     add_note,
+    copy_error,
+    is_permanent,
+    is_transient,
 )
 from ._gather import gather, gather_outcomes
 from ._models import Run, RunState
@@ -62,7 +60,8 @@ if TYPE_CHECKING:
     from ._config import Settings
 
 __all__ = [
-    "STREAM_GIVE_UP", "OnChange", "RunRef", "WaitArgs", "WaitOptions", "Watcher", "notify",
+    "STREAM_GIVE_UP", "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
+    "notify",
 ]
 
 logger = logging.getLogger("aioflowserv")
@@ -73,8 +72,8 @@ FETCH_CONCURRENCY = 8
 FATAL_AFTER = 5
 """Consecutive failures of a group's listing (or of a run's record) before its waits fail.
 
-Transport failures and gateway answers (502/503/504) do not count: they are
-retried until the waits' deadlines.
+Transient failures (:func:`~._errors.is_transient`: the connection, a gateway, a
+throttle) do not count: they are retried until the waits' deadlines.
 """
 
 STREAM_GIVE_UP = 60.0
@@ -132,6 +131,30 @@ class WaitOptions:
         if self.timeout is None:
             return self
         return attrs.evolve(self, deadline=anyio.current_time() + self.timeout)
+
+
+@attrs.frozen
+class WatchStats:
+    """What a client's watcher is doing, and has done: a read-only view (``fs.watching``).
+
+    ``runs`` is how many runs are waited for, ``groups`` how many groups are
+    polled for them and for ``streams`` (``watch()``), ``polling`` whether a
+    waiter is polling on behalf of all right now. ``listings`` and
+    ``fetches`` count the group listings and the runs' full records asked for
+    since the client was made.
+    """
+
+    runs: int
+    groups: int
+    streams: int
+    polling: bool
+    listings: int
+    fetches: int
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is watched, so nothing is polled or sent."""
+        return not self.runs and not self.groups and not self.polling
 
 
 @attrs.define(eq=False)
@@ -234,7 +257,8 @@ class Watcher:
         self._driving: dict[_Waiter, None] = {}
         self._leader: _Waiter | None = None
         self._schedule_changed: anyio.Event | None = None
-        self.requests = 0
+        self._listings = 0
+        self._fetches = 0
 
     def close(self, error: BaseException) -> None:
         """End every wait in progress with ``error`` (the client is closing)."""
@@ -246,10 +270,21 @@ class Watcher:
         if self._schedule_changed is not None:
             self._schedule_changed.set()
 
-    @property
-    def idle(self) -> bool:
-        """True when nothing is watched (and so nothing is polled)."""
-        return not self._entries and not self._groups and self._leader is None
+    def stats(self) -> WatchStats:
+        """What is watched now, and how many requests watching has made."""
+        return WatchStats(
+            runs=len(self._entries),
+            groups=len(self._groups),
+            streams=sum(len(group.streams) for group in self._groups.values()),
+            polling=self._leader is not None,
+            listings=self._listings,
+            fetches=self._fetches,
+        )
+
+    async def _get_run(self, run_id: str) -> Run:
+        """A run's full record (every fetch of the watcher goes through here, counted)."""
+        self._fetches += 1
+        return await self._api.get_run(run_id)
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
         """Check a wait's options (the client's intervals fill in) and fix its deadline now."""
@@ -305,7 +340,7 @@ class Watcher:
                 entries = [waiter.entries[run_id] for run_id, _, _ in specs]
         if return_exceptions:
             return [
-                entry.result if entry.error is None else _own_copy(entry.error)
+                entry.result if entry.error is None else copy_error(entry.error)
                 for entry in entries
             ]
         return [_outcome(entry) for entry in entries]
@@ -412,7 +447,7 @@ class Watcher:
                     lookups.append((len(specs), run))
                 specs.append((run, group_id, None))
         snapshots = await gather(
-            [functools.partial(self._api.get_run, run_id) for _, run_id in lookups]
+            [functools.partial(self._get_run, run_id) for _, run_id in lookups]
         )
         for (index, run_id), snapshot in zip(lookups, snapshots, strict=True):
             specs[index] = (run_id, snapshot.group_id, snapshot)
@@ -608,7 +643,7 @@ class Watcher:
 
     async def _poll_listing(self, group: _Group, generation: int) -> bool:
         assert group.group_id is not None
-        self.requests += 1
+        self._listings += 1
         listing = await self._api.list_runs(group.group_id)
         entries = group.entries
         changed = False
@@ -677,7 +712,7 @@ class Watcher:
             if isinstance(outcome, Run):
                 for stream in streams:
                     changed = stream.report(outcome) or changed
-            elif isinstance(outcome, _FATAL) and not isinstance(outcome, NotFoundError):
+            elif is_permanent(outcome) and not isinstance(outcome, NotFoundError):
                 for stream in streams:
                     stream.fail(outcome)
             elif not isinstance(outcome, NotFoundError):  # deleted meanwhile: dropped
@@ -686,8 +721,7 @@ class Watcher:
 
     async def _fetch_records(self, run_ids: Sequence[str]) -> dict[str, Run | FlowservError]:
         """Fetch full records, :data:`FETCH_CONCURRENCY` at a time: each run, or its error."""
-        self.requests += len(run_ids)
-        calls = [functools.partial(self._api.get_run, run_id) for run_id in run_ids]
+        calls = [functools.partial(self._get_run, run_id) for run_id in run_ids]
         outcomes = await gather_outcomes(calls, limit=FETCH_CONCURRENCY)
         for outcome in outcomes:
             if isinstance(outcome, Exception) and not isinstance(outcome, FlowservError):
@@ -736,18 +770,14 @@ class Watcher:
         """
         if entry.done or not entry.waiters:
             return None
-        self.requests += 1
         try:
-            run = await self._api.get_run(entry.run_id)
-        except _FATAL as exc:
-            self._finish(entry, error=exc)
-            return None
-        except InvalidResponseError as exc:
-            self._finish(entry, error=exc)
-            return None
+            run = await self._get_run(entry.run_id)
         except FlowservError as exc:
             entry.failures += 1
-            if not _transient(exc) and entry.failures >= FATAL_AFTER:
+            if (
+                is_permanent(exc) or isinstance(exc, InvalidResponseError)
+                or (not is_transient(exc) and entry.failures >= FATAL_AFTER)
+            ):
                 self._finish(entry, error=exc)
             else:
                 logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
@@ -778,7 +808,7 @@ class Watcher:
         now = anyio.current_time()
         if group.failing_since is None:
             group.failing_since = now
-        fatal = isinstance(exc, _FATAL) or (not _transient(exc) and group.failures >= FATAL_AFTER)
+        fatal = is_permanent(exc) or (not is_transient(exc) and group.failures >= FATAL_AFTER)
         for stream in list(group.streams):
             if fatal or now - group.failing_since >= stream.give_up_after:
                 stream.fail(_given_up(exc, group, now - group.failing_since))
@@ -819,10 +849,6 @@ class Watcher:
             waiter.wake.set()
 
 
-_FATAL = (NotFoundError, UnauthorizedError, UnauthenticatedError, ClientClosedError)
-"""Errors that will not go away by asking again: they end the waits concerned at once."""
-
-
 def notify(callback: OnChange, run: Run) -> None:
     """Call an ``on_change`` callback; its failure is logged, never raised into the wait."""
     try:
@@ -831,16 +857,9 @@ def notify(callback: OnChange, run: Run) -> None:
         logger.exception("on_change callback failed for run %s", run.run_id)
 
 
-def _transient(exc: FlowservError) -> bool:
-    """A failure of the connection or a gateway: retried until the waits' deadlines."""
-    return isinstance(exc, APIConnectionError) or (
-        isinstance(exc, ServerError) and exc.status_code in (502, 503, 504)
-    )
-
-
 def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:
     """The error a group stream ends with: the listing's, with a note on how long it failed."""
-    error = _own_copy(exc)
+    error = copy_error(exc)
     add_note(
         error, f"watching group {group.group_id}: listing its runs failed "
         f"{group.failures} times in {failing_for:.1f} s; gave up",
@@ -854,28 +873,9 @@ def _end_time(run: Run) -> float:
 
 def _outcome(entry: _Entry) -> Run:
     if entry.error is not None:
-        raise _own_copy(entry.error)
+        raise copy_error(entry.error)
     assert entry.result is not None
     return entry.result
-
-
-def _own_copy(error: BaseException) -> BaseException:
-    """The error of a run for one of its waiters.
-
-    Waiters of the same run each get a copy (same type, message and
-    attributes), so that raising it in several tasks does not pile every
-    task's frames onto one shared traceback.
-    """
-    cls = type(error)
-    try:
-        copy = cls.__new__(cls, *error.args)
-        copy.__dict__.update(error.__dict__)
-    except Exception:  # an exception type that cannot be copied this way
-        return error
-    copy.__cause__ = error.__cause__
-    copy.__context__ = error.__context__
-    copy.__suppress_context__ = error.__suppress_context__
-    return copy.with_traceback(error.__traceback__)
 
 
 def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:

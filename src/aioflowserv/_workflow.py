@@ -1,32 +1,27 @@
-"""AsyncWorkflow: flowServ's ``Workflow`` client, awaitable, for one group of a workflow."""
+"""AsyncWorkflow: flowServ's ``Workflow`` client, awaitable, for one group of a workflow.
+
+A thin resource: each method checks what its caller gave and hands it to the
+client's :class:`~._runs.Runs` (the orchestration) with this group's id, its
+parameter declarations and its workflow's post-processing follower. It holds
+no policy, and never needs the client that made it.
+"""
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from typing import Any, Literal
 
-import attrs
-
-from ._arguments import Prepared, prepare_arguments
+from ._batch import RunBatch
 from ._config import Unpack
 from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
-from ._errors import ArgumentError, BatchSubmissionError, InvalidArgumentError, add_note
+from ._errors import InvalidArgumentError
 from ._files import FileHandle
-from ._gather import gather
-from ._lifecycle import CANCEL_CONCURRENCY, RunStates, rerun
-from ._limit import AdaptiveLimit, FixedLimit, Limit
-from ._manifest import Manifest
+from ._lifecycle import CANCEL_CONCURRENCY, RunStates
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
-from ._postproc import PostprocFollower
 from ._results import OrderBy, WorkflowResults
-from ._submit import RunBatch
-from ._transport import segment
-from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, notify
-
-if TYPE_CHECKING:
-    from ._client import AsyncFlowserv, Session
+from ._runs import Runs
+from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs
 
 __all__ = ["AsyncWorkflow"]
 
@@ -40,44 +35,14 @@ class AsyncWorkflow:
     metadata and the group's parameter declarations once.
     """
 
-    def __init__(
-        self, service: AsyncFlowserv, session: Session, info: WorkflowInfo, group: Group
-    ) -> None:
-        self._service = service
-        self._api = session.api
-        self._submitter = session.submitter
-        self._watcher = session.watcher
-        self._postproc = PostprocFollower(session.api, session.watcher, info.id)
-        self._results = WorkflowResults(session.api, info.id)
+    def __init__(self, runs: Runs, info: WorkflowInfo, group: Group, *, owner: Any) -> None:
+        self._runs = runs
+        self._api = runs.api
+        self._postproc = runs.postproc(info.id)
+        self._results = WorkflowResults(runs.api, info.id)
         self._info = info
         self._group = group
-
-    @classmethod
-    async def load(
-        cls, service: AsyncFlowserv, session: Session, workflow_id: str, group_id: str
-    ) -> AsyncWorkflow:
-        """Fetch the workflow's metadata and the group's parameters (two requests, concurrently).
-
-        A group of another workflow is refused (:class:`InvalidArgumentError`
-        naming both) before anything else is done with it.
-        """
-        segment(workflow_id, "workflow_id")
-        segment(group_id, "group_id")
-        # Reading the group needs a token: without one, fail before either request goes out.
-        session.api.check_auth(f"groups/{group_id}")
-        calls: list[Callable[[], Awaitable[Any]]] = [
-            functools.partial(session.api.get_workflow, workflow_id),
-            functools.partial(session.api.get_group, group_id),
-        ]
-        info, group = await gather(calls)
-        if group.workflow_id and group.workflow_id != info.id:
-            raise InvalidArgumentError(
-                "group_id",
-                f"group {group.name!r} ({group.id}) belongs to workflow {group.workflow_id!r}, "
-                f"not to {info.id!r}: use workflow({group.workflow_id!r}, {group.id!r}), or a "
-                f"group of {info.id!r} (list_groups({info.id!r}) lists yours)",
-            )
-        return cls(service, session, info, group)
+        self._owner = owner
 
     def __repr__(self) -> str:
         return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
@@ -93,9 +58,9 @@ class AsyncWorkflow:
         return self._group.id
 
     @property
-    def service(self) -> AsyncFlowserv:
-        """The client this workflow talks through."""
-        return self._service
+    def service(self) -> Any:
+        """The client this workflow talks through (the :class:`AsyncFlowserv` that made it)."""
+        return self._owner
 
     @property
     def info(self) -> WorkflowInfo:
@@ -159,24 +124,13 @@ class AsyncWorkflow:
                 "engine configuration cannot be sent over flowServ's REST API "
                 "(the server rejects it); leave config=None",
             )
-        prepared = prepare_arguments(self._group.parameters, arguments)
-        options = self._watcher.options(
-            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
-            on_change=on_change,
+        options, wait = self._runs.follow(
+            poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change
         )
-        started = functools.partial(notify, on_change) if on_change is not None else None
-        run = await self._submitter.submit(self.group_id, prepared, started)
-        return await self._follow(run, poll_interval, options)
-
-    async def _follow(self, run: Run, poll_interval: float | None, options: WaitOptions) -> Run:
-        """With ``poll_interval``, wait for a started run and then its post-processing."""
-        if not poll_interval:
-            return run
-        options = options.starting_now()  # the timeout bounds the wait, not the start
-        (run,) = await self._watcher.wait_all([run], options)
-        assert isinstance(run, Run)
-        await self._postproc.wait_after([run], options)
-        return run
+        return await self._runs.start(
+            self.group_id, self._group.parameters, arguments, options, wait=wait,
+            postproc=self._postproc,
+        )
 
     async def rerun(
         self,
@@ -195,14 +149,12 @@ class AsyncWorkflow:
         ``poll_interval`` and the other options work as for :meth:`start_run`.
         Returns the new run (final when waited for).
         """
-        options = self._watcher.options(
-            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
-            on_change=on_change,
+        options, wait = self._runs.follow(
+            poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change
         )
-        started = await rerun(self._api, self._submitter, run, self.group_id)
-        if on_change is not None:
-            notify(on_change, started)
-        return await self._follow(started, poll_interval, options)
+        return await self._runs.rerun(
+            run, options, wait=wait, group_id=self.group_id, postproc=self._postproc
+        )
 
     async def start_runs(
         self,
@@ -223,9 +175,9 @@ class AsyncWorkflow:
         ``concurrency="auto"`` (the default) adapts how many submissions are
         in flight to the server: it grows while the server answers as fast as
         it does unloaded and shrinks when more concurrency only adds latency,
-        never above 64; an int fixes it. The result is a :class:`RunBatch` (a
-        list) whose ``concurrency`` says where the limit settled (also logged
-        at INFO by the ``aioflowserv`` logger).
+        never above 96 (``AUTO_MAX_CONCURRENCY``); an int fixes it. The result
+        is a :class:`RunBatch` (a list) whose ``concurrency`` says where the
+        limit settled (also logged at INFO by the ``aioflowserv`` logger).
 
         Every argument set is checked before the first request. Submissions do
         not cancel each other: if some fail, :class:`BatchSubmissionError`
@@ -249,60 +201,15 @@ class AsyncWorkflow:
         in input order. A manifest recorded for other arguments or another
         group raises :class:`InvalidArgumentError` before any request.
         """
-        limit = _limit(concurrency)
-        batch: list[Prepared] = []
-        for index, args in enumerate(arguments):
-            try:
-                batch.append(prepare_arguments(self._group.parameters, args))
-            except ArgumentError as exc:
-                add_note(exc, f"in argument set #{index} of the batch")
-                raise
-        options = self._watcher.options(
-            timeout, poll_interval=poll_interval or None, max_interval=max_interval,
-            on_change=on_change, cancel_remote=cancel_remote,
+        options, wait = self._runs.follow(
+            poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change,
+            cancel_remote=cancel_remote,
         )
-        started: list[str] = []
-
-        def on_started(run: Run) -> None:
-            started.append(run.run_id)
-            if on_change is not None:
-                notify(on_change, run)
-
-        journal = await Manifest.open(manifest, self.group_id, batch) if manifest else None
-        async with self._watcher.cancelling_remote(started, options):
-            try:
-                results: list[Any] = await self._submitter.submit_all(
-                    self.group_id, batch, limit=limit, on_started=on_started, manifest=journal
-                )
-            finally:
-                if journal is not None:
-                    journal.close()
-            options = options.starting_now()  # the timeout bounds the wait, not the starts
-            if poll_interval:
-                await self._wait_for_batch(results, attrs.evolve(options, cancel_remote=None))
-            if poll_interval and postproc:
-                finished = [run for run in results if isinstance(run, Run)]
-                await self._postproc.wait_after(finished, options)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures and not return_exceptions:
-            raise BatchSubmissionError(
-                f"{len(failures)} of {len(results)} runs could not be started or watched; "
-                f"first error: {failures[0]}",
-                results,
-            )
-        return RunBatch(
-            results, concurrency=limit.settled, peak_concurrency=limit.peak,
-            adaptive=limit.adaptive,
+        return await self._runs.start_batch(
+            self.group_id, self._group.parameters, arguments, options,
+            concurrency=concurrency, wait=wait, postproc=self._postproc if postproc else None,
+            return_exceptions=return_exceptions, manifest=manifest,
         )
-
-    async def _wait_for_batch(self, results: list[Any], options: WaitOptions) -> None:
-        """Replace each started run in ``results`` by its final snapshot (or its error)."""
-        started = [(i, r) for i, r in enumerate(results) if isinstance(r, Run)]
-        finals = await self._watcher.wait_all(
-            [run for _, run in started], options, return_exceptions=True
-        )
-        for (index, _), final in zip(started, finals, strict=True):
-            results[index] = final
 
     async def poll_run(self, run_id: str) -> Run:
         """The current snapshot of a run."""
@@ -325,7 +232,7 @@ class AsyncWorkflow:
         each with ``reason`` as its message. Returns the canceled runs, oldest
         first; a run that ended before its cancel arrived is left out.
         """
-        return await self._service.cancel_runs(
+        return await self._runs.cancel_runs(
             self.group_id, states, reason, concurrency=concurrency
         )
 
@@ -369,16 +276,14 @@ class AsyncWorkflow:
 
     async def list_runs(self) -> RunList[RunInfo]:
         """Id, state and creation time of every run of the group."""
-        return (await self._api.list_runs(self.group_id)).infos()
+        return await self._runs.list_runs(self.group_id)
 
     async def get_runs(self, run_ids: Iterable[str] | None = None) -> RunList[Run]:
         """Full snapshots of runs (default: every run of the group, oldest first).
 
         Fetched concurrently; the :class:`RunList` shows as a timeline in a notebook.
         """
-        if run_ids is None:
-            run_ids = [info.run_id for info in await self.list_runs()]
-        return await self._service.get_runs(run_ids)
+        return await self._runs.get_runs(run_ids, self.group_id)
 
     async def download_results(
         self,
@@ -403,7 +308,7 @@ class AsyncWorkflow:
         with ``return_exceptions=True`` stands in the list in its place.
         Returns one entry per run, oldest first.
         """
-        return await self._service.download_results(
+        return await self._runs.download_results(
             self.group_id, directory, states=states, concurrency=concurrency,
             on_download=on_download, return_exceptions=return_exceptions,
         )
@@ -428,12 +333,10 @@ class AsyncWorkflow:
         state change. With ``postproc=True``, also waits for the workflow's
         post-processing run. (The options are those of :class:`WaitArgs`.)
         """
-        checked = self._watcher.options(timeout, **options)
-        final: Run
-        (final,) = await self._watcher.wait_all([run], checked, group_id=self.group_id)
-        if postproc:
-            await self._postproc.wait_after([final], checked)
-        return final
+        return await self._runs.wait(
+            run, self._runs.options(timeout, **options), group_id=self.group_id,
+            postproc=self._postproc if postproc else None,
+        )
 
     async def wait_all(
         self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
@@ -442,7 +345,9 @@ class AsyncWorkflow:
 
         Options as for :meth:`wait`.
         """
-        return await self._service.wait_all(runs, timeout, group_id=self.group_id, **options)
+        return await self._runs.wait_all(
+            runs, self._runs.options(timeout, **options), group_id=self.group_id
+        )
 
     def as_completed(
         self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
@@ -454,7 +359,7 @@ class AsyncWorkflow:
         Options as for :meth:`wait`; with ``cancel_remote``, runs still active
         are canceled on the server if the iterating task is cancelled.
         """
-        return self._service.as_completed(runs, timeout, group_id=self.group_id, **options)
+        return self._runs.as_completed(runs, timeout, group_id=self.group_id, **options)
 
     def watch(
         self,
@@ -474,17 +379,7 @@ class AsyncWorkflow:
         back-off and raises the error after ``give_up_after`` seconds of
         failures (at once when the group is gone or access is refused).
         """
-        return self._service.watch(
+        return self._runs.watch(
             self.group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
         )
 
-
-def _limit(concurrency: object) -> Limit:
-    """The limit of a batch: ``"auto"``, or a fixed int >= 1."""
-    if concurrency == "auto":
-        return AdaptiveLimit()
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidArgumentError(
-            "concurrency", f"expected \"auto\" or an int >= 1, got {concurrency!r}"
-        )
-    return FixedLimit(concurrency)

@@ -81,7 +81,7 @@ async def test_cancelling_a_thousand_waits_leaves_no_task_and_no_connection(
                 with anyio.fail_after(30):
                     await transport.third_listing_sent.wait()
                 tg.cancel_scope.cancel()  # while the third listing is in flight
-            assert fs._session.watcher.idle
+            assert fs.watching.idle
             assert living_tasks(anyio_backend) == tasks_before
             assert transport.busy_connections() == []
             states = {r.run_id: r.state for r in await wf.list_runs()}
@@ -109,7 +109,7 @@ CTRL_C = textwrap.dedent(
         print("threads", sorted(t.name for t in threading.enumerate()), flush=True)
         print("still active", wf.poll_run(run_id).is_active(), flush=True)
         time.sleep(0.2)
-        print("watcher idle", fs.async_client._session.watcher.idle, flush=True)
+        print("watcher idle", fs.async_client.watching.idle, flush=True)
     fs.close()
     print("threads after close", sorted(t.name for t in threading.enumerate()), flush=True)
     """

@@ -81,7 +81,7 @@ async def test_closing_the_client_ends_waits_at_once_with_client_closed(
             await fs.aclose()
     assert len(outcome) == 1
     assert isinstance(outcome[0], afs.ClientClosedError)
-    assert fs._session.watcher.idle
+    assert fs.watching.idle
 
 
 @pytest.fixture

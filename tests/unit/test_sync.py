@@ -135,7 +135,7 @@ def test_leaving_the_sync_iterator_early_stops_the_watching(
     for run in wf.as_completed([quick, endless], timeout=DEADLINE, **POLL):
         assert run.run_id == quick.run_id
         break
-    assert eventually(lambda: fs.async_client._session.watcher.idle)
+    assert eventually(lambda: fs.async_client.watching.idle)
     sent = fake.count()
     time.sleep(0.2)
     assert fake.count() == sent
@@ -176,7 +176,7 @@ def test_ctrl_c_stops_a_sync_wait_and_leaves_the_client_usable(
             wf.wait(endless, timeout=DEADLINE, **POLL)
     finally:
         presser.join()
-    assert eventually(lambda: fs.async_client._session.watcher.idle)
+    assert eventually(lambda: fs.async_client.watching.idle)
     assert fake.state(endless.run_id) == "RUNNING"
     quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
     assert wf.wait(quick, timeout=DEADLINE, **POLL).is_success()

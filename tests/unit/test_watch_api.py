@@ -162,11 +162,11 @@ async def test_as_completed_lets_go_of_each_run_once_yielded(
 ) -> None:
     quick = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=1))
     slow = fake.snapshot(fake.add_run(workflow.group_id, end_after_listings=3))
-    watched: list[set[str]] = []
+    watched: list[int] = []
     with anyio.fail_after(600):
         async for _ in workflow.as_completed([quick, slow], **FIXED):
-            watched.append(set(sdk._session.watcher._entries))
-    assert watched == [{slow.run_id}, set()]
+            watched.append(sdk.watching.runs)
+    assert watched == [1, 0]
 
 
 async def test_as_completed_raises_the_error_of_a_deleted_run_when_it_is_reached(
@@ -198,7 +198,7 @@ async def test_leaving_as_completed_early_stops_the_watching(
     sent = fake.count()
     await anyio.sleep(60)
     assert fake.count() == sent
-    assert sdk._session.watcher.idle
+    assert sdk.watching.idle
 
 
 async def test_start_runs_returns_runs_in_input_order_with_bounded_concurrency(

@@ -37,7 +37,7 @@ async def test_the_watcher_goes_idle_and_silent_after_the_last_wait(
     sent = fake.count()
     await anyio.sleep(600)
     assert fake.count() == sent
-    assert sdk._session.watcher.idle
+    assert sdk.watching.idle
     assert task_ids() == tasks_before
 
 
@@ -57,7 +57,7 @@ async def test_cancelling_every_wait_stops_all_polling(
     sent = fake.count()
     await anyio.sleep(600)
     assert fake.count() == sent
-    assert sdk._session.watcher.idle
+    assert sdk.watching.idle
     assert task_ids() == tasks_before
     # Stopping a wait leaves the run alone on the server.
     assert fake.count("cancel_run") == 0
