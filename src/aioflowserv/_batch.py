@@ -149,28 +149,18 @@ class Batcher:
             before = pushbacks
             began = anyio.current_time()
             sample: Sample | None = None
-            made: list[Run] = []
-
-            def made_run(run: Run) -> None:
-                made.append(run)
-                note(run)
-
             before_start = manifest.intend_for(index) if manifest is not None else None
             try:
-                run = await self._submitter.submit(group_id, batch[index], made_run, before_start)
+                run = await self._submitter.submit(group_id, batch[index], note, before_start)
             except FlowservError as exc:
                 results[index] = exc
                 if is_pushback(exc) or pushbacks != before:
                     sample = Sample(load, sent_limit, anyio.current_time() - began, True)
-            except BaseException:
-                if manifest is not None and made:  # cancelled: the run it made is recorded too
-                    manifest.record_started(index, made[0].run_id)
-                raise
             else:
                 results[index] = run
                 elapsed = anyio.current_time() - began
                 sample = Sample(load, sent_limit, elapsed, pushbacks != before)
-                if manifest is not None:
+                if manifest is not None:  # recorded even when the batch is being cancelled
                     with anyio.CancelScope(shield=True):
                         await manifest.started(index, run.run_id)
             finally:

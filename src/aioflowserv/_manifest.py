@@ -127,11 +127,7 @@ class Manifest:
 
     async def started(self, index: int, run_id: str) -> None:
         """Record the run that argument set ``index`` made."""
-        await anyio.to_thread.run_sync(self.record_started, index, run_id)
-
-    def record_started(self, index: int, run_id: str) -> None:
-        """Record the run that argument set ``index`` made, at once (a cancelled batch)."""
-        self._write({"index": index, "run_id": run_id})
+        await anyio.to_thread.run_sync(self._write, {"index": index, "run_id": run_id})
 
     def close(self) -> None:
         """Close the file."""

@@ -180,3 +180,80 @@ async def test_error_messages_never_contain_the_token(
         await once.get_run("r1")
     assert TOKEN not in str(invalid.value)
     assert TOKEN not in repr(invalid.value)
+
+
+# -- the one classification of failures, and errors explained without losing anything ----
+
+from aioflowserv import _errors  # noqa: E402 - the private classification, tested as a unit
+
+
+def status(code: int) -> afs.APIStatusError:
+    return _errors.status_error(code, b'{"message": "x"}', method="GET", path="runs/r1")
+
+
+@pytest.mark.parametrize(
+    ("error", "transient", "permanent", "may_have_happened", "pushback"),
+    [
+        (afs.APIConnectionError("reset", request_sent=True), True, False, True, True),
+        (afs.APIConnectionError("refused", request_sent=False), True, False, False, True),
+        (afs.APITimeoutError("slow", request_sent=True), True, False, True, True),
+        (status(429), True, False, False, True),
+        (status(502), True, False, True, True),
+        (status(503), True, False, False, True),
+        (status(504), True, False, True, True),
+        (status(500), False, False, False, False),
+        (status(400), False, False, False, False),
+        (status(404), False, True, False, False),
+        (status(403), False, True, False, False),
+        (afs.InvalidResponseError("not JSON"), False, False, True, False),
+        (afs.ClientClosedError("closed"), False, True, False, False),
+        (afs.SubmissionUncertainError("?", group_id="g"), False, False, False, True),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_every_failure_is_classified_in_one_place(
+    error: BaseException, transient: bool, permanent: bool, may_have_happened: bool,
+    pushback: bool,
+) -> None:
+    assert _errors.is_transient(error) is transient
+    assert _errors.is_permanent(error) is permanent
+    assert _errors.may_have_happened(error) is may_have_happened
+    assert _errors.is_pushback(error) is pushback
+
+
+def test_a_post_is_sent_again_only_when_the_answer_says_it_was_not_processed() -> None:
+    policy = afs.RetryPolicy().status_codes
+    assert _errors.may_retry(503, idempotent=False, retry_status=policy)
+    assert _errors.may_retry(429, idempotent=False, retry_status=policy)
+    assert not _errors.may_retry(502, idempotent=False, retry_status=policy)
+    assert _errors.may_retry(502, idempotent=True, retry_status=policy)
+    assert not _errors.may_retry(500, idempotent=True, retry_status=policy)
+
+
+def test_an_explained_error_keeps_its_tries_time_and_page() -> None:
+    error = _errors.status_error(
+        503, b"<html><title>busy</title></html>", "text/html", method="PUT", path="runs/r1"
+    )
+    _errors.note_attempts(error, 3, 2.5)
+    explained = _errors.with_detail(error, "check the run and cancel it again")
+    assert type(explained) is afs.ServerError
+    assert (explained.attempts, explained.elapsed, explained.html) == (3, 2.5, True)
+    assert explained.status_code == 503
+    assert str(explained).startswith("PUT runs/r1: 503 busy: check the run and cancel it again")
+    assert "3 attempts in 2.5 s" in str(explained)
+    assert "check the run" not in str(error)  # the original is left as it was
+
+
+def test_an_error_can_be_retyped_within_its_family_keeping_what_it_carries() -> None:
+    error = status(403)
+    error.html = True
+    retyped = _errors.retyped(error, afs.UnauthenticatedError)
+    assert isinstance(retyped, afs.UnauthenticatedError)
+    assert (retyped.status_code, retyped.message, retyped.html) == (403, "x", True)
+
+
+def test_a_misleading_server_message_can_be_replaced() -> None:
+    error = status(404)
+    explained = _errors.with_detail(error, message="workflow 'w' has no post-processing results")
+    assert explained.message == "workflow 'w' has no post-processing results"
+    assert str(explained) == "GET runs/r1: 404 workflow 'w' has no post-processing results"

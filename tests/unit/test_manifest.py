@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import aioflowserv as afs
@@ -175,3 +176,27 @@ async def test_a_run_the_manifest_names_that_is_gone_stands_as_its_error(
         run.run_id for i, run in enumerate(first) if i != 2
     ]
     assert len(fake.runs) == len(BATCH) - 1
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])  # real time: files are written
+async def test_a_batch_cancelled_with_starts_in_flight_records_their_runs(
+    tmp_path: Path,
+) -> None:
+    """A cancel scope: the starts in flight are answered, and their runs recorded."""
+    fake = FakeFlowserv(latency={"start_run": 1.0})
+    path = tmp_path / "batch.jsonl"
+    group = fake.add_group()
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", group)
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+
+                async def cancel_once_two_starts_are_sent() -> None:
+                    await fake.wait_for(lambda: fake.count("start_run") >= 2)
+                    scope.cancel()
+
+                tg.start_soon(cancel_once_two_starts_are_sent)
+                await wf.start_runs(BATCH, concurrency=2, manifest=path)
+    assert 2 <= len(fake.runs) < len(BATCH)
+    recorded_ids = {r["run_id"] for r in records(path) if "run_id" in r}
+    assert recorded_ids == set(fake.runs)

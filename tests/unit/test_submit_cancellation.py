@@ -11,9 +11,11 @@ client closes. The fake answers run starts slowly; the clock is virtual.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,3 +189,22 @@ async def test_an_upload_cancelled_natively_is_answered_and_named_in_a_warning(
     assert upload.call_count == 1
     assert start.call_count == 0
     assert any("f7" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # real time: the manifest is written
+async def test_a_batch_cancelled_natively_records_the_runs_in_flight_in_its_manifest(
+    tmp_path: Path,
+) -> None:
+    fake = FakeFlowserv(latency={"start_run": 1.0})
+    batch = [{"sleep": 5, "greeting": f"hi {n}"} for n in range(6)]
+    path = tmp_path / "batch.jsonl"
+    async with client_for(fake) as fs:
+        wf = await fs.workflow("sleeper", fake.add_group())
+        task = asyncio.ensure_future(wf.start_runs(batch, concurrency=3, manifest=path))
+        await fake.wait_for(lambda: fake.count("start_run") >= 3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert 3 <= len(fake.runs) < len(batch)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {line["run_id"] for line in lines if "run_id" in line} == set(fake.runs)

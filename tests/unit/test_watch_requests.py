@@ -33,6 +33,9 @@ async def test_listings_per_group_do_not_grow_with_the_number_of_runs(
     assert [fake.count("list_runs", group) for group in groups] == [5, 5, 5]
     assert fake.count("get_run") == len(runs)
     assert fake.count() == 3 * 5 + len(runs)
+    stats = sdk.watching
+    assert (stats.listings, stats.fetches) == (3 * 5, len(runs))  # the client counts the same
+    assert stats.idle
 
 
 async def test_each_ended_run_is_fetched_exactly_once_and_only_after_it_ended(
