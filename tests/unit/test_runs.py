@@ -45,7 +45,8 @@ async def test_a_start_that_waits_follows_the_run_then_its_post_processing() -> 
             run = await wf.start_run({"sleep": 1}, poll_interval=0.5)
             postproc = await wf.get_postproc_results()
     assert run.is_success()
-    assert postproc is not None and postproc.is_success()
+    assert postproc is not None
+    assert postproc.is_success()
 
 
 async def test_a_client_rerun_follows_only_the_new_run() -> None:
@@ -57,5 +58,7 @@ async def test_a_client_rerun_follows_only_the_new_run() -> None:
             second = await fs.rerun(first, poll_interval=0.5)
             postproc = await wf.get_postproc_results()
     assert second.run_id != first.run_id
-    assert second.is_success() and second.arguments["greeting"] == "again"
-    assert postproc is not None and postproc.is_active()  # not waited for
+    assert second.is_success()
+    assert second.arguments["greeting"] == "again"
+    assert postproc is not None
+    assert postproc.is_active()  # not waited for
