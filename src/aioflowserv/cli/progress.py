@@ -29,7 +29,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from .. import AsyncFlowserv, AsyncWorkflow, Run, RunBatch, RunState, RunWaitTimeout
-from .output import STATE_STYLE, ExitCode, make_console, plural
+from .._display import STATE_STYLES, plural
+from .output import ExitCode, make_console
 
 if TYPE_CHECKING:
     from .arguments import ArgumentSet
@@ -171,7 +172,7 @@ class LiveDisplay(Display):
             if n:
                 if text:
                     text.append("  ")
-                text.append(f"{n} {state.value.lower()}", style=STATE_STYLE[state])
+                text.append(f"{n} {state.value.lower()}", style=STATE_STYLES[state])
         return text
 
     def __enter__(self) -> LiveDisplay:
