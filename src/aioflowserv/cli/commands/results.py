@@ -63,10 +63,7 @@ def leaderboard(
     elif as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=board.keys(), lineterminator="\n")
         writer.writeheader()
-        for record in board.to_records():
-            writer.writerow(
-                {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in record.items()}
-            )
+        writer.writerows(board.to_dict()["rows"])  # the records, with ISO 8601 times
     else:
         print_table(leaderboard_table(board))
         if board.postproc is not None:
