@@ -245,15 +245,21 @@ def parameter_constraint(para: Parameter) -> str:
 
 
 def parameter_table(parameters: Iterable[Parameter], title: str = "Parameters") -> Table:
-    """Parameter declarations: name, type, default, required, allowed values, label, help."""
+    """Parameter declarations: name, type, default, required, allowed values, label, [help].
+
+    The help column is there when a declaration has a help text.
+    """
+    declared = list(parameters)
+    helps = any(para.help for para in declared)
     rows = [
         (para.name, parameter_type(para), parameter_default(para),
          "yes" if para.required and para.default is None else "",
          parameter_constraint(para), shorten(para.label or "", 40),
-         shorten(para.help or "", 60))
-        for para in parameters
+         *((shorten(para.help or "", 60),) if helps else ()))
+        for para in declared
     ]
-    return Table(title, rows, ("name", "type", "default", "required", "allowed", "label", "help"))
+    header = ("name", "type", "default", "required", "allowed", "label")
+    return Table(title, rows, (*header, "help") if helps else header)
 
 
 def _parameter_repr(para: Parameter) -> str:
@@ -481,9 +487,9 @@ def leaderboard_table(board: Leaderboard) -> Table:
          *(c.format_value(row.results.get(c.name)) for c in board.columns), when(row.finished_at))
         for rank, row in enumerate(board.rows, start=1)
     ]
-    columns = ", ".join(f"{c.label}: {c.name} ({c.dtype})" for c in board.columns)
+    columns = ", ".join(f"{c.label} = {c.name} ({c.dtype})" for c in board.columns)
     return Table(f"Leaderboard: {plural(len(board.rows), 'ranked run')}", rows, header,
-                 note=f"result columns {columns}" if columns else None)
+                 note=f"columns: {columns}" if columns else None)
 
 
 def _login_repr(login: Login) -> str:

@@ -165,3 +165,12 @@ def test_a_timeline_shows_as_bars_in_a_page_and_in_a_terminal() -> None:
     assert bars["slow"].count(_display.RAN) == 16
     assert bars["slow"].count(_display.QUEUED) == 4
     assert bars["quick"].count(_display.RAN) == 2
+
+
+def test_the_parameter_table_has_a_help_column_when_a_declaration_has_help() -> None:
+    index = afs.ParameterIndex.from_json(SLEEPER_PARAMETERS)
+    assert list(_display.parameter_table(index.sorted()).header or ())[-1] == "label"
+    helped = afs.Parameter.from_json({"name": "n", "dtype": "int", "help": "How many."})
+    table = _display.parameter_table([*index.sorted(), helped])
+    assert list(table.header or ())[-1] == "help"
+    assert list(table.rows[-1])[-1] == "How many."

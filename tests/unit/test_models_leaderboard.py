@@ -104,5 +104,5 @@ def test_the_html_table_has_a_caption_that_names_the_columns() -> None:
     text = board(ranking_entry("r1"), ranking_entry("r2"))._repr_html_()
     caption = text.split("<caption", 1)[1].split("</caption>", 1)[0]
     assert "Leaderboard: 2 ranked runs" in caption
-    assert "Score: score (float)" in caption
+    assert "Score = score (float)" in caption
     assert text.count("<tr>") == 1 + 2  # the header, then a row per ranked run
