@@ -86,9 +86,6 @@ RAN = "\u2588"
 """A terminal timeline's character for running time (full block, coloured by state)."""
 
 
-# -- words --------------------------------------------------------------------------------
-
-
 def shorten(text: str, limit: int = 60) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     line = " ".join(str(text).split())
@@ -119,9 +116,6 @@ def state_counts(states: Iterable[RunState]) -> str:
     for state in states:
         counts[state] = counts.get(state, 0) + 1
     return ", ".join(f"{counts[state]} {state.value}" for state in RunState if state in counts)
-
-
-# -- tables -------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -214,9 +208,6 @@ def _html_cell(cell: Cell, tag: str) -> str:
     return f"<{tag} style='{style}'>{text}</{tag}>"
 
 
-# -- parameter declarations ---------------------------------------------------------------
-
-
 def parameter_type(para: Parameter) -> str:
     """The declared type, in words: ``float``, ``list of int``, ``record (x, tag)``."""
     if para.dtype == "list" and para.para is not None:
@@ -282,9 +273,6 @@ def _parameter_index_repr(index: ParameterIndex) -> str:
         default = parameter_default(para)
         items.append(f"{para.name}: {parameter_type(para)}" + (f" = {default}" if default else ""))
     return f"<ParameterIndex: {', '.join(items)}>"
-
-
-# -- runs ---------------------------------------------------------------------------------
 
 
 def _seconds(run: Run) -> str:
@@ -417,9 +405,6 @@ def _run_list_html(runs: RunList[Any]) -> str:
     return page
 
 
-# -- groups and workflows -----------------------------------------------------------------
-
-
 def _group_counts(group: Group) -> str:
     """Members, parameters, files and runs; empty for a listing entry (none were sent)."""
     if not group.members:
@@ -467,9 +452,6 @@ def _workflow_table(info: WorkflowInfo) -> Table:
     return attrs.evolve(parameter_table(info.parameters.sorted(), title), note=note)
 
 
-# -- results ------------------------------------------------------------------------------
-
-
 def _leaderboard_repr(board: Leaderboard) -> str:
     columns = ", ".join(f"{c.name} ({c.dtype})" for c in board.columns) or "none"
     return f"<Leaderboard: {len(board.rows)} rows; columns {columns}>"
@@ -494,9 +476,6 @@ def leaderboard_table(board: Leaderboard) -> Table:
 
 def _login_repr(login: Login) -> str:
     return f"Login(user_id={login.user_id!r}, username={login.username!r})"  # never the token
-
-
-# -- timelines ----------------------------------------------------------------------------
 
 
 def _timeline_summary(timeline: Timeline) -> str:
@@ -599,8 +578,6 @@ def _axis(total: float, width: int) -> str:
     right = f"{total:.1f}s"
     return "0s" + " " * max(1, width - 2 - len(right)) + right
 
-
-# -- the models' drawings -----------------------------------------------------------------
 
 _TEXTS: dict[type, Callable[[Any], str]] = {
     Parameter: _parameter_repr,
