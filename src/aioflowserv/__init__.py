@@ -7,11 +7,11 @@
 ...     run = await wf.start_run({"sleep": 1}, poll_interval=0.5)
 """
 
+from . import _display as _display  # draws the models: their reprs, HTML and rich tables
 from ._arguments import FileArgument
 from ._batch import RunBatch
 from ._client import AsyncFlowserv
 from ._config import RetryPolicy
-from ._display import RunSpan, Timeline
 from ._downloads import RunDownload
 from ._errors import (
     APIConnectionError,
@@ -49,8 +49,10 @@ from ._models import (
     RunFile,
     RunInfo,
     RunList,
+    RunSpan,
     RunState,
     SelectOption,
+    Timeline,
     UploadedFile,
     User,
     WorkflowInfo,

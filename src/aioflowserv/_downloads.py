@@ -2,8 +2,9 @@
 
 Each run gets a folder named by its id, holding its result files (the run's
 archive, unpacked safely by :meth:`FileHandle.extract`) and
-:data:`METADATA`, a small JSON with its state, times, arguments, messages and
-the list of files with their sizes. The JSON is written last, atomically: a
+:data:`METADATA`, the run's JSON form (:meth:`Run.to_dict`: state, times,
+arguments, messages, result files) plus ``local_files``, the files unpacked
+in the folder with their sizes. The JSON is written last, atomically: a
 folder that has it, with every file it lists at its size, is complete, and
 since the results of a finished run never change, a later download skips it
 without asking the server anything. An interrupted download therefore
@@ -69,7 +70,7 @@ class RunDownload:
 
     @property
     def metadata(self) -> Path:
-        """The run's JSON description (state, times, arguments, messages, files)."""
+        """The run's JSON description: :meth:`Run.to_dict` plus ``local_files`` (path, size)."""
         return self.directory / METADATA
 
 
@@ -85,7 +86,7 @@ def _complete(folder: Path) -> RunDownload | None:
         doc = json.loads((folder / METADATA).read_text(encoding="utf-8"))
         state = RunState(doc["state"])
         files = []
-        for entry in doc["files"]:
+        for entry in doc["local_files"]:
             path = folder / entry["path"]
             if folder.resolve() not in path.resolve().parents or path.stat().st_size != entry[
                 "size"
@@ -111,20 +112,10 @@ def _look(root: Path, run_ids: Sequence[str]) -> dict[str, RunDownload | Excepti
 
 
 def _describe(run: Run, folder: Path, files: Sequence[Path]) -> dict[str, Any]:
-    def when(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
+    """:data:`METADATA`: the run's JSON form, and the files unpacked in ``folder``."""
     return {
-        "run_id": run.run_id,
-        "workflow_id": run.workflow_id,
-        "group_id": run.group_id,
-        "state": run.state.value,
-        "created_at": when(run.created_at),
-        "started_at": when(run.started_at),
-        "finished_at": when(run.finished_at),
-        "arguments": dict(run.arguments),
-        "messages": run.messages(),
-        "files": [
+        **run.to_dict(),
+        "local_files": [
             {"path": path.relative_to(folder).as_posix(), "size": path.stat().st_size}
             for path in files
         ],
@@ -136,7 +127,7 @@ def _write_metadata(folder: Path, doc: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{METADATA}.", suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(doc, out, indent=2, default=str)
+            json.dump(doc, out, indent=2)
             out.write("\n")
         os.replace(tmp, folder / METADATA)
     except BaseException:

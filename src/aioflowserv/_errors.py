@@ -33,10 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from ._models import Run
+from typing import Any, TypeVar
 
 _E = TypeVar("_E", bound="_RequestError")
 _X = TypeVar("_X", bound=BaseException)
@@ -282,18 +279,20 @@ class SubmissionUncertainError(FlowservError):
 class RunWaitTimeout(FlowservError, TimeoutError):
     """A wait passed its deadline. The run on the server was left alone.
 
-    ``run`` is the last seen snapshot of the run that was still active (the
-    first of them, when several were waited for), ``pending`` all of them, and
-    ``completed`` the runs of the same wait that did end (final snapshots).
+    ``run`` is the last seen snapshot (an :class:`aioflowserv.Run`) of the run
+    that was still active (the first of them, when several were waited for),
+    ``pending`` all of them, and ``completed`` the runs of the same wait that
+    did end (final snapshots). They are typed ``Any`` here because the
+    exceptions sit below the models in the layers.
     """
 
     def __init__(
         self,
         message: str,
         *,
-        run: Run,
-        pending: Sequence[Run] = (),
-        completed: Sequence[Run] = (),
+        run: Any,
+        pending: Sequence[Any] = (),
+        completed: Sequence[Any] = (),
     ) -> None:
         super().__init__(message)
         self.run = run
@@ -304,18 +303,19 @@ class RunWaitTimeout(FlowservError, TimeoutError):
 class BatchSubmissionError(FlowservError):
     """Some submissions of a batch failed; the others went through.
 
-    ``results`` holds, in input order, the :class:`Run` of every submission
-    that succeeded and the exception of every one that failed, so that no
-    created run is lost. ``runs`` lists just the runs.
+    ``results`` holds, in input order, the :class:`aioflowserv.Run` of every
+    submission that succeeded and the exception of every one that failed, so
+    that no created run is lost. ``runs`` lists just the runs. (Runs are typed
+    ``Any`` here: the exceptions sit below the models in the layers.)
     """
 
-    def __init__(self, message: str, results: Sequence[Run | BaseException]) -> None:
+    def __init__(self, message: str, results: Sequence[Any]) -> None:
         super().__init__(message)
-        self.results = list(results)
+        self.results: list[Any] = list(results)
 
     @property
-    def runs(self) -> list[Run]:
-        """The runs that were created, in input order."""
+    def runs(self) -> list[Any]:
+        """The runs (:class:`aioflowserv.Run`) that were created, in input order."""
         return [item for item in self.results if not isinstance(item, BaseException)]
 
     @property

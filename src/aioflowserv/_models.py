@@ -1,31 +1,38 @@
-"""Immutable snapshots of server objects, each built from JSON in one function.
+"""Immutable snapshots of server objects: data only, each built from JSON in one function.
 
 The ``from_json`` constructors here are the only places that read the
-server's JSON (runs, listings, groups, workflows, parameter declarations, the
-leaderboard, the login answer); a body that lacks a key or carries an unknown
-run state raises :class:`InvalidResponseError` here instead of failing
-somewhere later. Parameter declarations also carry flowServ's rules for the
-values they accept (:meth:`Parameter.cast`).
+server's JSON (runs, listings, groups, workflows, the leaderboard, the login
+answer; parameter declarations in ``_parameters``, re-exported here); a body
+that lacks a key or carries an unknown run state raises
+:class:`InvalidResponseError` here instead of failing somewhere later. The
+``to_dict`` methods are the way back: the one JSON form of each model (plain
+values that ``json.dumps`` writes as they are), which the command line's
+``--json``, the download metadata (``flowserv-run.json``) and users' apps share.
 
-Every model reads well where people look at it: a ``repr`` of a line or two
-(ids, names, state, counts), a small HTML table in a notebook
-(``_repr_html_``) and a table in a rich console (``__rich__``).
+Nothing here says how a model is drawn. The models people look at derive from
+``_presenter.Described`` (a short ``repr``) or ``_presenter.Drawn`` (also
+``_repr_html_`` and ``__rich__``), whose methods ask the presenter that
+``_display`` registers when it is imported (``aioflowserv`` imports it);
+this module never imports ``_display``.
+
+Layer order: ``_errors``, ``_config``, ``_saved``, ``_presenter``,
+``_arguments``, ``_parameters``, ``_models``, ``_display``.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
-import html
 import importlib
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import attrs
 
-from ._display import Cell, Table, Timeline, shorten
-from ._errors import InvalidArgumentError, InvalidResponseError
+from ._errors import InvalidResponseError
+from ._parameters import Parameter, ParameterIndex, RangeConstraint, SelectOption
+from ._presenter import Described, Drawn, presenter
 
 __all__ = [
     "Group",
@@ -42,21 +49,19 @@ __all__ = [
     "RunFile",
     "RunInfo",
     "RunList",
+    "RunSpan",
     "RunState",
     "SelectOption",
+    "Timeline",
     "UploadedFile",
     "User",
     "WorkflowInfo",
-    "parameter_constraint",
-    "parameter_default",
-    "parameter_type",
     "parse_list",
     "parse_service",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R", "Run", "RunInfo")
-
 
 
 class RunState(str, enum.Enum):
@@ -113,357 +118,8 @@ def _list(doc: Mapping[str, Any], key: str, what: str) -> Sequence[Any]:
     return value
 
 
-_TRUE = frozenset({"1", "t", "true"})
-_FALSE = frozenset({"", "0", "f", "false"})
-
-
-@attrs.frozen
-class RangeConstraint:
-    """An interval of valid numbers, parsed from flowServ's ``[a,b]`` / ``(a,b)`` notation."""
-
-    low: float = -math.inf
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> RangeConstraint:
-        """Parse an interval string; empty bounds are infinite."""
-        try:
-            left, right = (part.strip() for part in text.split(","))
-            if left[0] not in "[(" or right[-1] not in ")]":
-                raise ValueError(text)
-            return cls(
-                low=float(left[1:] or "-inf"),
-                high=float(right[:-1] or "inf"),
-                low_open=left[0] == "(",
-                high_open=right[-1] == ")",
-            )
-        except (ValueError, IndexError):
-            raise InvalidResponseError(f"invalid range {text!r} in a parameter") from None
-
-    def __contains__(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        below = value < self.high if self.high_open else value <= self.high
-        return above and below
-
-    def __str__(self) -> str:
-        return (
-            f"{'(' if self.low_open else '['}{self.low},{self.high}{')' if self.high_open else ']'}"
-        )
-
-
-@attrs.frozen
-class SelectOption:
-    """One choice of a select parameter: ``name`` is the label, ``value`` what is sent."""
-
-    name: str
-    value: Any
-    is_default: bool = False
-
-
-@attrs.frozen(repr=False)
-class Parameter:
-    """A parameter declaration of a workflow group (one entry of its ``parameters``).
-
-    Attribute names follow flowServ's ``Parameter``: ``name``, ``dtype``,
-    ``index``, ``label``, ``help``, ``default``, ``required``, ``group``, plus
-    ``range`` (numbers), ``values`` (select), ``target`` (file), ``para``
-    (the element of a list) and ``fields`` (a record's fields).
-    """
-
-    name: str
-    dtype: str
-    index: int = 0
-    required: bool = False
-    label: str | None = None
-    help: str | None = None
-    default: Any = attrs.field(default=None, hash=False)
-    group: str | None = None
-    range: RangeConstraint | None = None
-    values: tuple[SelectOption, ...] = ()
-    target: str | None = None
-    para: Parameter | None = None
-    fields: tuple[Parameter, ...] = ()
-
-    @classmethod
-    def from_json(cls, doc: object) -> Parameter:
-        """Build from a parameter declaration."""
-        if not isinstance(doc, Mapping) or "name" not in doc or "dtype" not in doc:
-            raise InvalidResponseError("parameter declaration lacks 'name' or 'dtype'")
-        values = []
-        for option in doc.get("values") or []:
-            if isinstance(option, Mapping) and "value" in option:
-                values.append(
-                    SelectOption(
-                        name=str(option.get("name", option["value"])),
-                        value=option["value"],
-                        is_default=bool(option.get("isDefault", False)),
-                    )
-                )
-        para = doc.get("para")
-        return cls(
-            name=doc["name"],
-            dtype=doc["dtype"],
-            index=int(doc.get("index") or 0),
-            required=bool(doc.get("isRequired", "defaultValue" not in doc)),
-            label=doc.get("label"),
-            help=doc.get("help"),
-            default=doc.get("defaultValue"),
-            group=doc.get("group"),
-            range=RangeConstraint.parse(doc["range"]) if doc.get("range") else None,
-            values=tuple(values),
-            target=doc.get("target"),
-            para=cls.from_json(para) if para is not None else None,
-            fields=tuple(cls.from_json(f) for f in doc.get("fields") or []),
-        )
-
-    def display_name(self) -> str:
-        """The label, or the name when there is no label."""
-        return self.label if self.label is not None else self.name
-
-    def __repr__(self) -> str:
-        text = f"{self.name}: {parameter_type(self)}"
-        default = parameter_default(self)
-        text += f" = {default}" if default else (" (required)" if self.required else "")
-        constraint = parameter_constraint(self)
-        if constraint:
-            text += f" {constraint}"
-        if self.label and self.label != self.name:
-            text += f" {shorten(self.label, 40)!r}"
-        return f"<Parameter {text}>"
-
-    def _repr_html_(self) -> str:
-        return parameter_table([self]).html()
-
-    def __rich__(self) -> Any:
-        return parameter_table([self]).rich()
-
-    def is_bool(self) -> bool:
-        """True for a bool parameter."""
-        return self.dtype == "bool"
-
-    def is_file(self) -> bool:
-        """True for a file parameter."""
-        return self.dtype == "file"
-
-    def is_float(self) -> bool:
-        """True for a float parameter."""
-        return self.dtype == "float"
-
-    def is_int(self) -> bool:
-        """True for an int parameter."""
-        return self.dtype == "int"
-
-    def is_list(self) -> bool:
-        """True for a list parameter."""
-        return self.dtype == "list"
-
-    def is_numeric(self) -> bool:
-        """True for an int or float parameter."""
-        return self.dtype in ("int", "float")
-
-    def is_record(self) -> bool:
-        """True for a record parameter."""
-        return self.dtype == "record"
-
-    def is_select(self) -> bool:
-        """True for a select parameter."""
-        return self.dtype == "select"
-
-    def is_string(self) -> bool:
-        """True for a string parameter."""
-        return self.dtype == "string"
-
-    def cast(self, value: Any) -> Any:
-        """Check ``value`` against this declaration and return what is sent to the server.
-
-        Raises :class:`InvalidArgumentError` naming the parameter. File
-        parameters are not handled here (see :func:`prepare_arguments`).
-        """
-        return _cast(self, value, self.name)
-
-
-def _invalid(path: str, reason: str) -> InvalidArgumentError:
-    return InvalidArgumentError(path, reason)
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _cast_number(para: Parameter, value: Any, path: str) -> Any:
-    if isinstance(value, bool) or value is None:
-        raise _invalid(path, f"expected a number, got {_describe(value)}")
-    number: float
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = int(text) if para.dtype == "int" else float(text)
-        except ValueError:
-            raise _invalid(path, f"no {para.dtype} {_describe(value)}") from None
-    elif isinstance(value, (int, float)):
-        number = value
-    else:
-        raise _invalid(path, f"expected a number, got {type(value).__name__}")
-    if isinstance(number, float) and math.isnan(number):
-        raise _invalid(path, "NaN is not a valid value")
-    if para.dtype == "int":
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise _invalid(path, f"expected an int, got {_describe(value)}")
-            number = int(number)
-    else:
-        number = float(number)
-    if para.range is not None and number not in para.range:
-        raise _invalid(path, f"{number} not in {para.range}")
-    if isinstance(number, float) and math.isinf(number):
-        return "inf" if number > 0 else "-inf"  # JSON has no infinity; the server parses these
-    return number
-
-
-def _cast_bool(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise _invalid(path, f"not a Boolean {_describe(value)}")
-
-
-def _cast_record(para: Parameter, value: Any, path: str) -> list[dict[str, Any]]:
-    if isinstance(value, Mapping):
-        items = dict(value)
-    elif isinstance(value, (list, tuple)) and all(
-        isinstance(item, Mapping) and set(item) == {"name", "value"} for item in value
-    ):
-        items = {}
-        for item in value:
-            if item["name"] in items:
-                raise _invalid(path, f"field {item['name']!r} given twice")
-            items[item["name"]] = item["value"]
-    else:
-        raise _invalid(path, f"expected a mapping of field values, got {type(value).__name__}")
-    fields = {f.name: f for f in para.fields}
-    for key in items:
-        if key not in fields:
-            raise _invalid(f"{path}.{key}", f"unknown field (fields: {', '.join(fields)})")
-    wire = []
-    for field in para.fields:
-        if field.name in items:
-            value = _cast(field, items[field.name], f"{path}.{field.name}")
-            wire.append({"name": field.name, "value": value})
-        elif field.required and field.default is None:
-            raise _invalid(f"{path}.{field.name}", "a value is required")
-    return wire
-
-
-def _cast(para: Parameter, value: Any, path: str) -> Any:
-    dtype = para.dtype
-    if dtype in ("int", "float"):
-        return _cast_number(para, value, path)
-    if dtype == "bool":
-        return _cast_bool(value, path)
-    if dtype == "string":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise _invalid(path, f"expected a string, got {type(value).__name__}")
-    if dtype == "select":
-        allowed = [option.value for option in para.values]
-        for option in allowed:
-            if type(option) is type(value) and option == value:
-                return value
-        choices = ", ".join(repr(v) for v in allowed)
-        raise _invalid(path, f"unknown value {_describe(value)} (choose one of {choices})")
-    if dtype == "list":
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-            raise _invalid(path, f"expected a list, got {type(value).__name__}")
-        if para.para is None:
-            return list(value)
-        return [_cast(para.para, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if dtype == "record":
-        return _cast_record(para, value, path)
-    if dtype == "file":
-        raise _invalid(path, "file values are uploaded, not cast")
-    return value  # a type this SDK does not know (``actor``): sent as given
-
-
-def parameter_table(parameters: Iterable[Parameter], title: str = "Parameters") -> Table:
-    """Parameter declarations as a small table: type, default, required, allowed values."""
-    rows = [
-        (para.name, parameter_type(para), parameter_default(para),
-         "yes" if para.required and para.default is None else "",
-         parameter_constraint(para), shorten(para.label or "", 40),
-         shorten(para.help or "", 60))
-        for para in parameters
-    ]
-    return Table(title, rows, ("name", "type", "default", "required", "allowed", "label", "help"))
-
-
-def parameter_type(para: Parameter) -> str:
-    """The declared type, in words: ``float``, ``list of int``, ``record (x, tag)``."""
-    if para.dtype == "list" and para.para is not None:
-        return f"list of {parameter_type(para.para)}"
-    if para.dtype == "record" and para.fields:
-        return f"record ({', '.join(field.name for field in para.fields)})"
-    return para.dtype
-
-
-def parameter_default(para: Parameter) -> str:
-    """The default value as it would be written in Python, or ``""`` when there is none."""
-    if para.default is None:
-        return ""
-    return shorten(repr(para.default), 40)
-
-
-def parameter_constraint(para: Parameter) -> str:
-    """What values are allowed beyond the type: a range, the choices, a file's target."""
-    if para.range is not None:
-        return f"in {para.range}"
-    if para.values:
-        return "one of " + ", ".join(repr(option.value) for option in para.values)
-    if para.target:
-        return f"copied to {para.target}"
-    return ""
-
-
-class ParameterIndex(dict[str, Parameter]):
-    """The parameter declarations of a group, by name (as flowServ's ``ParameterIndex``)."""
-
-    def __repr__(self) -> str:
-        if not self:
-            return "<ParameterIndex: no parameters>"
-        items = []
-        for para in self.sorted():
-            default = parameter_default(para)
-            items.append(f"{para.name}: {parameter_type(para)}" + (f" = {default}" if default
-                                                                    else ""))
-        return f"<ParameterIndex: {', '.join(items)}>"
-
-    def _repr_html_(self) -> str:
-        return parameter_table(self.sorted()).html()
-
-    def __rich__(self) -> Any:
-        return parameter_table(self.sorted()).rich()
-
-    @classmethod
-    def from_json(cls, docs: Iterable[object]) -> ParameterIndex:
-        """Build from a list of declarations."""
-        index = cls()
-        for doc in docs:
-            para = Parameter.from_json(doc)
-            index[para.name] = para
-        return index
-
-    def sorted(self) -> list[Parameter]:
-        """The declarations in display order."""
-        return sorted(self.values(), key=lambda para: para.index)
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 @attrs.frozen
@@ -478,6 +134,10 @@ class User:
         """Build from a user handle."""
         data = _require(doc, "user", "id", "username")
         return cls(id=data["id"], username=data["username"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "username"}`` (never a token)."""
+        return {"id": self.id, "username": self.username}
 
 
 @attrs.frozen
@@ -514,9 +174,16 @@ class RunFile:
             widget=data.get("widget"),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field: ``{"id", "name", "title", "caption", "format", "widget"}``."""
+        return {
+            "id": self.id, "name": self.name, "title": self.title, "caption": self.caption,
+            "format": copy.deepcopy(dict(self.format)), "widget": self.widget,
+        }
+
 
 @attrs.frozen(repr=False)
-class Run:
+class Run(Drawn):
     """An immutable snapshot of a workflow run.
 
     ``str(run)`` is the state name, as with flowServ's ``Run``. The raw server
@@ -564,51 +231,6 @@ class Run:
     def __str__(self) -> str:
         return self.state.value
 
-    def __repr__(self) -> str:
-        details = [self.workflow_id] if self.workflow_id else []
-        if self.duration is not None:
-            details.append(f"{self.duration.total_seconds():.2f} s")
-        if self._files:
-            names = ", ".join(entry.name for entry in self._files)
-            details.append(shorten(f"files: {names}", 60))
-        elif self._messages:
-            details.append(shorten(_last_line(self._messages), 60))
-        more = f" ({'; '.join(details)})" if details else ""
-        return f"<Run {self.run_id} {self.state.value}{more}>"
-
-    def _table(self) -> Table:
-        rows: list[tuple[str, str | Cell]] = [
-            ("run", self.run_id), ("state", Cell(self.state.value, self.state.value)),
-        ]
-        for label, value in (("workflow", self.workflow_id), ("group", self.group_id)):
-            if value:
-                rows.append((label, value))
-        for label, moment in (("created", self.created_at), ("started", self.started_at),
-                              ("finished", self.finished_at)):
-            if moment is not None:
-                rows.append((label, _when(moment)))
-        if self.duration is not None:
-            rows.append(("duration", f"{self.duration.total_seconds():.2f} s"))
-        if self.arguments:
-            rows.append(("arguments", ", ".join(
-                f"{name}={shorten(repr(value), 40)}" for name, value in self.arguments.items()
-            )))
-        if self._files:
-            rows.append(("files", ", ".join(
-                entry.name if entry.title == entry.name else f"{entry.name} ({entry.title})"
-                for entry in self._files
-            )))
-        if self._messages:
-            lines = "".join(self._messages[-10:]).rstrip("\n")
-            rows.append(("messages", Cell(lines, pre=True)))
-        return Table(f"Run {self.run_id}", rows)
-
-    def _repr_html_(self) -> str:
-        return self._table().html()
-
-    def __rich__(self) -> Any:
-        return self._table().rich()
-
     @property
     def duration(self) -> timedelta | None:
         """Time from start to finish, when both are known."""
@@ -633,6 +255,42 @@ class Run:
             if entry.id == key:
                 return entry
         return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as plain JSON values: the one JSON form of a run.
+
+        The command line's ``--json`` prints it, a download's
+        ``flowserv-run.json`` is it (plus ``local_files``), and apps can
+        serve it as it is: ``json.dumps(run.to_dict())`` needs no encoder.
+        The keys, always all of them, in this order:
+
+        - ``run_id``: str; ``state``: str, a :class:`RunState` value
+        - ``workflow_id``, ``group_id``: str, or None (a post-processing run
+          has no group)
+        - ``created_at``, ``started_at``, ``finished_at``: ISO 8601 text with
+          the time zone, or None while unknown
+        - ``seconds``: float, start to finish (rounded to milliseconds), or None
+        - ``arguments``: ``{name: value}`` as the server keeps them (a file is
+          ``{"type": "$file", "value": {"fileId": ..., "targetPath": ...}}``)
+        - ``messages``: list of str, a failed run's output or the cancel reason
+        - ``files``: the result files of a successful run, each
+          ``{"id", "name", "title", "caption", "format", "widget"}`` (``id``
+          downloads it)
+        """
+        duration = self.duration
+        return {
+            "run_id": self.run_id,
+            "state": self.state.value,
+            "workflow_id": self.workflow_id,
+            "group_id": self.group_id,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "seconds": None if duration is None else round(duration.total_seconds(), 3),
+            "arguments": copy.deepcopy(dict(self.arguments)),
+            "messages": list(self._messages),
+            "files": [entry.to_dict() for entry in self._files],
+        }
 
     def is_active(self) -> bool:
         """True while the run is PENDING or RUNNING."""
@@ -660,7 +318,7 @@ class Run:
 
 
 @attrs.frozen(repr=False)
-class RunInfo:
+class RunInfo(Described):
     """An entry of a group's run listing: id, state and creation time."""
 
     run_id: str
@@ -681,9 +339,11 @@ class RunInfo:
         """True while the run is PENDING or RUNNING."""
         return self.state.is_active
 
-    def __repr__(self) -> str:
-        created = f" created {_when(self.created_at)}" if self.created_at else ""
-        return f"<RunInfo {self.run_id} {self.state.value}{created}>"
+    def to_dict(self) -> dict[str, Any]:
+        """``{"run_id", "state", "created_at"}``, as in :meth:`Run.to_dict`."""
+        return {
+            "run_id": self.run_id, "state": self.state.value, "created_at": _iso(self.created_at)
+        }
 
 
 @attrs.frozen
@@ -702,9 +362,13 @@ class UploadedFile:
             id=data["id"], name=data["name"], created_at=_timestamp(data.get("createdAt"))
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "name", "created_at"}`` (ISO 8601 text, or None)."""
+        return {"id": self.id, "name": self.name, "created_at": _iso(self.created_at)}
+
 
 @attrs.frozen(repr=False)
-class Group:
+class Group(Drawn):
     """A workflow group (a "submission"): members, parameters, uploads and runs.
 
     Listings carry only ``id``, ``name`` and ``workflow_id``; the other fields
@@ -733,39 +397,24 @@ class Group:
             runs=tuple(RunInfo.from_json(r) for r in _list(data, "runs", "group")),
         )
 
-    def _counts(self) -> str:
-        """Members, parameters, files and runs; empty for a listing entry (none were sent)."""
-        if not self.members:
-            return ""
-        counts = [_count(len(self.members), "member"), _count(len(self.parameters), "parameter"),
-                  _count(len(self.files), "file"), _count(len(self.runs), "run")]
-        states = _state_counts(self.runs)
-        return ", ".join(counts) + (f" ({states})" if states else "")
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "name", "workflow_id", "members", "files", "runs"}`` as plain values.
 
-    def __repr__(self) -> str:
-        counts = self._counts()
-        return f"<Group {self.name!r} {self.id} of {self.workflow_id}" + (
-            f": {counts}>" if counts else ">"
-        )
-
-    def _table(self) -> Table:
-        title = f"Group {self.name!r} ({self.id}) of workflow {self.workflow_id!r}"
-        if not self.members:
-            return Table(title, [], note="a listing entry: fs.get_group(id) has the details")
-        table = parameter_table(self.parameters.sorted(), title)
-        members = ", ".join(member.username for member in self.members)
-        note = f"{self._counts()}; members: {members}"
-        return attrs.evolve(table, note=note)
-
-    def _repr_html_(self) -> str:
-        return self._table().html()
-
-    def __rich__(self) -> Any:
-        return self._table().rich()
+        ``members`` are :meth:`User.to_dict`, ``files`` the uploads
+        (:meth:`UploadedFile.to_dict`) and ``runs`` :meth:`RunInfo.to_dict`;
+        all three are empty for a listing entry. The parameter declarations
+        are left out (``aioflowserv params --group G --json`` prints them).
+        """
+        return {
+            "id": self.id, "name": self.name, "workflow_id": self.workflow_id,
+            "members": [member.to_dict() for member in self.members],
+            "files": [upload.to_dict() for upload in self.files],
+            "runs": [run.to_dict() for run in self.runs],
+        }
 
 
 @attrs.frozen(repr=False)
-class WorkflowInfo:
+class WorkflowInfo(Drawn):
     """A workflow's metadata. ``postproc`` is its latest post-processing run, if any.
 
     ``groups`` lists the caller's groups of this workflow (only with a valid
@@ -801,56 +450,22 @@ class WorkflowInfo:
             postproc=Run.from_json(postproc) if postproc is not None else None,
         )
 
-    def __repr__(self) -> str:
-        if self.parameters is None:
-            return (
-                f"<WorkflowInfo {self.id!r} {self.name!r} (listing entry: parameters not "
-                f"loaded; get_workflow({self.id!r}) has them)>"
-            )
-        details = [_count(len(self.parameters), "parameter"), _count(len(self.groups), "group")]
-        if self.postproc is not None:
-            details.append(f"post-processing {self.postproc.state.value}")
-        return f"<WorkflowInfo {self.id!r} {self.name!r}: {', '.join(details)}>"
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "name", "description", "instructions", "groups", "postproc"}``.
 
-    def _table(self) -> Table:
-        title = f"Workflow {self.id!r}: {self.name}"
-        note = shorten(self.description or "", 200) or None
-        if self.parameters is None:
-            hint = f"parameters not loaded (a listing entry): get_workflow({self.id!r})"
-            return Table(title, [], note=f"{note}; {hint}" if note else hint)
-        return attrs.evolve(parameter_table(self.parameters.sorted(), title), note=note)
-
-    def _repr_html_(self) -> str:
-        return self._table().html()
-
-    def __rich__(self) -> Any:
-        return self._table().rich()
+        ``groups`` are :meth:`Group.to_dict` and ``postproc`` the latest
+        post-processing run's :meth:`Run.to_dict` (or None). The parameter
+        declarations are left out (``aioflowserv params WORKFLOW --json``).
+        """
+        return {
+            "id": self.id, "name": self.name, "description": self.description,
+            "instructions": self.instructions,
+            "groups": [group.to_dict() for group in self.groups],
+            "postproc": self.postproc.to_dict() if self.postproc is not None else None,
+        }
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _last_line(messages: Sequence[str]) -> str:
-    for line in reversed(messages):
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _state_counts(runs: Iterable[Run | RunInfo]) -> str:
-    """``3 SUCCESS, 1 ERROR``, in the order of :class:`RunState`."""
-    counts: dict[RunState, int] = {}
-    for run in runs:
-        counts[run.state] = counts.get(run.state, 0) + 1
-    return ", ".join(f"{counts[state]} {state.value}" for state in RunState if state in counts)
-
-
-class RunList(list[R]):
+class RunList(Drawn, list[R]):
     """A list of runs (:class:`Run` snapshots or :class:`RunInfo` listing entries).
 
     A plain list in every way, that shows as a summary (``<RunList: 5 runs:
@@ -871,37 +486,92 @@ class RunList(list[R]):
                 runs.append(run)
         return Timeline.from_runs(runs, now)
 
-    def __repr__(self) -> str:
-        if not self:
-            return "<RunList: no runs>"
-        return f"<RunList: {_count(len(self), 'run')}: {_state_counts(self)}>"
 
-    def _table(self) -> Table:
-        rows: list[tuple[str | Cell, ...]] = []
-        full = all(isinstance(run, Run) for run in self)
-        for run in self:
-            state = Cell(run.state.value, run.state.value)
-            created = _when(run.created_at) if run.created_at else ""
-            if isinstance(run, Run) and full:
-                seconds = run.duration.total_seconds() if run.duration is not None else None
-                result = (", ".join(entry.name for entry in run.files()) if run.is_success()
-                          else _last_line(run.messages()))
-                rows.append((run.run_id, state, created,
-                             "" if seconds is None else f"{seconds:.2f}", shorten(result, 60)))
-            else:
-                rows.append((run.run_id, state, created))
-        header = ("run", "state", "created", "seconds", "files or message") if full and self \
-            else ("run", "state", "created")
-        return Table(repr(self)[1:-1], rows, header)
+@attrs.frozen
+class RunSpan:
+    """One run on the axis, in seconds from the timeline's start.
 
-    def _repr_html_(self) -> str:
-        page = self._table().html()
-        if self and all(isinstance(run, Run) for run in self):
-            page += self.timeline().html()
-        return page
+    ``started`` is None for a run that never started; ``finished`` is None
+    for a run still active (its bar reaches the end of the axis).
+    """
 
-    def __rich__(self) -> Any:
-        return self._table().rich()
+    run_id: str
+    state: RunState
+    created: float
+    started: float | None
+    finished: float | None
+
+    def queued(self, end: float) -> float:
+        """Seconds from creation to start (to ``end`` when it has not started)."""
+        return (self.started if self.started is not None else self._end(end)) - self.created
+
+    def ran(self, end: float) -> float:
+        """Seconds from start to finish (to ``end`` while active); 0 if it never started."""
+        return 0.0 if self.started is None else self._end(end) - self.started
+
+    def _end(self, end: float) -> float:
+        return self.finished if self.finished is not None else end
+
+
+@attrs.frozen(repr=False)
+class Timeline(Drawn):
+    """Runs on one time axis: ``start`` (the earliest creation), ``total`` seconds, spans.
+
+    Each run is a span from its creation through its start to its finish, in
+    seconds from the earliest creation, with an open end for runs still
+    active; the part before a run started is its time in the queue. In a
+    notebook it shows as bars (stragglers as long bars, queueing as long pale
+    heads); ``aioflowserv runs GROUP --timeline`` draws the same in a terminal.
+    """
+
+    start: datetime
+    total: float
+    spans: tuple[RunSpan, ...]
+
+    @classmethod
+    def from_runs(cls, runs: Iterable[Run], now: datetime | None = None) -> Timeline:
+        """Place runs by their times (runs without a creation time are left out).
+
+        The axis ends at the last finish, or at ``now`` (default: the current
+        time) when a run is still active.
+        """
+        placed = [run for run in runs if run.created_at is not None]
+        placed.sort(key=lambda run: run.created_at)  # type: ignore[arg-type, return-value]
+        if not placed:
+            return cls(datetime.now(timezone.utc), 0.0, ())
+        start = placed[0].created_at
+        assert start is not None
+        moments = [
+            moment for run in placed
+            for moment in (run.created_at, run.started_at, run.finished_at) if moment is not None
+        ]
+        end = max(moments)
+        if any(run.is_active() for run in placed):
+            end = max(end, now or datetime.now(timezone.utc))
+
+        def offset(moment: datetime | None) -> float | None:
+            return None if moment is None else (moment - start).total_seconds()
+
+        spans = tuple(
+            RunSpan(
+                run.run_id, run.state, offset(run.created_at) or 0.0, offset(run.started_at),
+                None if run.is_active() else offset(run.finished_at or run.started_at),
+            )
+            for run in placed
+        )
+        return cls(start, (end - start).total_seconds(), spans)
+
+    def fraction(self, seconds: float) -> float:
+        """A moment as a fraction of the axis (0 to 1)."""
+        return 0.0 if self.total <= 0 else min(1.0, max(0.0, seconds / self.total))
+
+    def summary(self) -> str:
+        """``8 runs: 1 RUNNING, 5 SUCCESS, 2 ERROR; 12.3 s``."""
+        return presenter().summary(self)
+
+    def html(self) -> str:
+        """The timeline as an HTML table of bars (inline styles, no scripts)."""
+        return presenter().html(self)
 
 
 @attrs.frozen
@@ -940,7 +610,7 @@ class RunListing:
 
 
 @attrs.frozen(repr=False)
-class Login:
+class Login(Described):
     """The answer to a login: the user and the token (which no repr shows)."""
 
     user_id: str
@@ -956,9 +626,6 @@ class Login:
             user_id=str(doc.get("id", "")), username=str(doc.get("username", "")),
             token=doc["token"],
         )
-
-    def __repr__(self) -> str:
-        return f"Login(user_id={self.user_id!r}, username={self.username!r})"
 
 
 _RESULT_TYPES: dict[str, type] = {"int": int, "float": float, "string": str, "bool": bool}
@@ -1042,7 +709,7 @@ RECORD_FIELDS = (
 
 
 @attrs.frozen(repr=False)
-class Leaderboard:
+class Leaderboard(Drawn):
     """A workflow's ranking of runs by its results schema.
 
     ``columns`` is the schema, ``rows`` the ranked runs (best first, one per
@@ -1114,31 +781,25 @@ class Leaderboard:
             ) from exc
         return pandas.DataFrame.from_records(self.to_records(), columns=self.keys())
 
-    def __repr__(self) -> str:
-        columns = ", ".join(f"{c.name} ({c.dtype})" for c in self.columns) or "none"
-        return f"<Leaderboard: {len(self.rows)} rows; columns {columns}>"
+    def to_dict(self) -> dict[str, Any]:
+        """``{"columns", "rows", "postproc"}`` as plain values.
 
-    def _repr_html_(self) -> str:
-        """The ranking as an HTML table (labels of the schema as headers), for notebooks."""
-        esc = html.escape
-        head = "".join(
-            f'<th title="{esc(c.name)} ({esc(c.dtype)})">{esc(c.label)}</th>' for c in self.columns
-        )
-        body = []
-        for rank, row in enumerate(self.rows, start=1):
-            cells = "".join(
-                f"<td>{esc(c.format_value(row.results.get(c.name)))}</td>" for c in self.columns
-            )
-            finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
-            body.append(
-                f"<tr><td>{rank}</td><td>{esc(row.group_name)}</td>"
-                f'<td title="{esc(row.run_id)}"><code>{esc(row.run_id[:8])}</code></td>'
-                f"{cells}<td>{finished}</td></tr>"
-            )
-        return (
-            "<table><thead><tr><th>#</th><th>group</th><th>run</th>"
-            f"{head}<th>finished (UTC)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
-        )
+        ``columns`` are ``{"name", "label", "dtype"}``, ``rows`` the
+        :meth:`to_records` with ISO 8601 times, and ``postproc`` the latest
+        post-processing run's :meth:`Run.to_dict` (or None).
+        """
+        return {
+            "columns": [
+                {"name": c.name, "label": c.label, "dtype": c.dtype} for c in self.columns
+            ],
+            "rows": [
+                {key: _iso(value) if isinstance(value, datetime) else value
+                 for key, value in record.items()}
+                for record in self.to_records()
+            ],
+            "postproc": self.postproc.to_dict() if self.postproc is not None else None,
+        }
+
 
 
 def _items(doc: object, key: str) -> list[Any]:

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import pytest_asyncio
 import respx
 
 import aioflowserv as afs
+from aioflowserv import _arguments
 from tests.support.documents import KITCHEN, SLEEPER_DEFAULTS, run_doc
 from tests.support.mocked import body, load_workflow, multipart_parts, upload_route
 
@@ -600,3 +602,30 @@ async def test_start_runs_checks_every_argument_set_before_the_first_request(
         await sleeper.start_runs([{"sleep": 1}, {"sleep": 2}, {"sleep": -1}])
     assert caught.value.parameter == "sleep"
     assert route.call_count == 0
+
+
+@attrs.frozen
+class Declared:
+    """A declaration that is not a ``Parameter``: what the cast rules read of one."""
+
+    name: str
+    dtype: str
+    index: int = 0
+    required: bool = False
+    default: Any = None
+    range: Any = None
+    values: tuple[Any, ...] = ()
+    para: Declared | None = None
+    fields: tuple[Declared, ...] = ()
+
+
+async def test_the_cast_rules_read_any_declaration_and_name_the_element() -> None:
+    nums = Declared("nums", "list", para=Declared("n", "int", range=afs.RangeConstraint(0, 9)))
+    assert _arguments.cast(nums, ["1", 2.0]) == [1, 2]
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        _arguments.cast(nums, [1, 10])
+    assert caught.value.parameter == "nums[1]"
+    point = Declared("point", "record", fields=(Declared("x", "float", required=True),))
+    assert _arguments.cast(point, {"x": "0.5"}) == [{"name": "x", "value": 0.5}]
+    para = afs.Parameter.from_json({"name": "flag", "dtype": "bool"})
+    assert para.cast("t") is _arguments.cast(para, "t") is True

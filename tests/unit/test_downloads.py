@@ -113,12 +113,13 @@ async def test_each_finished_run_gets_a_folder_with_its_files_and_a_description(
     meta = json.loads(done[0].metadata.read_text())
     assert meta["state"] == "SUCCESS"
     assert meta["arguments"] == {"sleep": 0.5, "greeting": "Hi"}
-    assert meta["files"] == [
+    assert meta.pop("local_files") == [
         {"path": "results/greetings.txt", "size": 10}, {"path": "results/result.txt", "size": 12},
     ]
+    assert meta == afs.Run.from_json(server.runs["a" * 32]).to_dict()  # the run's JSON form
     failed = json.loads(done[1].metadata.read_text())
     assert failed["messages"] == ["failed on purpose\n"]
-    assert failed["files"] == []
+    assert failed["local_files"] == []
     assert sorted(p.name for p in done[1].directory.iterdir()) == ["flowserv-run.json"]
     assert not (tmp_path / "out" / ("d" * 32)).exists()  # still running: no results yet
 

@@ -8,6 +8,7 @@ document that lacks a key or carries an unknown state is an
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -491,3 +492,95 @@ def test_models_render_as_rich_tables() -> None:
     assert "Sleep time" in text or "sleep" in text
     assert RUN_ID in text
     assert "SUCCESS" in text
+
+
+# -- the JSON form of each model (``to_dict``) --------------------------------------------
+
+RUN_KEYS = [
+    "run_id", "state", "workflow_id", "group_id", "created_at", "started_at", "finished_at",
+    "seconds", "arguments", "messages", "files",
+]
+
+
+def test_a_runs_dict_is_plain_json_with_every_key_in_a_fixed_order() -> None:
+    run = afs.Run.from_json(run_doc(RUN_ID, "SUCCESS", files=SLEEPER_FILES,
+                                    arguments=[{"name": "sleep", "value": 1}]))
+    doc = run.to_dict()
+    assert list(doc) == RUN_KEYS
+    assert json.loads(json.dumps(doc)) == doc  # no custom encoder needed
+    assert (doc["run_id"], doc["state"], doc["workflow_id"], doc["group_id"]) == (
+        RUN_ID, "SUCCESS", "sleeper", "g1"
+    )
+    assert (doc["created_at"], doc["started_at"], doc["finished_at"]) == (
+        CREATED, STARTED, FINISHED
+    )
+    assert doc["seconds"] == 0.204
+    assert doc["arguments"] == {"sleep": 1}
+    assert doc["messages"] == []
+    assert doc["files"][0] == {
+        "id": "6158d1", "name": "greetings", "title": "Greetings",
+        "caption": "One greeting per name.", "format": {"type": "plaintext"}, "widget": "TextView",
+    }
+
+
+def test_a_runs_dict_has_none_for_what_is_not_known_yet() -> None:
+    doc = afs.Run(run_id="r1", state=afs.RunState.PENDING).to_dict()
+    assert list(doc) == RUN_KEYS
+    assert doc == {
+        "run_id": "r1", "state": "PENDING", "workflow_id": None, "group_id": None,
+        "created_at": None, "started_at": None, "finished_at": None, "seconds": None,
+        "arguments": {}, "messages": [], "files": [],
+    }
+
+
+def test_a_runs_dict_is_a_copy() -> None:
+    run = afs.Run.from_json(POSTPROC)
+    doc = run.to_dict()
+    doc["arguments"]["runs"]["value"]["targetPath"] = "elsewhere/"
+    doc["files"][0]["format"]["type"] = "csv"
+    assert run.arguments["runs"]["value"]["targetPath"] == "runs/"
+    assert run.files()[0].format == {"type": "json"}
+
+
+def test_a_listing_entrys_dict_has_the_keys_of_a_run_it_knows() -> None:
+    info = afs.RunInfo.from_json({"id": "r1", "state": "SUCCESS", "createdAt": CREATED})
+    assert info.to_dict() == {"run_id": "r1", "state": "SUCCESS", "created_at": CREATED}
+
+
+def test_a_users_dict_never_has_a_token() -> None:
+    user = afs.User.from_json({"id": "u1", "username": "alice", "token": TOKEN})
+    assert user.to_dict() == {"id": "u1", "username": "alice"}
+
+
+def test_a_groups_dict_has_its_members_uploads_and_runs() -> None:
+    group = afs.Group.from_json(group_doc(
+        files=[{"id": "f1", "name": "names.txt", "createdAt": CREATED, "size": 0}],
+        runs=[{"id": "r1", "state": "RUNNING", "createdAt": CREATED}],
+    ))
+    doc = group.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc == {
+        "id": "g1", "name": "team-g1", "workflow_id": "sleeper",
+        "members": [{"id": "u1", "username": "alice"}],
+        "files": [{"id": "f1", "name": "names.txt", "created_at": CREATED}],
+        "runs": [{"run_id": "r1", "state": "RUNNING", "created_at": CREATED}],
+    }
+    listed = afs.Group.from_json({"id": "g1", "name": "team-a", "workflow": "sleeper"})
+    assert listed.to_dict() == {
+        "id": "g1", "name": "team-a", "workflow_id": "sleeper", "members": [], "files": [],
+        "runs": [],
+    }
+
+
+def test_a_workflows_dict_has_its_texts_groups_and_post_processing_run() -> None:
+    info = afs.WorkflowInfo.from_json(workflow_doc(
+        postproc=POSTPROC, groups=[{"id": "g1", "name": "team-a2", "workflow": "sleeper"}],
+    ))
+    doc = info.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert list(doc) == ["id", "name", "description", "instructions", "groups", "postproc"]
+    assert (doc["id"], doc["description"]) == ("sleeper", "The sleeper workflow")
+    assert [group["id"] for group in doc["groups"]] == ["g1"]
+    assert doc["postproc"] == afs.Run.from_json(POSTPROC).to_dict()
+    listed = afs.WorkflowInfo.from_json({"id": "hello", "name": "Hello"})
+    assert listed.to_dict()["postproc"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 
@@ -86,3 +87,22 @@ def test_the_html_table_has_the_labels_and_escapes_what_the_server_sent() -> Non
 
 def test_no_schema_is_no_leaderboard() -> None:
     assert afs.Leaderboard.from_json(None) is None
+
+
+def test_the_dict_has_the_schema_the_records_with_iso_times_and_the_post_processing_run() -> None:
+    parsed = board(ranking_entry("r1", score=0.9), ranking_entry("r2", "g2", score=0.5))
+    doc = parsed.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc["columns"][0] == {"name": "score", "label": "Score", "dtype": "float"}
+    assert [row["run_id"] for row in doc["rows"]] == ["r1", "r2"]
+    assert list(doc["rows"][0]) == parsed.keys()
+    assert doc["rows"][0]["finished_at"] == FINISHED
+    assert doc["postproc"] is None
+
+
+def test_the_html_table_has_a_caption_that_names_the_columns() -> None:
+    text = board(ranking_entry("r1"), ranking_entry("r2"))._repr_html_()
+    caption = text.split("<caption", 1)[1].split("</caption>", 1)[0]
+    assert "Leaderboard: 2 ranked runs" in caption
+    assert "Score = score (float)" in caption
+    assert text.count("<tr>") == 1 + 2  # the header, then a row per ranked run

@@ -1,4 +1,4 @@
-"""Runs on a time axis (``_display.Timeline``): the geometry, and the HTML a notebook shows."""
+"""Runs on a time axis (``Timeline``, drawn by ``_display``): the geometry, and the HTML."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""What the command line prints: exit codes, error lines, JSON shapes and tables.
+"""What the command line prints: exit codes, error lines, JSON and tables.
 
 Errors end a command with one line (:func:`error_message`) and an exit code
-(:func:`exit_code_for`); ``--json`` outputs use the shapes below; the final
-table of runs is :func:`runs_table`.
+(:func:`exit_code_for`). ``--json`` outputs are the models' own JSON forms
+(``run.to_dict()`` and the like, with a command's extra keys beside them);
+tables, colours and words come from ``aioflowserv._display`` (:func:`runs_table`,
+:func:`leaderboard_table`, :func:`timeline_table`, :func:`plural`,
+:func:`last_message`), which draws the same things for notebooks.
 """
 
 from __future__ import annotations
@@ -12,32 +15,30 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import click
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from .. import (
     APIConnectionError,
     ArgumentError,
     ConfigurationError,
     FlowservError,
-    Group,
-    Leaderboard,
     NotFoundError,
     Run,
-    RunInfo,
-    RunSpan,
-    RunState,
     RunWaitTimeout,
-    Timeline,
     UnauthenticatedError,
-    User,
-    WorkflowInfo,
+)
+from .._display import (
+    Table,
+    last_message,
+    leaderboard_table,
+    plural,
+    runs_table,
+    timeline_table,
 )
 
 __all__ = [
@@ -47,19 +48,14 @@ __all__ = [
     "error_message",
     "exit_code_for",
     "exit_code_for_runs",
-    "group_json",
-    "leaderboard_json",
+    "last_message",
     "leaderboard_table",
     "make_console",
     "plural",
     "print_json",
     "print_table",
-    "run_info_json",
-    "run_json",
     "runs_table",
     "timeline_table",
-    "user_json",
-    "workflow_json",
 ]
 
 
@@ -90,15 +86,6 @@ class CLIError(Exception):
 NOT_LOGGED_IN_HINT = (
     "log in with `aioflowserv login`, set FLOWSERV_ACCESS_TOKEN, or pass --token"
 )
-
-STATE_STYLE = {
-    RunState.PENDING: "yellow",
-    RunState.RUNNING: "cyan",
-    RunState.SUCCESS: "green",
-    RunState.ERROR: "red",
-    RunState.CANCELED: "magenta",
-}
-
 
 _UNKNOWN_ID = re.compile(r"^unknown (workflow|group|run|file) '(.*)'$")
 
@@ -181,63 +168,6 @@ def exit_code_for_runs(runs: Iterable[Run]) -> int:
     return ExitCode.OK if all(run.is_success() for run in runs) else ExitCode.RUNS_FAILED
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 run``, ``2 runs``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _time(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def seconds(run: Run) -> float | None:
-    """The run's duration (start to finish) in seconds, when known."""
-    duration = run.duration
-    return round(duration.total_seconds(), 3) if duration is not None else None
-
-
-def run_json(run: Run, **extra: Any) -> dict[str, Any]:
-    """A run as the ``--json`` outputs show it."""
-    doc: dict[str, Any] = {
-        "run_id": run.run_id,
-        "state": run.state.value,
-        "workflow_id": run.workflow_id,
-        "group_id": run.group_id,
-        "created_at": _time(run.created_at),
-        "started_at": _time(run.started_at),
-        "finished_at": _time(run.finished_at),
-        "seconds": seconds(run),
-        "arguments": dict(run.arguments),
-        "messages": run.messages(),
-        "files": [{"id": f.id, "name": f.name, "title": f.title} for f in run.files()],
-    }
-    doc.update(extra)
-    return doc
-
-
-def run_info_json(info: RunInfo) -> dict[str, Any]:
-    """An entry of a group's run listing."""
-    return {"run_id": info.run_id, "state": info.state.value, "created_at": _time(info.created_at)}
-
-
-def workflow_json(info: WorkflowInfo) -> dict[str, Any]:
-    """A workflow listing entry."""
-    return {"id": info.id, "name": info.name, "description": info.description}
-
-
-def group_json(group: Group) -> dict[str, Any]:
-    """A group (members only when the server sent them)."""
-    doc: dict[str, Any] = {"id": group.id, "name": group.name, "workflow_id": group.workflow_id}
-    if group.members:
-        doc["members"] = [user_json(member) for member in group.members]
-    return doc
-
-
-def user_json(user: User, **extra: Any) -> dict[str, Any]:
-    """A user (never with a token)."""
-    return {"id": user.id, "username": user.username, **extra}
-
-
 def describe_arguments(arguments: Mapping[str, Any]) -> str:
     """Arguments as ``name=value`` pairs for tables (local file paths by their name)."""
     return " ".join(
@@ -260,143 +190,6 @@ def make_console(stream: IO[str] | None = None, *, stderr: bool = False) -> Cons
     return console
 
 
-def print_table(table: Table) -> None:
-    """A rich table on stdout."""
-    make_console().print(table)
-
-
-def last_message(run: Run) -> str:
-    """The most telling message line of a failed or canceled run."""
-    for line in reversed(run.messages()):
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def runs_table(
-    runs: Sequence[Run],
-    *,
-    arguments: Mapping[str, str] | None = None,
-    results: Mapping[str, str] | None = None,
-    id_width: int | None = None,
-    rerun_of: Mapping[str, str] | None = None,
-) -> Table:
-    """The final table: [rerun of], run, [arguments], state, seconds, result or message.
-
-    ``id_width`` shortens run ids to that many characters; ``rerun_of`` maps
-    a rerun's id to the id of the run it repeats.
-    """
-    table = Table()
-    if rerun_of is not None:
-        table.add_column("rerun of", no_wrap=True)
-    table.add_column("run", no_wrap=True)
-    if arguments is not None:
-        table.add_column("arguments")
-    table.add_column("state", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
-    table.add_column("result")
-    for run in runs:
-        row: list[Any] = [] if rerun_of is None else [rerun_of.get(run.run_id, "")]
-        row.append(run.run_id[:id_width] if id_width else run.run_id)
-        if arguments is not None:
-            row.append(arguments.get(run.run_id, ""))
-        row.append(Text(run.state.value, style=STATE_STYLE[run.state]))
-        duration = seconds(run)
-        row.append(f"{duration:.1f}" if duration is not None else "-")
-        row.append(_result(run, results or {}))
-        table.add_row(*row)
-    return table
-
-
-def _result(run: Run, results: Mapping[str, str]) -> str:
-    """The last column: a given result, the files of a successful run, else the last message."""
-    if run.run_id in results:
-        return results[run.run_id]
-    if run.is_success():
-        return ", ".join(f.name for f in run.files())
-    return last_message(run)
-
-
-def leaderboard_table(board: Leaderboard) -> Table:
-    """The ranking: rank, group, run, one column per result (by its label), finished."""
-    table = Table()
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("group")
-    table.add_column("run", no_wrap=True)
-    for column in board.columns:
-        numeric = column.dtype in ("int", "float")
-        table.add_column(column.label, justify="right" if numeric else "left")
-    table.add_column("finished (UTC)", no_wrap=True)
-    for rank, row in enumerate(board.rows, start=1):
-        finished = row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else ""
-        table.add_row(
-            str(rank), row.group_name, row.run_id,
-            *(c.format_value(row.results.get(c.name)) for c in board.columns), finished,
-        )
-    return table
-
-
-def leaderboard_json(workflow_id: str, board: Leaderboard) -> dict[str, Any]:
-    """``{"workflow_id", "columns": [{name, label, dtype}], "rows": [records]}``."""
-    return {
-        "workflow_id": workflow_id,
-        "columns": [
-            {"name": c.name, "label": c.label, "dtype": c.dtype} for c in board.columns
-        ],
-        "rows": [
-            {key: _time(value) if key.endswith("_at") else value for key, value in rec.items()}
-            for rec in board.to_records()
-        ],
-    }
-
-
-QUEUED = "\u2591"  # light shade: waiting in the queue
-RAN = "\u2588"  # full block: running, colored by state
-
-
-def _bar(span: RunSpan, timeline: Timeline, width: int) -> Text:
-    """One run's bar on a line of ``width`` characters."""
-    end = timeline.total
-
-    def column(seconds: float) -> int:
-        return round(timeline.fraction(seconds) * width)
-
-    created = column(span.created)
-    started = column(span.created + span.queued(end))
-    finished = max(started, column(span.created + span.queued(end) + span.ran(end)))
-    if span.started is not None and finished == started:
-        finished = min(width, started + 1)  # a run that ran shows at least one block
-        started = min(started, finished - 1)
-    text = Text(" " * created)
-    text.append(QUEUED * (started - created), style="dim")
-    text.append(RAN * (finished - started), style=STATE_STYLE[span.state])
-    text.append(" " * (width - max(finished, started, created)))
-    return text
-
-
-def timeline_table(timeline: Timeline, width: int) -> Table:
-    """Each run as a bar on one time axis: queued (pale), then ran (colored by state)."""
-    table = Table(
-        title=timeline.summary(), title_justify="left",
-        caption=f"{QUEUED} queued  {RAN} ran (color: state); axis from "
-        f"{timeline.start:%Y-%m-%d %H:%M:%S} UTC", caption_justify="left",
-    )
-    table.add_column("run", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column(_axis(timeline.total, width), no_wrap=True, min_width=width)
-    table.add_column("queued", justify="right", no_wrap=True)
-    table.add_column("ran", justify="right", no_wrap=True)
-    for span in timeline.spans:
-        ran = span.ran(timeline.total)
-        table.add_row(
-            span.run_id[:8], Text(span.state.value, style=STATE_STYLE[span.state]),
-            _bar(span, timeline, width), f"{span.queued(timeline.total):.1f}s",
-            f"{ran:.1f}s" + ("+" if span.finished is None else ""),
-        )
-    return table
-
-
-def _axis(total: float, width: int) -> str:
-    """``0s ... 12.3s`` spread over ``width`` characters."""
-    right = f"{total:.1f}s"
-    return "0s" + " " * max(1, width - 2 - len(right)) + right
+def print_table(table: Table | Any) -> None:
+    """A table on stdout: a ``_display.Table`` (drawn with rich), or any rich renderable."""
+    make_console().print(table.rich() if isinstance(table, Table) else table)

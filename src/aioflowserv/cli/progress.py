@@ -29,7 +29,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from .. import AsyncFlowserv, AsyncWorkflow, Run, RunBatch, RunState, RunWaitTimeout
-from .output import STATE_STYLE, ExitCode, make_console, plural
+from .._display import STATE_STYLES, plural, state_counts
+from .output import ExitCode, make_console
 
 if TYPE_CHECKING:
     from .arguments import ArgumentSet
@@ -94,8 +95,7 @@ class Board:
 
     def summary(self) -> str:
         """``2 RUNNING, 3 SUCCESS, 1 ERROR`` (states with runs only)."""
-        parts = [f"{n} {state.value}" for state, n in self.counts().items() if n]
-        return ", ".join(parts) or "no runs"
+        return state_counts(run.state for run in self.runs.values()) or "no runs"
 
 
 class Display:
@@ -171,7 +171,7 @@ class LiveDisplay(Display):
             if n:
                 if text:
                     text.append("  ")
-                text.append(f"{n} {state.value.lower()}", style=STATE_STYLE[state])
+                text.append(f"{n} {state.value.lower()}", style=STATE_STYLES[state])
         return text
 
     def __enter__(self) -> LiveDisplay:

@@ -34,7 +34,6 @@ from ..output import (
     last_message,
     print_json,
     print_table,
-    run_json,
     runs_table,
 )
 from ..progress import Board, Following, Outcome, display_for, report_interrupt, submit_batch
@@ -246,16 +245,16 @@ def _json(
         output=str(directory),
         seconds=round(elapsed, 2),
         runs=[
-            run_json(
-                run,
-                given={
+            {
+                **run.to_dict(),
+                "given": {
                     name: str(value) if isinstance(value, Path) else value
                     for name, value in outcome.origins[run.run_id].arguments.items()
                 },
-                expected=expected[run.run_id].value,
-                as_intended=run.state is expected[run.run_id],
-                result=results.get(run.run_id, ""),
-            )
+                "expected": expected[run.run_id].value,
+                "as_intended": run.state is expected[run.run_id],
+                "result": results.get(run.run_id, ""),
+            }
             for run in outcome.runs()
         ],
     )

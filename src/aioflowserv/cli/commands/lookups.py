@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
 
 from ... import AsyncFlowserv, Parameter, ParameterIndex
-from ..._models import parameter_constraint, parameter_default, parameter_type
+from ..._display import parameter_default, parameter_table, parameter_type
 from ..app import call, command, json_option, options
 from ..completion import complete_groups, complete_runs, complete_workflows
-from ..output import ExitCode, make_console, print_json, print_table, run_json
+from ..output import ExitCode, make_console, print_json, print_table
 
 __all__ = ["COMMANDS", "params", "show"]
 
@@ -55,14 +54,7 @@ def params(workflow: str, group_id: str | None, as_json: bool) -> int:
     if as_json:
         print_json([parameter_json(para) for para in index.sorted()])
         return ExitCode.OK
-    table = Table("name", "type", "default", "required", "allowed", "label")
-    for para in index.sorted():
-        table.add_row(
-            para.name, parameter_type(para), parameter_default(para),
-            "yes" if para.required and para.default is None else "",
-            parameter_constraint(para), para.label or "",
-        )
-    print_table(table)
+    print_table(parameter_table(index.sorted(), f"Parameters of {group_id or workflow}"))
     if index:
         example = next(iter(index.sorted()))
         value = parameter_default(example).strip("'") or "VALUE"
@@ -80,7 +72,7 @@ def show(run_id: str, as_json: bool) -> int:
     """Show one run: state, times, arguments, messages and result files."""
     run = call(options().connect(), lambda fs: fs.get_run(run_id))
     if as_json:
-        print_json(run_json(run))
+        print_json(run.to_dict())
         return ExitCode.OK
     make_console().print(run)
     if run.is_success() and run.files():

@@ -23,7 +23,6 @@ from ..output import (
     ExitCode,
     error_message,
     exit_code_for,
-    leaderboard_json,
     leaderboard_table,
     plural,
     print_json,
@@ -60,14 +59,11 @@ def leaderboard(
             click.echo(f"Workflow {workflow} has no results schema, so no leaderboard.")
         return ExitCode.OK
     if as_json:
-        print_json(leaderboard_json(workflow, board))
+        print_json({"workflow_id": workflow, **board.to_dict()})
     elif as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=board.keys(), lineterminator="\n")
         writer.writeheader()
-        for record in board.to_records():
-            writer.writerow(
-                {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in record.items()}
-            )
+        writer.writerows(board.to_dict()["rows"])  # the records, with ISO 8601 times
     else:
         print_table(leaderboard_table(board))
         if board.postproc is not None:

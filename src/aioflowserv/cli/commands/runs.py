@@ -20,7 +20,6 @@ from typing import Any, Literal, TypeVar
 import anyio
 import attrs
 import click
-from rich.table import Table
 
 from ... import (
     AsyncFlowserv,
@@ -45,8 +44,6 @@ from ..output import (
     plural,
     print_json,
     print_table,
-    run_info_json,
-    run_json,
     runs_table,
     timeline_table,
 )
@@ -207,7 +204,7 @@ def _print_submission(outcome: Outcome, group: str, *, wait: bool, as_json: bool
     batch = outcome.batch
     if as_json:
         print_json({
-            "runs": [run_json(run, line=_line(outcome, run)) for run in runs],
+            "runs": [{**run.to_dict(), "line": _line(outcome, run)} for run in runs],
             "concurrency": None if batch is None else {
                 "auto": batch.adaptive, "settled": batch.concurrency,
                 "peak": batch.peak_concurrency,
@@ -332,7 +329,7 @@ def _follow_group(group_id: str, how: Following, *, plain: bool, as_json: bool) 
     """``watch --group G --follow``: every run of the group and each change, until stopped."""
 
     def emit(run: Run) -> None:
-        click.echo(json_line(run_json(run)))
+        click.echo(json_line(run.to_dict()))
 
     async def go(fs: AsyncFlowserv) -> tuple[Board, Interrupt]:
         board = Board()
@@ -375,7 +372,7 @@ def _watched(board: Board, interrupt: Interrupt, group_id: str | None, *, as_jso
     runs = list(board.runs.values())
     if as_json:
         print_json({
-            "runs": [run_json(run) for run in runs],
+            "runs": [run.to_dict() for run in runs],
             "interrupted": interrupt.caught,
             "timed_out": board.timed_out,
         })
@@ -463,7 +460,7 @@ def rerun(
     errors = [(old, exc) for old, exc in outcomes if not isinstance(exc, Run)]
     if as_json:
         print_json({
-            "reruns": [run_json(new, rerun_of=old) for old, new in started],
+            "reruns": [{**new.to_dict(), "rerun_of": old} for old, new in started],
             "errors": [{"run_id": old, "error": error_message(exc)} for old, exc in errors],
         })
     elif wait and started:
@@ -651,19 +648,15 @@ def runs_command(group_id: str, states: Sequence[str], timeline: bool, as_json: 
     infos, runs = call(options().connect(), go)
     if timeline:
         if as_json:
-            print_json([run_json(run) for run in runs])
+            print_json([run.to_dict() for run in runs])
             return ExitCode.OK
         console = make_console()
         console.print(timeline_table(Timeline.from_runs(runs), max(20, console.width - 48)))
         return ExitCode.OK
     if as_json:
-        print_json([run_info_json(info) for info in infos])
+        print_json([info.to_dict() for info in infos])
         return ExitCode.OK
-    table = Table("run", "state", "created")
-    for info in infos:
-        created = info.created_at.strftime("%Y-%m-%d %H:%M:%S") if info.created_at else ""
-        table.add_row(info.run_id, info.state.value, created)
-    print_table(table)
+    print_table(runs_table(infos))
     return ExitCode.OK
 
 

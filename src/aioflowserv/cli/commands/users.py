@@ -10,7 +10,7 @@ import click
 from ... import AsyncFlowserv, FlowservError
 from ..app import call, command, json_option, options
 from ..config import clear_login, save_login, saved_login
-from ..output import ExitCode, print_json, user_json
+from ..output import ExitCode, print_json
 
 __all__ = ["COMMANDS", "login", "logout", "whoami"]
 
@@ -87,10 +87,10 @@ def whoami(as_json: bool) -> int:
     connection = options().connect()
     user = call(connection, lambda fs: fs.whoami())
     if as_json:
-        print_json(user_json(
-            user, url=connection.url, token_source=connection.token_source,
-            profile=connection.profile,
-        ))
+        print_json({
+            **user.to_dict(), "url": connection.url, "token_source": connection.token_source,
+            "profile": connection.profile,
+        })
     else:
         click.echo(f"{user.username} (id {user.id}) at {connection.url}")
     return ExitCode.OK

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..app import call, command, json_option, options
 from ..completion import complete_workflows
-from ..output import ExitCode, group_json, print_json, print_table, workflow_json
+from ..output import ExitCode, print_json, print_table
 
 __all__ = ["COMMANDS", "create_group", "groups", "workflows"]
 
@@ -20,7 +20,7 @@ def workflows(as_json: bool) -> int:
     """List the server's workflows."""
     items = call(options().connect(need_token=False), lambda fs: fs.list_workflows())
     if as_json:
-        print_json([workflow_json(item) for item in items])
+        print_json([item.to_dict() for item in items])
         return ExitCode.OK
     table = Table("id", "name", "description")
     for item in items:
@@ -38,7 +38,7 @@ def groups(workflow: str, as_json: bool) -> int:
     options().workflow = workflow
     items = call(options().connect(), lambda fs: fs.list_groups(workflow))
     if as_json:
-        print_json([group_json(item) for item in items])
+        print_json([item.to_dict() for item in items])
         return ExitCode.OK
     table = Table("id", "name")
     for item in items:
@@ -60,7 +60,7 @@ def create_group(workflow: str, name: str, members: Sequence[str], as_json: bool
         options().connect(), lambda fs: fs.create_group(workflow, name, list(members) or None)
     )
     if as_json:
-        print_json(group_json(group))
+        print_json(group.to_dict())
     else:
         click.echo(group.id)
     return ExitCode.OK
