@@ -9,6 +9,7 @@
 
 from ._arguments import FileArgument
 from ._client import AsyncFlowserv
+from ._config import VERSION as __version__
 from ._config import RetryPolicy
 from ._display import RunSpan, Timeline
 from ._downloads import RunDownload
@@ -58,8 +59,6 @@ from ._submit import RunBatch
 from ._sync import Flowserv, SyncFileHandle, Workflow
 from ._watch import RunRef
 from ._workflow import AsyncWorkflow
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",
