@@ -64,7 +64,9 @@ from ._config import (
     SERVER_START_TIMEOUT,
     SERVER_STOP_TIMEOUT,
     SUPERVISOR_START_TIMEOUT,
+    check_count,
 )
+from ._errors import ConfigurationError
 from ._saved import process_alive, read_server_state, server_state_file, state_dir
 from ._serverenv import (
     SERVER_PINS,
@@ -178,8 +180,10 @@ class FlowservServer:
         self._commands = [
             self._install_command(key, value) for key, value in self.workflows.items()
         ]
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise FlowservServerError(f"workers must be an int >= 1, got {workers!r}")
+        try:
+            check_count(workers, "workers", setting=True)
+        except ConfigurationError as exc:
+            raise FlowservServerError(str(exc)) from None
         if database not in DATABASES:
             raise FlowservServerError(
                 f"database must be one of {', '.join(DATABASES)}, got {database!r}"
