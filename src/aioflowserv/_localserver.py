@@ -729,12 +729,12 @@ def run_foreground(
     echo: Callable[[str], Any] = print,
     workers: int = 1,
     database: str = "sqlite",
-) -> bool:
+) -> bool | None:
     """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs.
 
     Returns True when stopped by Ctrl-C, False when the server exited by
-    itself; SIGTERM raises ``SystemExit(0)``. A server that cannot start
-    raises :class:`FlowservServerError` (once everything is cleaned up).
+    itself, None when it could not start (the error is echoed); SIGTERM
+    raises ``SystemExit(0)``.
     """
 
     def terminate(signum: int, frame: object) -> None:
@@ -744,11 +744,15 @@ def run_foreground(
     directory.mkdir(parents=True, exist_ok=True)
     server: FlowservServer | None = None
     try:
-        server = FlowservServer(
-            python=python, port=_pick_port(directory, port), directory=directory,
-            workers=workers, database=database,
-        )
-        server.start()
+        try:
+            server = FlowservServer(
+                python=python, port=_pick_port(directory, port), directory=directory,
+                workers=workers, database=database,
+            )
+            server.start()
+        except FlowservServerError as exc:
+            echo(f"error: {exc}")
+            return None
         _port_file(directory).write_text(f"{server.port}\n")
         if state is not None:
             _write_state({
@@ -779,8 +783,7 @@ def supervise(argv: list[str] | None = None, prog: str = "python -m aioflowserv.
               ) -> bool | None:
     """Run the server as the supervisor's command line (``argv``) says.
 
-    Returns what :func:`run_foreground` returns, or None when the server
-    could not start (the error is printed).
+    Returns what :func:`run_foreground` returns.
     """
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--dir", required=True, type=Path)
@@ -794,14 +797,10 @@ def supervise(argv: list[str] | None = None, prog: str = "python -m aioflowserv.
     def echo(line: str) -> None:
         print(line, flush=True)
 
-    try:
-        return run_foreground(
-            args.dir, port=args.port, python=args.python, state=args.state, echo=echo,
-            workers=args.workers, database=args.database,
-        )
-    except FlowservServerError as exc:
-        echo(f"error: {exc}")
-        return None
+    return run_foreground(
+        args.dir, port=args.port, python=args.python, state=args.state, echo=echo,
+        workers=args.workers, database=args.database,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,12 +139,14 @@ def test_without_a_server_interpreter_nothing_is_started(state_home: Path, tmp_p
     assert not server_state_file().exists()
 
 
-def test_a_server_that_cannot_start_in_the_foreground_raises_after_cleaning_up(
+def test_a_server_that_cannot_start_in_the_foreground_says_why_and_records_nothing(
     tmp_path: Path,
 ) -> None:
     state = tmp_path / "server.json"
-    with pytest.raises(FlowservServerError, match="no flowServ server interpreter found"):
-        _localserver.run_foreground(
-            tmp_path / "data", python=str(tmp_path / "no-python"), state=state
-        )
+    lines: list[str] = []
+    outcome = _localserver.run_foreground(
+        tmp_path / "data", python=str(tmp_path / "no-python"), state=state, echo=lines.append
+    )
+    assert outcome is None
+    assert lines[0].startswith("error: no flowServ server interpreter found")
     assert not state.exists()

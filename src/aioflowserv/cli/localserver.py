@@ -12,12 +12,10 @@ server interpreter, not a POSIX system) :attr:`ExitCode.USAGE`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .. import _localserver
-from .._config import SUPERVISOR_START_TIMEOUT
 from .._localserver import ServerStatus, SupervisorError, data_dir, status, stop
 from .._saved import local_server_url
 from .._serverenv import FlowservServerError
@@ -40,25 +38,14 @@ def running_url() -> str | None:
     return local_server_url()
 
 
-def start(
-    *,
-    directory: Path | None = None,
-    port: int | None = None,
-    python: str | None = None,
-    timeout: float = SUPERVISOR_START_TIMEOUT,
-    workers: int = 1,
-    database: str = "sqlite",
-) -> tuple[ServerStatus, bool]:
-    """Start the supervisor unless a server runs; returns (status, started now).
+def start(**options: Any) -> tuple[ServerStatus, bool]:
+    """Start the supervisor unless a server runs (:func:`aioflowserv._localserver.start`).
 
-    ``workers`` and ``database`` choose the shape (see
-    :class:`aioflowserv.testing.FlowservServer`).
+    Returns (status, started now); raises :class:`CLIError` with the exit code
+    of the problem.
     """
     try:
-        return _localserver.start(
-            directory=directory, port=port, python=python, timeout=timeout, workers=workers,
-            database=database,
-        )
+        return _localserver.start(**options)
     except SupervisorError as exc:
         raise CLIError(str(exc), ExitCode.SERVER) from None
     except FlowservServerError as exc:
@@ -70,30 +57,13 @@ def _exit_code(outcome: bool | None) -> int:
     return ExitCode.OK if outcome else ExitCode.SERVER
 
 
-def run_foreground(
-    directory: Path,
-    *,
-    port: int | None = None,
-    python: str | None = None,
-    state: Path | None = None,
-    echo: Callable[[str], Any] = print,
-    workers: int = 1,
-    database: str = "sqlite",
-) -> int:
-    """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs.
+def run_foreground(directory: Path, **options: Any) -> int:
+    """Run the server until SIGTERM or Ctrl-C (:func:`aioflowserv._localserver.run_foreground`).
 
     Returns the exit code: OK after Ctrl-C, SERVER when the server could not
     start (the error is echoed) or exited by itself.
     """
-    try:
-        outcome: bool | None = _localserver.run_foreground(
-            directory, port=port, python=python, state=state, echo=echo, workers=workers,
-            database=database,
-        )
-    except FlowservServerError as exc:
-        echo(f"error: {exc}")
-        outcome = None
-    return _exit_code(outcome)
+    return _exit_code(_localserver.run_foreground(directory, **options))
 
 
 def main(argv: list[str] | None = None) -> int:
