@@ -11,6 +11,7 @@ from . import _display as _display  # draws the models: their reprs, HTML and ri
 from ._arguments import FileArgument
 from ._batch import RunBatch
 from ._client import AsyncFlowserv
+from ._config import VERSION as __version__
 from ._config import RetryPolicy
 from ._downloads import RunDownload
 from ._errors import (
@@ -60,8 +61,6 @@ from ._models import (
 from ._sync import Flowserv, SyncFileHandle, Workflow
 from ._watch import RunRef, WatchStats
 from ._workflow import AsyncWorkflow
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",

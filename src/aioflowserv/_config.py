@@ -1,4 +1,7 @@
-"""Client settings: every default, the retry policy, and the one check of a number of seconds.
+"""Client settings, every default and limit, the retry policy, and the validators.
+
+The validators check a number of seconds (:func:`check_seconds`), a count
+(:func:`check_count`) and an identifier (:func:`check_id`), each in one place.
 
 The server and the token are found by :func:`resolve_origin`, first match
 wins (the same order for both clients and the command line):
@@ -25,10 +28,13 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import sys
 from collections.abc import Mapping
+from datetime import timedelta
+from importlib import metadata
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import attrs
 
@@ -43,18 +49,48 @@ else:  # pragma: no cover - Python 3.10
 if TYPE_CHECKING:
     import httpx
 
+
+def _package_version() -> str:
+    """The version in the package's metadata; ``0+unknown`` in a source tree without it."""
+    try:
+        return metadata.version("aioflowserv")
+    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "0+unknown"
+
 __all__ = [
     "AUTO_MAX_CONCURRENCY",
+    "CANCEL_CONCURRENCY",
+    "CHUNK_SIZE",
     "CLEANUP_TIMEOUT",
+    "DEFAULT_AUTH_HEADER",
     "DEFAULT_MAX_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
+    "DOWNLOAD_CONCURRENCY",
+    "FATAL_AFTER",
+    "FETCH_CONCURRENCY",
+    "FIRST_POSTPROC_GRACE",
+    "POLL_GROWTH",
+    "POLL_JITTER",
+    "POSTPROC_GRACE",
+    "PREFETCH_LIMIT",
+    "RESOLVE_DELAYS",
+    "RESOLVE_SKEW",
+    "SERVER_START_TIMEOUT",
+    "SERVER_STOP_TIMEOUT",
+    "STREAM_GIVE_UP",
+    "SUPERVISOR_START_TIMEOUT",
+    "USER_AGENT",
+    "VERSION",
     "ClientOptions",
     "Origin",
     "RetryPolicy",
     "Settings",
     "Unpack",
     "backoff",
+    "check_count",
+    "check_id",
     "check_seconds",
     "configured_url",
     "resolve_origin",
@@ -82,6 +118,73 @@ deleting the uploads of a run start that failed."""
 AUTO_MAX_CONCURRENCY = 96
 """The most submissions of a batch that ``concurrency="auto"`` ever has in flight at once."""
 
+DEFAULT_RETRIES = 3
+"""How often a client retries an idempotent request unless told otherwise (``retries=``)."""
+
+DEFAULT_AUTH_HEADER = "api_key"
+"""The request header the token travels in: flowServ's own."""
+
+CANCEL_CONCURRENCY = 8
+"""How many cancels of a group-wide cancel are in flight at once, unless told otherwise."""
+
+DOWNLOAD_CONCURRENCY = 4
+"""How many runs are downloaded at once, unless told otherwise."""
+
+FETCH_CONCURRENCY = 8
+"""How many full run records the watcher fetches at once (runs that just ended)."""
+
+POLL_GROWTH = 1.5
+"""While nothing changes, each poll interval is this multiple of the last (up to the maximum)."""
+
+POLL_JITTER = 0.1
+"""Poll intervals vary at random by up to this share, so that many clients do not poll in step."""
+
+FATAL_AFTER = 5
+"""Consecutive failures of a group's listing (or of a run's record) before its waits fail.
+
+Transport failures and gateway answers (502/503/504) do not count: they are
+retried until the waits' deadlines.
+"""
+
+STREAM_GIVE_UP = 60.0
+"""Seconds a group stream retries a listing that keeps failing before it raises the error."""
+
+POSTPROC_GRACE = 10.0
+"""Seconds to wait for the server to create the post-processing run a ranked run triggered."""
+
+FIRST_POSTPROC_GRACE = 2.0
+"""The same while the workflow has no post-processing run yet (it may have none at all)."""
+
+RESOLVE_SKEW = timedelta(seconds=5)
+"""Clock difference tolerated between this machine and the server when matching by time."""
+
+RESOLVE_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0)
+"""Pauses before each search: the server may still be committing the run or file."""
+
+PREFETCH_LIMIT = 1 << 20
+"""Bodies up to this size (by Content-Length) are read with the first request."""
+
+CHUNK_SIZE = 1 << 16
+"""Bytes per chunk when a download is streamed (to disk or to the caller)."""
+
+SERVER_START_TIMEOUT = 60.0
+"""Seconds a local flowServ server (``FlowservServer.start``), or its PostgreSQL, may take
+to start answering."""
+
+SERVER_STOP_TIMEOUT = 15.0
+"""Seconds a stopping local process (the background server's supervisor, PostgreSQL) gets
+before it is killed."""
+
+SUPERVISOR_START_TIMEOUT = 120.0
+"""Seconds ``aioflowserv server start`` waits for the background server to answer (its
+PostgreSQL, the workflows' installation and the server itself, the first time)."""
+
+VERSION = _package_version()
+"""aioflowserv's version (``afs.__version__``), from the installed package's metadata."""
+
+USER_AGENT = f"aioflowserv/{VERSION}"
+"""The ``User-Agent`` header of every request."""
+
 DEFAULT_PROTOCOL = "http"
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = "5000"
@@ -89,6 +192,7 @@ DEFAULT_PATH = "/flowserv/api/v1"
 ENV_URL = "FLOWSERV_URL"
 ENV_TOKEN = "FLOWSERV_ACCESS_TOKEN"
 ENV_PARTS = ("FLOWSERV_API_PROTOCOL", "FLOWSERV_API_HOST", "FLOWSERV_API_PORT", "FLOWSERV_API_PATH")
+_UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -134,8 +238,7 @@ class RetryPolicy:
 
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigurationError(f"attempts must be an int >= 1, got {value!r}")
+        check_count(value, "attempts", setting=True)
 
     @classmethod
     def from_retries(cls, retries: int | RetryPolicy) -> RetryPolicy:
@@ -181,6 +284,34 @@ def check_seconds(value: object, name: str, *, zero: bool = False, setting: bool
             raise ConfigurationError(f"{name}: {reason}")
         raise InvalidArgumentError(name, reason)
     return float(value)
+
+
+def check_count(value: object, name: str, *, minimum: int = 1, setting: bool = False) -> int:
+    """Check a count: a concurrency, a number of workers or of attempts.
+
+    Anything but an int (bools are not counts) of at least ``minimum`` raises
+    a ``ValueError`` naming it: :class:`ConfigurationError` for a client
+    ``setting``, else :class:`InvalidArgumentError` (an argument of a call).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if setting:
+            raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise InvalidArgumentError(name, f"expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_id(value: object, what: str) -> str:
+    """Check an identifier (``what`` names it: ``"run_id"``); returns it as one URL path segment.
+
+    flowServ's server decodes ``%2F`` before routing, so escaping alone cannot
+    keep an id from reaching another route: ids with path characters are
+    refused (:class:`InvalidArgumentError`); any other character is escaped.
+    """
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise InvalidArgumentError(what, f"expected a non-empty id, got {value!r}")
+    if _UNSAFE_ID.search(value):
+        raise InvalidArgumentError(what, f"invalid id {value!r}: it contains path characters")
+    return quote(value, safe="")
 
 
 def configured_url(environ: Mapping[str, str] | None = None) -> str | None:
@@ -368,7 +499,7 @@ class Settings:
     url: str
     timeout: float | None = DEFAULT_TIMEOUT
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    auth_header: str = "api_key"
+    auth_header: str = DEFAULT_AUTH_HEADER
     verify: bool = True
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_INTERVAL
@@ -380,13 +511,13 @@ class Settings:
         if unknown:
             raise TypeError(f"{owner}() got an unexpected keyword argument {unknown[0]!r}")
         timeout = options.get("timeout", DEFAULT_TIMEOUT)
-        auth_header = options.get("auth_header", "api_key")
+        auth_header = options.get("auth_header", DEFAULT_AUTH_HEADER)
         if not isinstance(auth_header, str) or not auth_header.strip():
             raise ConfigurationError("auth_header must be a non-empty header name")
         return cls(
             url=resolve_url(url),
             timeout=None if timeout is None else check_seconds(timeout, "timeout", setting=True),
-            retry=RetryPolicy.from_retries(options.get("retries", 3)),
+            retry=RetryPolicy.from_retries(options.get("retries", DEFAULT_RETRIES)),
             auth_header=auth_header,
             verify=options.get("verify", True),
             poll_interval=check_seconds(

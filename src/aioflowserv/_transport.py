@@ -26,7 +26,7 @@ import anyio
 import attrs
 import httpx
 
-from ._config import DEFAULT_PATH, RetryPolicy, Settings, backoff
+from ._config import DEFAULT_PATH, USER_AGENT, RetryPolicy, Settings, backoff
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -63,12 +63,6 @@ LOGIN_HINT = (
     "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
 )
 
-try:
-    from importlib.metadata import version as _version
-
-    _USER_AGENT = f"aioflowserv/{_version('aioflowserv')}"
-except Exception:  # pragma: no cover - running from a source tree without metadata
-    _USER_AGENT = "aioflowserv"
 
 
 def segment(value: object, what: str) -> str:
@@ -182,8 +176,12 @@ class _Call:
 
 
 def _clock() -> float:
-    """The clock of the retry policy's time limit (tests replace it)."""
-    return time.monotonic()
+    """The clock of the retry policy's time limit: the event loop's, as for the waits between tries.
+
+    A test on a virtual clock (trio's ``MockClock``, a virtual-time asyncio loop)
+    sees its tries take exactly the time its transport makes them take.
+    """
+    return anyio.current_time()
 
 
 @attrs.define
@@ -258,7 +256,7 @@ class HTTPClient:
             transport=transport,
             verify=settings.verify,
             follow_redirects=False,
-            headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
         self.token = token
 

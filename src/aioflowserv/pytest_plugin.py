@@ -45,8 +45,9 @@ from typing import Any
 import pytest
 
 from ._client import AsyncFlowserv
+from ._localserver import FlowservServer
+from ._serverenv import TEMPLATES
 from ._sync import Flowserv
-from .testing import TEMPLATES, FlowservServer
 
 __all__ = [
     "flowserv_client",

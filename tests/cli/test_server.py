@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +13,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 import aioflowserv as afs
-from aioflowserv._saved import process_alive
+from aioflowserv._saved import process_alive, server_state_file
+from aioflowserv.cli import localserver
 from aioflowserv.cli.commands import cli
+from aioflowserv.cli.output import CLIError, ExitCode
 from aioflowserv.testing import (
     FlowservServer,
     FlowservServerError,
     ensure_server_venv,
     find_server_python,
+    free_port,
 )
 from tests.support.cli import ENV_NAMES, parse
 
@@ -185,10 +191,10 @@ def test_the_server_venv_in_the_data_directory_is_found_from_any_folder(
 def test_installing_the_server_shows_progress_and_explains_a_failure(
     state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aioflowserv.testing import _server
+    from aioflowserv import _serverenv
 
     # pip without the index, asked for a package it cannot find: fails fast, offline.
-    monkeypatch.setattr(_server, "SERVER_PINS", ("--no-index", "flowserv-core==0.8.1"))
+    monkeypatch.setattr(_serverenv, "SERVER_PINS", ("--no-index", "flowserv-core==0.8.1"))
     lines: list[str] = []
     with pytest.raises(afs.FlowservError) as caught:
         ensure_server_venv(tmp_path / "venv", progress=lines.append)
@@ -198,3 +204,43 @@ def test_installing_the_server_shows_progress_and_explains_a_failure(
     assert "Installing the pinned packages with pip..." in lines
     assert any("flowserv-core" in line for line in lines[3:])  # pip's own output, as it came
     assert "installing the flowServ server into" in str(caught.value)
+
+
+def test_a_recorded_server_that_does_not_answer_exits_with_the_server_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "aioflowserv._localserver"]
+    )
+    try:
+        state = server_state_file()
+        state.parent.mkdir(parents=True)
+        url = f"http://127.0.0.1:{free_port()}/flowserv/api/v1"
+        state.write_text(json.dumps({"pid": supervisor.pid, "url": url}))
+        with pytest.raises(CLIError, match="does not answer") as caught:
+            localserver.start()
+        assert caught.value.exit_code == ExitCode.SERVER
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+
+
+def test_starting_without_an_interpreter_exits_with_the_usage_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    with pytest.raises(CLIError, match="no flowServ server interpreter found") as caught:
+        localserver.start(python=str(tmp_path / "no-python"))
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_foreground_server_that_cannot_start_exits_with_the_server_code(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    code = localserver.run_foreground(
+        tmp_path / "data", python=str(tmp_path / "no-python"), echo=lines.append
+    )
+    assert code == ExitCode.SERVER
+    assert lines[0].startswith("error: no flowServ server interpreter found")

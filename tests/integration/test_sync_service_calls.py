@@ -10,7 +10,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, QUICK, WORKFLOWS, unique
+from tests.support.realserver import DEADLINE, LONG, POLL, QUICK, WORKFLOWS, unique
 
 
 def finished_run(fs: afs.Flowserv, group_id: str, sleep: float = 0) -> afs.Run:
@@ -123,7 +123,7 @@ def test_sync_run_calls(sync_client: afs.Flowserv, group_id: str) -> None:
     assert run.is_success()
     assert [info.run_id for info in sync_client.list_runs(group_id)] == [run.run_id]
     assert sync_client.get_run(run.run_id).is_success()
-    active = sync_client.start_run(group_id, [{"name": "sleep", "value": 2}])
+    active = sync_client.start_run(group_id, [{"name": "sleep", "value": LONG}])
     canceled = sync_client.cancel_run(active.run_id, "sync stop")
     assert canceled.messages() == ["sync stop"]
     sync_client.delete_run(active.run_id)

@@ -15,7 +15,7 @@ import pytest
 
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
-from tests.support.realserver import DEADLINE, POLL, QUICK, settle_postproc_sync
+from tests.support.realserver import DEADLINE, LONG, POLL, QUICK, settle_postproc_sync
 
 
 def finish(workflow: afs.Workflow, arguments: dict[str, Any]) -> afs.Run:
@@ -135,7 +135,7 @@ def test_sync_failing_run_has_messages(sync_workflow: afs.Workflow) -> None:
 
 
 def test_sync_cancel_run_forwards_the_reason(sync_workflow: afs.Workflow) -> None:
-    run = sync_workflow.start_run({"sleep": 2})
+    run = sync_workflow.start_run({"sleep": LONG})
     canceled = sync_workflow.cancel_run(run.run_id, "enough")
     assert canceled.is_canceled()
     assert canceled.messages() == ["enough"]
@@ -178,7 +178,7 @@ def test_sync_bad_argument_is_rejected_without_a_run(sync_workflow: afs.Workflow
 
 def test_sync_start_run_timeout_raises_run_wait_timeout(sync_workflow: afs.Workflow) -> None:
     with pytest.raises(afs.RunWaitTimeout) as caught:
-        sync_workflow.start_run({"sleep": 2}, poll_interval=POLL, timeout=0.3)
+        sync_workflow.start_run({"sleep": LONG}, poll_interval=POLL, timeout=0.3)
     assert caught.value.run.is_active()
     assert sync_workflow.poll_run(caught.value.run.run_id).state is afs.RunState.RUNNING
     sync_workflow.cancel_run(caught.value.run.run_id, "cleanup")

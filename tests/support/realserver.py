@@ -25,6 +25,10 @@ after it handed the run to its engine, and a run that ends before that commit
 (a 0-second run on a loaded machine) is overwritten back to RUNNING for good.
 Half a second of sleep keeps the engine behind the request."""
 
+LONG = 30.0
+"""The ``sleep`` of a run a test cancels (or leaves behind): it never ends first, however
+loaded the machine, so the test asserts what the cancel did, not how fast it was."""
+
 DEADLINE = 30.0
 """Upper bound (seconds) for any wait on a run, so that a stuck run fails a test, never hangs it."""
 

@@ -3,17 +3,19 @@
 Bad settings raise :class:`ConfigurationError` when the client is made, before
 anything is sent; the token never shows in a repr. The retry policy, and the
 wait between retries: capped exponential growth with jitter, or the server's hint.
+The validators of counts and ids, and the package's version.
 """
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 import httpx
 import pytest
 
 import aioflowserv as afs
-from aioflowserv._config import backoff
+from aioflowserv._config import USER_AGENT, VERSION, backoff, check_count, check_id
 from tests.support.documents import BASE, TOKEN
 
 DEFAULT_URL = "http://localhost:5000/flowserv/api/v1"
@@ -232,3 +234,64 @@ def test_backoff_follows_a_server_hint_within_the_cap() -> None:
 def test_backoff_without_waits_is_zero() -> None:
     policy = afs.RetryPolicy(initial_wait=0, jitter=0)
     assert [backoff(policy, attempt) for attempt in (1, 2, 3)] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("value", [1, 2, 96])
+def test_a_count_of_at_least_one_is_returned(value: int) -> None:
+    assert check_count(value, "concurrency") == value
+
+
+@pytest.mark.parametrize("value", [0, -1, True, False, 2.0, "4", None])
+def test_anything_but_an_int_of_at_least_one_is_not_a_count(value: object) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        check_count(value, "concurrency")
+    assert caught.value.parameter == "concurrency"
+    assert f"expected an int >= 1, got {value!r}" in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_count_can_have_another_minimum() -> None:
+    assert check_count(0, "retries", minimum=0) == 0
+    with pytest.raises(afs.InvalidArgumentError, match="expected an int >= 0, got -1"):
+        check_count(-1, "retries", minimum=0)
+    with pytest.raises(afs.InvalidArgumentError, match="expected an int >= 2, got 1"):
+        check_count(1, "workers", minimum=2)
+
+
+def test_a_count_that_is_a_setting_is_a_configuration_error() -> None:
+    with pytest.raises(afs.ConfigurationError, match=r"^attempts must be an int >= 1, got 0$"):
+        check_count(0, "attempts", setting=True)
+    with pytest.raises(afs.ConfigurationError, match="attempts must be an int >= 1, got 0"):
+        afs.RetryPolicy(attempts=0)
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [("0123abcdef", "0123abcdef"), ("run-1_x", "run-1_x"), ("a:b@c", "a%3Ab%40c"),
+     ("caf\u00e9", "caf%C3%A9"), ("...", "...")],
+)
+def test_an_id_is_returned_as_one_escaped_path_segment(value: str, segment: str) -> None:
+    assert check_id(value, "run_id") == segment
+
+
+@pytest.mark.parametrize("value", ["", ".", "..", None, 12, b"r1"])
+def test_an_empty_or_non_string_id_is_refused(value: object) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        check_id(value, "group_id")
+    assert caught.value.parameter == "group_id"
+    assert f"expected a non-empty id, got {value!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["a/b", "a\\b", "a?b", "a#b", "a%2Fb", "a b", "a\tb", "a\nb", "a\x00b", "a\x7fb"]
+)
+def test_an_id_with_path_characters_is_refused(value: str) -> None:
+    with pytest.raises(afs.InvalidArgumentError) as caught:
+        check_id(value, "run_id")
+    assert caught.value.parameter == "run_id"
+    assert f"invalid id {value!r}: it contains path characters" in str(caught.value)
+
+
+def test_the_version_is_the_installed_packages() -> None:
+    assert VERSION == metadata.version("aioflowserv") == afs.__version__
+    assert USER_AGENT.split("/") == ["aioflowserv", VERSION]

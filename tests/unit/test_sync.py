@@ -3,8 +3,9 @@
 A sync client checks its configuration, refuses to work once closed and never
 shows the token. Watching behaves as in the async client, with plain values and
 a plain iterator. The facade runs the async client in its own event-loop thread,
-so these tests use real time (small intervals) and the fake on
-``time.monotonic``; every wait has a deadline.
+on real time, so the fake runs on ``time.monotonic`` and its runs end after a
+number of listings of their group, not after some time: the tests assert the
+order and outcome of events, never their timing (and every wait has a deadline).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import anyio
 import httpx
 import pytest
 
@@ -88,8 +90,54 @@ def eventually(condition: object, within: float = 5.0) -> bool:
     return bool(condition())  # type: ignore[operator]
 
 
+def listings_while_waiting_elsewhere(fake: FakeFlowserv, fs: afs.Flowserv, group_id: str) -> int:
+    """How often ``group_id`` is listed while ``fs`` waits for a run of another group.
+
+    That wait polls for five listings, long enough for every group still watched
+    to be polled too (the watcher lists each watched group at its own intervals,
+    at most ``max_interval`` apart): 0 means nothing watches ``group_id`` any more.
+    """
+    elsewhere = fake.add_run(fake.add_group(), end_after_listings=5)
+    before = fake.count("list_runs", target=group_id)
+    assert fs.wait(elsewhere, timeout=DEADLINE, **POLL).is_success()
+    return fake.count("list_runs", target=group_id) - before
+
+
+class StartsTogether(httpx.AsyncBaseTransport):
+    """The fake, except that no run start goes through before ``width`` of them arrived.
+
+    A client that may have ``width`` starts in flight then has that many, whatever
+    the machine's load; :attr:`max_in_flight` counts them here.
+    """
+
+    def __init__(self, fake: FakeFlowserv, width: int) -> None:
+        self.fake = fake
+        self.width = width
+        self.arrived = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._together: anyio.Event | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or not request.url.path.endswith("/runs"):
+            return await self.fake.handle_async_request(request)
+        if self._together is None:
+            self._together = anyio.Event()  # made in the client's own event loop
+        self.arrived += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.arrived >= self.width:
+                self._together.set()
+            with anyio.fail_after(DEADLINE):
+                await self._together.wait()
+            return await self.fake.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+
 def test_sync_wait_returns_the_final_run(fake: FakeFlowserv, wf: afs.Workflow) -> None:
-    run = fake.snapshot(fake.add_run(wf.group_id, duration=0.05))
+    run = fake.snapshot(fake.add_run(wf.group_id, end_after_listings=1))
     final = wf.wait(run, timeout=DEADLINE, **POLL)
     assert isinstance(final, afs.Run)
     assert final.is_success()
@@ -99,8 +147,8 @@ def test_sync_wait_returns_the_final_run(fake: FakeFlowserv, wf: afs.Workflow) -
 def test_sync_as_completed_is_a_plain_iterator_in_completion_order(
     fake: FakeFlowserv, wf: afs.Workflow
 ) -> None:
-    durations = [0.15, 0.03, 0.09]
-    runs = [fake.snapshot(fake.add_run(wf.group_id, duration=d)) for d in durations]
+    listings = [3, 1, 2]  # the runs end in this order: second, third, first
+    runs = [fake.snapshot(fake.add_run(wf.group_id, end_after_listings=n)) for n in listings]
     stream = wf.as_completed(runs, timeout=DEADLINE, **POLL)
     assert isinstance(stream, Iterator)
     yielded = list(stream)
@@ -110,7 +158,7 @@ def test_sync_as_completed_is_a_plain_iterator_in_completion_order(
 
 def test_sync_service_as_completed_accepts_run_ids(fake: FakeFlowserv, fs: afs.Flowserv) -> None:
     group = fake.add_group()
-    run_ids = [fake.add_run(group, duration=d) for d in (0.06, 0.02)]
+    run_ids = [fake.add_run(group, end_after_listings=n) for n in (2, 1)]
     yielded = [run.run_id for run in fs.as_completed(run_ids, timeout=DEADLINE, **POLL)]
     assert yielded == run_ids[::-1]
 
@@ -120,8 +168,8 @@ def test_sync_wait_past_its_deadline_raises_with_the_last_seen_run(
 ) -> None:
     run = fake.snapshot(fake.add_run(wf.group_id, state="PENDING"))
     fake.set_state(run.run_id, "RUNNING")
-    with pytest.raises(afs.RunWaitTimeout) as caught:
-        wf.wait(run, timeout=0.2, **POLL)
+    with pytest.raises(afs.RunWaitTimeout) as caught:  # the first listing comes at once
+        wf.wait(run, timeout=1.0, **POLL)
     assert caught.value.run.run_id == run.run_id
     assert caught.value.run.state is afs.RunState.RUNNING
     assert fake.state(run.run_id) == "RUNNING"
@@ -130,31 +178,30 @@ def test_sync_wait_past_its_deadline_raises_with_the_last_seen_run(
 def test_leaving_the_sync_iterator_early_stops_the_watching(
     fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
 ) -> None:
-    quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
+    quick = fake.snapshot(fake.add_run(wf.group_id, end_after_listings=1))
     endless = fake.snapshot(fake.add_run(wf.group_id))
     for run in wf.as_completed([quick, endless], timeout=DEADLINE, **POLL):
         assert run.run_id == quick.run_id
         break
     assert eventually(lambda: fs.async_client.watching.idle)
-    sent = fake.count()
-    time.sleep(0.2)
-    assert fake.count() == sent
+    assert listings_while_waiting_elsewhere(fake, fs, wf.group_id) == 0
+    assert fake.state(endless.run_id) == "RUNNING"
 
 
-def test_sync_start_runs_returns_final_runs_in_input_order(
-    fake: FakeFlowserv, wf: afs.Workflow
-) -> None:
-    fake.latency["start_run"] = 0.02
+def test_sync_start_runs_returns_final_runs_in_input_order(fake: FakeFlowserv) -> None:
+    starts = StartsTogether(fake, width=2)
     arguments = [{"sleep": s, "greeting": f"g{i}"} for i, s in enumerate([0.1, 0.0, 0.05, 0.02])]
-    runs = wf.start_runs(arguments, concurrency=2, timeout=DEADLINE, **POLL)
+    with afs.Flowserv(fake.url, token=fake.token, transport=starts, retries=0) as fs:
+        wf = fs.workflow("sleeper", fake.add_group())
+        runs = wf.start_runs(arguments, concurrency=2, timeout=DEADLINE, **POLL)
     assert [run.arguments["greeting"] for run in runs] == ["g0", "g1", "g2", "g3"]
     assert all(run.is_success() for run in runs)
-    assert fake.max_in_flight["start_run"] == 2
+    assert starts.max_in_flight == 2
 
 
 def test_sync_on_change_sees_the_final_run(fake: FakeFlowserv, wf: afs.Workflow) -> None:
     seen: list[afs.Run] = []
-    run = fake.snapshot(fake.add_run(wf.group_id, duration=0.05, end_state="ERROR"))
+    run = fake.snapshot(fake.add_run(wf.group_id, end_after_listings=1, end_state="ERROR"))
     final = wf.wait(run, timeout=DEADLINE, on_change=seen.append, **POLL)
     assert seen == [final]
     assert final.is_error()
@@ -178,7 +225,7 @@ def test_ctrl_c_stops_a_sync_wait_and_leaves_the_client_usable(
         presser.join()
     assert eventually(lambda: fs.async_client.watching.idle)
     assert fake.state(endless.run_id) == "RUNNING"
-    quick = fake.snapshot(fake.add_run(wf.group_id, duration=0.02))
+    quick = fake.snapshot(fake.add_run(wf.group_id, end_after_listings=1))
     assert wf.wait(quick, timeout=DEADLINE, **POLL).is_success()
 
 
@@ -225,18 +272,35 @@ def test_the_sync_workflow_has_each_results_and_lifecycle_method(name: str) -> N
     assert hasattr(afs.Flowserv, name)
 
 
-def test_sync_watch_is_a_plain_iterator_of_the_group(fake: FakeFlowserv, wf: afs.Workflow) -> None:
-    fake.add_run(wf.group_id, state="SUCCESS")
-    started = fake.add_run(wf.group_id, duration=0.05)
+def test_sync_watch_is_a_plain_iterator_of_the_group(
+    fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
+) -> None:
+    ended = fake.add_run(wf.group_id, state="SUCCESS")
+    # Seen RUNNING by the first listing (and its record), SUCCESS from the third on.
+    started = fake.add_run(wf.group_id, end_after_listings=2)
     seen: list[tuple[str, afs.RunState]] = []
-    for run in wf.watch(0.01, max_interval=0.02):
+    for run in wf.watch(0.01, max_interval=0.02):  # nothing else holds it: leaving closes it
         seen.append((run.run_id, run.state))
         if run.run_id == started and not run.is_active():
             break
-    assert seen[1:] == [(started, afs.RunState.RUNNING), (started, afs.RunState.SUCCESS)]
-    listed = fake.count("list_runs")
-    time.sleep(0.1)
-    assert fake.count("list_runs") == listed  # leaving the loop stopped the watch
+    assert seen == [
+        (ended, afs.RunState.SUCCESS),
+        (started, afs.RunState.RUNNING),
+        (started, afs.RunState.SUCCESS),
+    ]
+    assert listings_while_waiting_elsewhere(fake, fs, wf.group_id) == 0  # the watch stopped
+
+
+def test_an_open_sync_watch_keeps_its_group_watched_until_it_is_closed(
+    fake: FakeFlowserv, fs: afs.Flowserv, wf: afs.Workflow
+) -> None:
+    run_id = fake.add_run(wf.group_id)
+    stream = wf.watch(0.01, max_interval=0.02)
+    assert isinstance(stream, Iterator)
+    assert next(stream).run_id == run_id
+    assert listings_while_waiting_elsewhere(fake, fs, wf.group_id) > 0
+    stream.close()  # type: ignore[attr-defined]
+    assert listings_while_waiting_elsewhere(fake, fs, wf.group_id) == 0
 
 
 def test_sync_cancel_runs_returns_the_canceled_runs(fake: FakeFlowserv, wf: afs.Workflow) -> None:

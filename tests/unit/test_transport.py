@@ -616,55 +616,12 @@ async def test_a_url_with_a_wrong_path_gets_flowservs_default_path_as_a_hint() -
                 await fs.list_workflows()
 
 
-class Clock:
-    """The retry limit's clock, advanced by the mocked server instead of by waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    from aioflowserv import _transport
-
-    fake = Clock()
-    monkeypatch.setattr(_transport, "_clock", fake)
-    return fake
-
-
-async def test_retries_stop_at_the_policys_time_limit(
-    api: respx.MockRouter, transport: httpx.MockTransport, clock: Clock
+async def test_requests_say_which_aioflowserv_sent_them(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
 ) -> None:
-    timeouts: list[float | None] = []
-
-    def hang(request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions["timeout"]["read"]
-        timeouts.append(timeout)
-        clock.now += timeout  # the server never answers: each try takes its whole timeout
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    route = api.get("/runs/r1").mock(side_effect=hang)
-    policy = afs.RetryPolicy(attempts=4, initial_wait=0, jitter=0, timeout=45)
-    async with afs.AsyncFlowserv(BASE, token=TOKEN, transport=transport, retries=policy,
-                                 timeout=30) as fs:
-        with pytest.raises(afs.APITimeoutError) as caught:
-            await fs.get_run("r1")
-    assert route.call_count == 2
-    assert timeouts == [30, 15]  # the second try only gets what the limit leaves
-    assert "2 attempts in 45.0 s" in str(caught.value)
-    assert "the retry policy's time limit of 45 s was reached" in str(caught.value)
-    assert (caught.value.attempts, caught.value.elapsed) == (2, 45.0)
-
-
-async def test_connection_errors_say_how_many_attempts_took_how_long(
-    api: respx.MockRouter, fs: afs.AsyncFlowserv, clock: Clock
-) -> None:
-    api.get("/runs/r1").mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(afs.APIConnectionError, match=r"\(4 attempts in 0\.0 s\)"):
-        await fs.get_run("r1")
+    route = api.get("/runs/r1").respond(200, json=run_doc())
+    await fs.get_run("r1")
+    assert route.calls.last.request.headers["User-Agent"] == f"aioflowserv/{afs.__version__}"
 
 
 async def test_status_errors_after_retries_say_how_many_attempts(

@@ -14,19 +14,18 @@ Problems with the local server raise :class:`FlowservServerError` (an
 :class:`aioflowserv.FlowservError`).
 """
 
-from ._fake import BASE_URL, SLEEPER_PARAMETERS, TOKEN, FakeFlowserv, FakeRun, Fault
-from ._server import (
+from .._localserver import FlowservServer, free_port
+from .._serverenv import (
     ENV_SERVER_PYTHON,
     SERVER_PINS,
     TEMPLATES,
-    FlowservServer,
     FlowservServerError,
     ensure_server_venv,
     find_server_python,
-    free_port,
     server_venv_dir,
     template_path,
 )
+from ._fake import BASE_URL, SLEEPER_PARAMETERS, TOKEN, FakeFlowserv, FakeRun, Fault
 
 __all__ = [
     "BASE_URL",

@@ -24,7 +24,8 @@ import click
 
 from ... import AsyncFlowserv, AsyncWorkflow, Run, RunState
 from ..._config import configured_url
-from ...testing import FlowservServer, FlowservServerError
+from ..._localserver import FlowservServer
+from ..._serverenv import FlowservServerError
 from ..app import command, json_option, options
 from ..arguments import ArgumentSet
 from ..output import (

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ...testing import (
+from ..._serverenv import (
     ENV_SERVER_PYTHON,
     FlowservServerError,
     ensure_server_venv,

@@ -1,11 +1,11 @@
-"""FlowservServer: a real local flowServ server, for tests and demos.
+"""A real local flowServ server (:class:`FlowservServer`), and its supervisor for the command line.
 
 :class:`FlowservServer` starts flowServ's own REST server (rob-flask on
-flowserv-core, pinned as below) from a separate virtual environment, on a free
-127.0.0.1 port, with all of its state in a temporary directory; it installs
-the test workflows shipped with aioflowserv (``sleeper`` and ``types``), and
-your own workflow templates if you give them, and stops the server, and every
-workflow step it started, on exit::
+flowserv-core, pinned: :mod:`aioflowserv._serverenv`) from its own virtual
+environment, on a free 127.0.0.1 port, with all of its state in a temporary
+directory; it installs the test workflows shipped with aioflowserv
+(``sleeper`` and ``types``), and your own workflow templates if you give
+them, and stops the server, and every workflow step it started, on exit::
 
     with FlowservServer() as server:
         with Flowserv(server.url) as fs:
@@ -23,18 +23,22 @@ workers over a PostgreSQL 16 started for it (from the ``pgserver`` package)::
     with FlowservServer(workers=4, database="postgresql") as server:
         ...
 
-The server's interpreter is found in this order: the ``python`` argument,
-``AIOFLOWSERV_SERVER_PYTHON``, a ``.venv-server`` directory in the current
-directory or one of its parents (a clone of aioflowserv, after ``make
-install``), and the user's own server environment,
-``$XDG_DATA_HOME/aioflowserv/server-venv`` (``~/.local/share/...``), found
-from any folder. :func:`ensure_server_venv` creates that one (it needs the
-package index; ``aioflowserv server install`` does the same from a shell, and
-``aioflowserv server start`` on first use).
+The supervisor keeps one such server running in the background for
+``aioflowserv server start``: :func:`start` launches a detached process
+(``python -m aioflowserv._localserver``, :func:`main`) that runs the server
+(:func:`run_foreground`) until it receives SIGTERM (:func:`stop`), then stops
+it cleanly, with every workflow step it started. The supervisor records its
+process id and the server's URL in a state file,
+``$XDG_STATE_HOME/aioflowserv/server.json``, so that :func:`status` and
+:func:`stop` find it from any shell. The server keeps its data (users, groups,
+runs) in ``$XDG_STATE_HOME/aioflowserv/server/`` across restarts, and reuses
+its last port when it is free. ``aioflowserv demo`` runs a
+:class:`FlowservServer` in the foreground instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -47,44 +51,52 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from importlib import resources
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import attrs
 import httpx
 
-from .._errors import FlowservError
-from .._saved import process_alive, server_venv_dir
+from ._config import (
+    DEFAULT_PATH,
+    SERVER_START_TIMEOUT,
+    SERVER_STOP_TIMEOUT,
+    SUPERVISOR_START_TIMEOUT,
+    check_count,
+)
+from ._errors import ConfigurationError
+from ._saved import process_alive, read_server_state, server_state_file, state_dir
+from ._serverenv import (
+    SERVER_PINS,
+    TEMPLATES,
+    FlowservServerError,
+    find_server_python,
+    template_path,
+)
 
 __all__ = [
-    "SERVER_PINS",
-    "TEMPLATES",
+    "DATABASES",
+    "HEADER_MAPS",
     "FlowservServer",
-    "FlowservServerError",
-    "ensure_server_venv",
-    "find_server_python",
+    "ServerStatus",
+    "SupervisorError",
+    "data_dir",
     "free_port",
-    "server_venv_dir",
-    "template_path",
+    "main",
+    "run_foreground",
+    "start",
+    "status",
+    "stop",
+    "supervise",
 ]
-
-SERVER_PINS = (
-    "flowserv-core==0.8.1", "rob-flask==0.6.0", "Flask==2.0.3", "Werkzeug==2.0.3",
-    "gunicorn==27.0.1", "psycopg2-binary==2.9.13", "pgserver==0.1.4",
-)
-"""The server's virtual environment: the only versions of flowServ's server that work
-together, and gunicorn, psycopg2 and a self-contained PostgreSQL for the production
-shape (see the README's section on deploying flowServ)."""
 
 DATABASES = ("sqlite", "postgresql")
 """The databases :class:`FlowservServer` can run flowServ on."""
 
 HEADER_MAPS = ("dangerous", "drop", "refuse")
 """gunicorn's ``--header-map`` choices: what it does with header names that contain ``_``."""
-
-TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
-"""The workflow templates shipped with aioflowserv, by id, with their names."""
 
 MANIFESTS = ("flowserv.json", "flowserv.yaml", "flowserv.yml")
 """The manifest file names flowServ looks for in a template directory (they name the workflow)."""
@@ -95,11 +107,6 @@ SPECIFICATIONS = tuple(
 )
 """Where flowServ's own examples keep a template's specification, when no manifest names it."""
 
-API_PATH = "/flowserv/api/v1"
-ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
-_SERVER_MODULES = "import robflask.api, flowserv, gunicorn, psycopg2, pgserver"
 _GUNICORN_CONFIG = '''"""gunicorn settings for flowServ 0.8.1, written by aioflowserv.
 
 flowServ's serial engine runs each run in a multiprocessing pool forked from the
@@ -123,113 +130,6 @@ _START_POSTGRES = (
     "import sys, pgserver\n"
     "print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())\n"
 )
-
-
-class FlowservServerError(FlowservError, RuntimeError):
-    """The local server could not be installed, started or configured."""
-
-
-def template_path(workflow_id: str) -> Path:
-    """The directory of a workflow template shipped with aioflowserv."""
-    path = Path(str(resources.files("aioflowserv") / "_templates" / workflow_id))
-    if not path.is_dir():
-        known = ", ".join(TEMPLATES)
-        raise FlowservServerError(f"no workflow template {workflow_id!r} (have: {known})")
-    return path
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def find_server_python(python: str | os.PathLike[str] | None = None) -> Path:
-    """Locate the interpreter of the server's virtual environment (order: module docstring)."""
-    candidates: list[Path] = []
-    if python is not None:
-        candidates.append(Path(python))
-    elif os.environ.get(ENV_SERVER_PYTHON):
-        candidates.append(Path(os.environ[ENV_SERVER_PYTHON]))
-    else:
-        here = Path.cwd().resolve()
-        candidates.extend(_venv_python(d / ".venv-server") for d in (here, *here.parents))
-        candidates.append(_venv_python(server_venv_dir()))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(map(str, candidates[:2] + candidates[-1:]))
-    raise FlowservServerError(
-        "no flowServ server interpreter found: install the server with "
-        "`aioflowserv server install` (or, in Python, "
-        "aioflowserv.testing.ensure_server_venv()), or point "
-        f"{ENV_SERVER_PYTHON} at its python (looked at: {looked}"
-        f"{', ...' if len(candidates) > 3 else ''})"
-    )
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def ensure_server_venv(
-    venv: str | os.PathLike[str] | None = None,
-    *,
-    quiet: bool = False,
-    progress: Callable[[str], object] | None = None,
-) -> Path:
-    """Create a virtual environment with the pinned flowServ server unless it exists.
-
-    ``venv`` defaults to the user's own server environment
-    (``$XDG_DATA_HOME/aioflowserv/server-venv``), where :func:`find_server_python`
-    finds it from any folder; an existing one that lacks a package of
-    :data:`SERVER_PINS` gets it installed. Returns its interpreter. Needs the
-    package index the first time (about a minute); meanwhile each step, and
-    pip's own lines, go to ``progress`` (default: standard error), unless ``quiet``.
-    """
-    path = Path(venv) if venv is not None else server_venv_dir()
-    python = _venv_python(path)
-    report: Callable[[str], object] = (
-        (lambda line: None) if quiet else (progress if progress is not None else _stderr)
-    )
-    if python.is_file() and _has_server(python):
-        return python
-    report(
-        f"Installing the flowServ server ({', '.join(SERVER_PINS)}) into {path}; "
-        "the first time takes about a minute."
-    )
-    if not python.is_file():
-        report("Creating the virtual environment...")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        created = subprocess.run(
-            [sys.executable, "-m", "venv", str(path)], capture_output=True, text=True
-        )
-        if created.returncode != 0:
-            raise FlowservServerError(
-                f"creating the virtual environment {path} failed:\n{created.stderr[-2000:]}"
-            )
-    report("Installing the pinned packages with pip...")
-    pip = [
-        str(python), "-m", "pip", "install", "--disable-pip-version-check",
-        "--progress-bar", "off", *SERVER_PINS,
-    ]
-    lines: list[str] = []
-    with subprocess.Popen(
-        pip, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            if line.strip():
-                report(f"  {line.rstrip()}")
-    if proc.returncode != 0 or not _has_server(python):
-        tail = "\n".join(lines[-30:])
-        raise FlowservServerError(f"installing the flowServ server into {path} failed:\n{tail}")
-    report(f"The flowServ server is installed: {python}")
-    return python
-
-
-def _has_server(python: Path) -> bool:
-    check = subprocess.run([str(python), "-c", _SERVER_MODULES], capture_output=True)
-    return check.returncode == 0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -280,8 +180,10 @@ class FlowservServer:
         self._commands = [
             self._install_command(key, value) for key, value in self.workflows.items()
         ]
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise FlowservServerError(f"workers must be an int >= 1, got {workers!r}")
+        try:
+            check_count(workers, "workers", setting=True)
+        except ConfigurationError as exc:
+            raise FlowservServerError(str(exc)) from None
         if database not in DATABASES:
             raise FlowservServerError(
                 f"database must be one of {', '.join(DATABASES)}, got {database!r}"
@@ -317,7 +219,7 @@ class FlowservServer:
     @property
     def url(self) -> str:
         """The API base URL, for ``AsyncFlowserv(url=...)``."""
-        return f"http://{self.host}:{self.port}{API_PATH}"
+        return f"http://{self.host}:{self.port}{DEFAULT_PATH}"
 
     @property
     def log_path(self) -> Path:
@@ -363,7 +265,7 @@ class FlowservServer:
             FLOWSERV_API_DIR=str(self.directory / "api"),
             FLOWSERV_API_HOST=self.host,
             FLOWSERV_API_PORT=str(self.port),
-            FLOWSERV_API_PATH=API_PATH,
+            FLOWSERV_API_PATH=DEFAULT_PATH,
             FLOWSERV_AUTH_TTL=str(self.auth_ttl),
             ROB_WEBAPI_LOG=str(self.directory / "log"),
             XDG_CACHE_HOME=str(self.directory / "cache"),
@@ -430,7 +332,7 @@ class FlowservServer:
         marker.touch()
         self._installed = True
 
-    def start(self, timeout: float = START_TIMEOUT) -> FlowservServer:
+    def start(self, timeout: float = SERVER_START_TIMEOUT) -> FlowservServer:
         """Start the database (PostgreSQL), install the workflows (first time) and the server.
 
         Returns once the server answers.
@@ -470,7 +372,7 @@ class FlowservServer:
         """Start (creating it the first time) the PostgreSQL of this server; keep its URL."""
         result = subprocess.run(
             [str(self.python), "-c", _START_POSTGRES, str(self.postgres_directory)],
-            capture_output=True, text=True, cwd=self.directory, timeout=START_TIMEOUT,
+            capture_output=True, text=True, cwd=self.directory, timeout=SERVER_START_TIMEOUT,
             # The socket goes in the data directory, or when that path is too long for a
             # socket (a deep test directory) under this short one (a subfolder per server).
             env={**os.environ, "XDG_RUNTIME_DIR": str(Path(tempfile.gettempdir(), "afs-pg"))},
@@ -499,7 +401,7 @@ class FlowservServer:
             os.kill(pid, signal.SIGINT)
         except (ProcessLookupError, PermissionError):
             return
-        deadline = time.monotonic() + STOP_TIMEOUT
+        deadline = time.monotonic() + SERVER_STOP_TIMEOUT
         while time.monotonic() < deadline and process_alive(pid, marker=None):
             time.sleep(0.05)
         if process_alive(pid, marker=None):
@@ -557,7 +459,7 @@ class FlowservServer:
         """Stop the server and remove the state directory this object created."""
         self.stop(cleanup=self._own_directory)
 
-    def restart(self, timeout: float = START_TIMEOUT) -> FlowservServer:
+    def restart(self, timeout: float = SERVER_START_TIMEOUT) -> FlowservServer:
         """Stop and start again, on the same port with the same state."""
         self.stop(cleanup=False)
         return self.start(timeout)
@@ -607,3 +509,304 @@ class FlowservServer:
             if answer.status_code != 201:
                 raise FlowservServerError(f"creating group {name!r} failed: {answer.text}")
             return str(answer.json()["id"])
+
+
+class SupervisorError(FlowservServerError):
+    """The background server did not start, or one is recorded that does not answer."""
+
+
+def data_dir() -> Path:
+    """The background server's data directory (database, workflows, runs, logs)."""
+    return state_dir() / "server"
+
+
+@attrs.frozen
+class ServerStatus:
+    """What is known about the background server."""
+
+    running: bool
+    url: str | None = None
+    pid: int | None = None
+    server_pid: int | None = None
+    directory: str | None = None
+    log: str | None = None
+    started_at: str | None = None
+    shape: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``--json``."""
+        return attrs.asdict(self)
+
+
+def _write_state(doc: dict[str, Any], path: Path | None = None) -> None:
+    path = path or server_state_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _remove_state(pid: int | None = None, path: Path | None = None) -> None:
+    path = path or server_state_file()
+    doc = read_server_state(path)
+    if pid is None or doc is None or doc.get("pid") == pid:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with httpx.Client(timeout=3.0) as client:
+            return client.get(url.rstrip("/") + "/").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def status() -> ServerStatus:
+    """The background server's state; a stale state file is removed."""
+    doc = read_server_state()
+    if doc is None:
+        return ServerStatus(running=False)
+    if not process_alive(doc["pid"]):
+        _remove_state(doc["pid"])
+        return ServerStatus(running=False)
+    url = doc.get("url")
+    return ServerStatus(
+        running=isinstance(url, str) and _answers(url),
+        url=url,
+        pid=doc["pid"],
+        server_pid=doc.get("server_pid"),
+        directory=doc.get("directory"),
+        log=doc.get("log"),
+        started_at=doc.get("started_at"),
+        shape=doc.get("shape"),
+    )
+
+
+def start(
+    *,
+    directory: Path | None = None,
+    port: int | None = None,
+    python: str | None = None,
+    timeout: float = SUPERVISOR_START_TIMEOUT,
+    workers: int = 1,
+    database: str = "sqlite",
+) -> tuple[ServerStatus, bool]:
+    """Start the supervisor unless a server runs; returns (status, started now).
+
+    ``workers`` and ``database`` choose the shape (see :class:`FlowservServer`).
+    Raises :class:`SupervisorError` when the server does not start (or one is
+    recorded that does not answer), and :class:`FlowservServerError` when it
+    cannot be started here (no server interpreter, not a POSIX system).
+    """
+    current = status()
+    if current.pid is not None:
+        if current.running:
+            return current, False
+        raise SupervisorError(
+            f"a local server (supervisor pid {current.pid}) is recorded but does not answer at "
+            f"{current.url}; stop it with `aioflowserv server stop`"
+        )
+    if not hasattr(os, "posix_spawn"):
+        raise FlowservServerError(
+            "`server start` needs a POSIX system; run `aioflowserv server run` in a terminal "
+            "of its own instead"
+        )
+    interpreter = find_server_python(python)
+    directory = (directory or data_dir()).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "aioflowserv._localserver",
+        "--dir", str(directory), "--python", str(interpreter), "--state", str(server_state_file()),
+    ]
+    if port:
+        argv += ["--port", str(port)]
+    argv += ["--workers", str(workers), "--database", database]
+    log_path = directory / "supervisor.log"
+    return _await_start(_spawn(argv, log_path), log_path, timeout), True
+
+
+def _await_start(pid: int, log_path: Path, timeout: float) -> ServerStatus:
+    """Wait until the supervisor ``pid`` has recorded the server's URL."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = read_server_state()
+        if doc is not None and doc.get("pid") == pid and doc.get("url"):
+            return status()
+        if not process_alive(pid):
+            raise SupervisorError(
+                f"the local flowServ server did not start; see {log_path}:\n" + _tail(log_path)
+            )
+        time.sleep(0.1)
+    _terminate(pid)
+    raise SupervisorError(f"the local flowServ server did not start within {timeout:.0f} s")
+
+
+def _spawn(argv: list[str], log_path: Path) -> int:
+    """Start a detached process (own session, output to ``log_path``); returns its pid."""
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        return os.posix_spawn(
+            argv[0], argv, dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, null_fd, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(log_fd)
+        os.close(null_fd)
+
+
+def _tail(path: Path, limit: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return "(no log)"
+
+
+def _terminate(pid: int, timeout: float = SERVER_STOP_TIMEOUT) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout``; True if the process is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.1)
+    return not process_alive(pid)
+
+
+def stop(*, clean: bool = False) -> ServerStatus | None:
+    """Stop the background server; returns what was running (None if nothing was)."""
+    current = status()
+    if current.pid is None:
+        if clean:
+            shutil.rmtree(data_dir(), ignore_errors=True)
+        return None
+    _terminate(current.pid)
+    if current.server_pid is not None:  # the supervisor was killed before it could stop it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(current.server_pid, signal.SIGKILL)
+    _remove_state(current.pid)
+    if clean and current.directory:
+        shutil.rmtree(current.directory, ignore_errors=True)
+    return current
+
+
+def _port_file(directory: Path) -> Path:
+    return directory / "port"
+
+
+def _pick_port(directory: Path, port: int | None) -> int | None:
+    """The requested port, else the last one used when it is free, else None (any)."""
+    if port:
+        return port
+    try:
+        last = int(_port_file(directory).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", last))
+        except OSError:
+            return None
+    return last
+
+
+def run_foreground(
+    directory: Path,
+    *,
+    port: int | None = None,
+    python: str | None = None,
+    state: Path | None = None,
+    echo: Callable[[str], Any] = print,
+    workers: int = 1,
+    database: str = "sqlite",
+) -> bool | None:
+    """Run the server until SIGTERM or Ctrl-C; record it in ``state`` while it runs.
+
+    Returns True when stopped by Ctrl-C, False when the server exited by
+    itself, None when it could not start (the error is echoed); SIGTERM
+    raises ``SystemExit(0)``.
+    """
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    directory.mkdir(parents=True, exist_ok=True)
+    server: FlowservServer | None = None
+    try:
+        try:
+            server = FlowservServer(
+                python=python, port=_pick_port(directory, port), directory=directory,
+                workers=workers, database=database,
+            )
+            server.start()
+        except FlowservServerError as exc:
+            echo(f"error: {exc}")
+            return None
+        _port_file(directory).write_text(f"{server.port}\n")
+        if state is not None:
+            _write_state({
+                "pid": os.getpid(),
+                "server_pid": server.pid,
+                "url": server.url,
+                "directory": str(directory),
+                "log": str(server.log_path),
+                "started_at": datetime.now(timezone.utc).isoformat(),
+                "shape": server.shape,
+            }, state)
+        echo(f"flowServ server ({server.shape}) running at {server.url} (data in {directory})")
+        while server.running:
+            time.sleep(0.5)
+        echo(f"the flowServ server exited; see {server.log_path}")
+        return False
+    except KeyboardInterrupt:
+        return True
+    finally:
+        if server is not None:
+            server.stop(cleanup=False)
+        if state is not None:
+            _remove_state(os.getpid(), state)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def supervise(argv: list[str] | None = None, prog: str = "python -m aioflowserv._localserver",
+              ) -> bool | None:
+    """Run the server as the supervisor's command line (``argv``) says.
+
+    Returns what :func:`run_foreground` returns.
+    """
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--python")
+    parser.add_argument("--state", type=Path)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database", default="sqlite")
+    args = parser.parse_args(argv)
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    return run_foreground(
+        args.dir, port=args.port, python=args.python, state=args.state, echo=echo,
+        workers=args.workers, database=args.database,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The supervisor's entry point (started by :func:`start`): 0 when stopped on request."""
+    return 0 if supervise(argv) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
