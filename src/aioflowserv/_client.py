@@ -40,6 +40,7 @@ from ._models import (
     WorkflowInfo,
 )
 from ._results import OrderBy, WorkflowResults
+from ._routes import Routes
 from ._submit import Submitter
 from ._transport import HTTPClient, segment
 from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, Watcher, notify
@@ -224,7 +225,7 @@ class AsyncFlowserv:
         :class:`UnauthenticatedError` (the server would list everyone's).
         """
         segment(workflow_id, "workflow_id")
-        self._session.api.check_auth(f"workflows/{workflow_id}/groups")
+        self._session.api.check_auth(Routes.list_groups, workflow_id)
         await self._session.http.check_token()
         groups = await self._session.api.list_groups(workflow_id)
         if not groups:

@@ -33,8 +33,6 @@ import functools
 import hashlib
 import logging
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -58,6 +56,7 @@ from ._errors import (
 from ._gather import gather
 from ._limit import Limit, Sample
 from ._models import Run, UploadedFile
+from ._routes import server_filename
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -110,18 +109,6 @@ class RunBatch(list[Any]):
             f"RunBatch({list.__repr__(self)}, concurrency={self.concurrency} ({mode}), "
             f"peak_concurrency={self.peak_concurrency})"
         )
-
-
-def server_filename(name: str) -> str:
-    """The name flowServ stores an upload under (Werkzeug's ``secure_filename`` on POSIX).
-
-    Non-ASCII characters are dropped, ``/`` and whitespace become ``_``, other
-    characters outside ``[A-Za-z0-9_.-]`` are removed, and leading or trailing
-    dots and underscores are stripped.
-    """
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    joined = "_".join(text.replace("/", " ").split())
-    return re.sub(r"[^A-Za-z0-9_.-]", "", joined).strip("._")
 
 
 def _canonical(value: Any) -> Any:

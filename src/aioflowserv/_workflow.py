@@ -21,6 +21,7 @@ from ._manifest import Manifest
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._results import OrderBy, WorkflowResults
+from ._routes import Routes
 from ._submit import RunBatch
 from ._transport import segment
 from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, notify
@@ -64,7 +65,7 @@ class AsyncWorkflow:
         segment(workflow_id, "workflow_id")
         segment(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
-        session.api.check_auth(f"groups/{group_id}")
+        session.api.check_auth(Routes.get_group, group_id)
         calls: list[Callable[[], Awaitable[Any]]] = [
             functools.partial(session.api.get_workflow, workflow_id),
             functools.partial(session.api.get_group, group_id),

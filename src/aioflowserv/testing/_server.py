@@ -55,6 +55,7 @@ from typing import Any
 import httpx
 
 from .._errors import FlowservError
+from .._routes import API_PATH
 from .._saved import process_alive, server_venv_dir
 
 __all__ = [
@@ -95,7 +96,6 @@ SPECIFICATIONS = tuple(
 )
 """Where flowServ's own examples keep a template's specification, when no manifest names it."""
 
-API_PATH = "/flowserv/api/v1"
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
