@@ -430,7 +430,9 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             # whoami is the one route that tells an invalid token from a non-member
             known = token is not None and route is not Routes.whoami
             return 403, dump({"message": "not authorized" if known else "not logged in"})
-        handler: Callable[[Call], Answer] = getattr(self, f"_on_{route.name}")
+        handler: Callable[[Call], Answer] | None = getattr(self, f"_on_{route.name}", None)
+        if handler is None:  # a route added to the table and not yet to the fake
+            return 501, dump({"message": f"FakeFlowserv does not answer {route.name} yet"})
         try:
             return handler(Call(ids, request, token, now))
         except Refused as refused:
