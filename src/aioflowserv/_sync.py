@@ -238,7 +238,10 @@ def _twin(method: Callable[..., Any]) -> Callable[..., Any]:
     annotated to return a :class:`FileHandle` a :class:`SyncFileHandle`;
     any other coroutine blocks until it returns.
     """
-    returns = str(inspect.get_annotations(method).get("return", ""))
+    annotation = inspect.get_annotations(method).get("return", "")
+    returns = annotation if isinstance(annotation, str) else getattr(
+        annotation, "__name__", str(annotation)
+    )
     if inspect.isasyncgenfunction(method) or _ASYNC_ITERATOR.match(returns):
         return _sync_iter(method)
     if not inspect.iscoroutinefunction(method):
@@ -249,7 +252,7 @@ def _twin(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _ASYNC_ITERATOR = re.compile(r"^(collections\.abc\.|typing\.)?Async(Generator|Iterator|Iterable)\b")
-"""Return annotations (strings: the async modules postpone them) of async iterator methods."""
+"""Return annotations of async iterator methods (as written: the async modules postpone them)."""
 
 
 def _public_members(cls: type) -> list[str]:

@@ -43,8 +43,10 @@ gave them first (:data:`FAKE_NAMES`): ``service``, ``list_uploads``,
 ``get_upload``, ``delete_upload``, ``download_file`` (a run's result file:
 the table's ``download_run_file``; an uploaded file is ``get_upload``),
 ``download_archive``, ``leaderboard``, ``postproc_file`` and
-``postproc_archive``. :data:`ROUTES` lists every name. Requests that match no
-route count as ``unknown``.
+``postproc_archive``. :data:`ROUTES` lists every name. ``count``, ``times``,
+``fail`` and ``latency=`` also take the table's name of those routes (all but
+``download_file``, which on the fake stays a run's file). Requests that match
+no route count as ``unknown``.
 """
 
 from __future__ import annotations
@@ -126,7 +128,10 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     with a mapping. ``postproc`` (seconds) makes each successful run start a
     post-processing run of that duration, as a workflow with a ``postproc``
     spec does. ``durations`` maps a started run's arguments to how long it
-    runs (default: its ``sleep`` argument).
+    runs (default: its ``sleep`` argument). Routes are named as the client's
+    methods that send them (``list_runs``, ``start_run``, ``get_run``, ...),
+    nine of them as the fake first named them (``leaderboard``,
+    ``download_file`` for a run's file, ...: the module's ``ROUTES``).
     """
 
     def __init__(
