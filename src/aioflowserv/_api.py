@@ -3,6 +3,10 @@
 The client hands most of these to its users as they are, so their docstrings
 speak to users.
 
+Every route is sent as :class:`aioflowserv._routes.Routes` describes it
+(method, path, whether it needs a token, whether it may be resent): nothing
+about a route is written here but its body and its answer's model.
+
 Nothing here waits, resolves or decides: a route is sent once through the
 transport (which retries only what is safe to resend) and its answer is
 turned into a model by :mod:`aioflowserv._models`. Run starts and uploads are
@@ -28,7 +32,8 @@ from ._models import (
     parse_list,
     parse_service,
 )
-from ._transport import HTTPClient, segment
+from ._routes import Route, Routes
+from ._transport import HTTPClient
 
 if TYPE_CHECKING:
     from ._arguments import FileSource
@@ -45,22 +50,6 @@ CANCEL_HANG = (
 """Added to the error of a cancel that got no (usable) answer: what triggers it, what to do."""
 
 
-def _group(group_id: str) -> str:
-    return f"groups/{segment(group_id, 'group_id')}"
-
-
-def _run(run_id: str) -> str:
-    return f"runs/{segment(run_id, 'run_id')}"
-
-
-def _workflow(workflow_id: str) -> str:
-    return f"workflows/{segment(workflow_id, 'workflow_id')}"
-
-
-def _uploads(group_id: str) -> str:
-    return f"uploads/{segment(group_id, 'group_id')}/files"
-
-
 class FlowservAPI:
     """flowServ's REST routes over one :class:`HTTPClient`."""
 
@@ -72,48 +61,74 @@ class FlowservAPI:
         """The API base URL."""
         return self.http.settings.url
 
-    def check_auth(self, path: str) -> None:
-        """Raise before anything is sent when the client is closed or has no token."""
-        self.http.check_ready("GET", path, auth=True)
+    def check_auth(self, route: Route | str, *ids: str) -> None:
+        """Raise before anything is sent when the client is closed or lacks a needed token.
+
+        ``route`` is a route of :class:`Routes` with its ids (checked too); a
+        path string is taken as a GET that needs a token.
+        """
+        if isinstance(route, str):
+            self.http.check_ready("GET", route, auth=True)
+        else:
+            self.http.check_ready(route.method, route.path(*ids), auth=route.auth)
+
+    async def _send(
+        self,
+        route: Route,
+        *ids: str,
+        json_body: Any = None,
+        upload: FileSource | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one route (its method, path, token need and resending from the table)."""
+        return await self.http.request(
+            route.method, route.path(*ids), json_body=json_body, upload=upload, params=params,
+            auth=route.auth, idempotent=route.idempotent,
+        )
+
+    async def _download(self, route: Route, *ids: str, fallback_name: str) -> FileHandle:
+        """Open a download route (a GET) as a :class:`FileHandle`."""
+        path = route.path(*ids)
+        self.http.check_ready(route.method, path, auth=route.auth)
+        return await open_download(self.http, path, fallback_name)
 
     # -- service and users ---------------------------------------------------
 
     async def service_info(self) -> dict[str, Any]:
         """The service descriptor (``GET /``): name, version (flowserv-core's) and routes."""
-        return parse_service(await self.http.request("GET", ""), self.url)
+        return parse_service(await self._send(Routes.service_info), self.url)
 
     async def register_user(self, username: str, password: str, *, verify: bool = False) -> User:
         """Create a user (``POST /users/register``); with ``verify=False`` it is active at once."""
         body = {"username": username, "password": password, "verify": verify}
-        return User.from_json(await self.http.request("POST", "users/register", json_body=body))
+        return User.from_json(await self._send(Routes.register_user, json_body=body))
 
     async def activate_user(self, user_id: str) -> User:
         """Activate a user registered with ``verify=True`` (``POST /users/activate``)."""
-        doc = await self.http.request("POST", "users/activate", json_body={"id": user_id})
-        return User.from_json(doc)
+        return User.from_json(await self._send(Routes.activate_user, json_body={"id": user_id}))
 
     async def login(self, username: str, password: str) -> Login:
         """Log in (``POST /users/login``): the user and the token."""
         body = {"username": username, "password": password}
-        return Login.from_json(await self.http.request("POST", "users/login", json_body=body))
+        return Login.from_json(await self._send(Routes.login, json_body=body))
 
     async def logout(self) -> None:
         """End the session (``POST /users/logout``): every session of the user."""
-        await self.http.request("POST", "users/logout", auth=True, idempotent=True)
+        await self._send(Routes.logout)
 
     async def whoami(self) -> User:
         """The user the token belongs to (``GET /users/whoami``): the one sure check of a token."""
-        return User.from_json(await self.http.request("GET", "users/whoami", auth=True))
+        return User.from_json(await self._send(Routes.whoami))
 
     # -- workflows and groups ------------------------------------------------
 
     async def list_workflows(self) -> list[WorkflowInfo]:
         """All workflows of the server, without parameters (``GET /workflows``)."""
-        return parse_list(WorkflowInfo, await self.http.request("GET", "workflows"), "workflows")
+        return parse_list(WorkflowInfo, await self._send(Routes.list_workflows), "workflows")
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
         """A workflow's metadata, parameters, the caller's groups and post-processing run."""
-        return WorkflowInfo.from_json(await self.http.request("GET", _workflow(workflow_id)))
+        return WorkflowInfo.from_json(await self._send(Routes.get_workflow, workflow_id))
 
     async def get_leaderboard(
         self, workflow_id: str, order_by: Sequence[str] = (), include_all: bool = False
@@ -124,18 +139,18 @@ class FlowservAPI:
             params["orderBy"] = ",".join(order_by)
         if include_all:
             params["includeAll"] = "true"
-        path = f"{_workflow(workflow_id)}/leaderboard"
-        return Leaderboard.from_json(await self.http.request("GET", path, params=params or None))
+        doc = await self._send(Routes.get_leaderboard, workflow_id, params=params or None)
+        return Leaderboard.from_json(doc)
 
     async def download_postproc_file(self, workflow_id: str, file_id: str) -> FileHandle:
         """Download one output file of a workflow's latest post-processing run."""
-        path = f"{_workflow(workflow_id)}/downloads/files/{segment(file_id, 'file_id')}"
-        return await open_download(self.http, path, file_id)
+        route = Routes.download_postproc_file
+        return await self._download(route, workflow_id, file_id, fallback_name=file_id)
 
     async def download_postproc_archive(self, workflow_id: str) -> FileHandle:
         """Download the outputs of a workflow's latest post-processing run as ``.tar.gz``."""
-        path = f"{_workflow(workflow_id)}/downloads/archive"
-        return await open_download(self.http, path, "results.tar.gz")
+        route = Routes.download_postproc_archive
+        return await self._download(route, workflow_id, fallback_name="results.tar.gz")
 
     async def create_group(
         self, workflow_id: str, name: str, members: Sequence[str] | None = None
@@ -147,17 +162,15 @@ class FlowservAPI:
         body: dict[str, Any] = {"name": name}
         if members is not None:
             body["members"] = list(members)
-        path = f"{_workflow(workflow_id)}/groups"
-        return Group.from_json(await self.http.request("POST", path, json_body=body, auth=True))
+        return Group.from_json(await self._send(Routes.create_group, workflow_id, json_body=body))
 
     async def list_groups(self, workflow_id: str) -> list[Group]:
         """The caller's groups of a workflow (id, name and workflow only)."""
-        doc = await self.http.request("GET", f"{_workflow(workflow_id)}/groups", auth=True)
-        return parse_list(Group, doc, "groups")
+        return parse_list(Group, await self._send(Routes.list_groups, workflow_id), "groups")
 
     async def get_group(self, group_id: str) -> Group:
         """A group with its members, parameters, uploaded files and runs."""
-        return Group.from_json(await self.http.request("GET", _group(group_id), auth=True))
+        return Group.from_json(await self._send(Routes.get_group, group_id))
 
     async def update_group(
         self, group_id: str, *, name: str | None = None, members: Sequence[str] | None = None
@@ -168,62 +181,50 @@ class FlowservAPI:
             body["name"] = name
         if members is not None:
             body["members"] = list(members)
-        doc = await self.http.request("PUT", _group(group_id), json_body=body, auth=True)
-        return Group.from_json(doc)
+        return Group.from_json(await self._send(Routes.update_group, group_id, json_body=body))
 
     async def delete_group(self, group_id: str) -> None:
         """Delete a group (runs still active in it keep executing on the server)."""
-        await self.http.request("DELETE", _group(group_id), auth=True)
+        await self._send(Routes.delete_group, group_id)
 
     # -- uploads -------------------------------------------------------------
 
     async def upload_file(self, group_id: str, source: FileSource) -> UploadedFile:
         """Upload a file: sent once, never again once it may have arrived."""
-        doc = await self.http.request(
-            "POST", _uploads(group_id), upload=source, auth=True, idempotent=False
-        )
-        return UploadedFile.from_json(doc)
+        return UploadedFile.from_json(await self._send(Routes.upload_file, group_id, upload=source))
 
     async def list_files(self, group_id: str) -> list[UploadedFile]:
         """The files uploaded to a group."""
-        doc = await self.http.request("GET", _uploads(group_id), auth=True)
-        return parse_list(UploadedFile, doc, "files")
+        return parse_list(UploadedFile, await self._send(Routes.list_files, group_id), "files")
 
     async def delete_file(self, group_id: str, file_id: str) -> None:
         """Delete an uploaded file (runs that used it are not affected)."""
-        path = f"{_uploads(group_id)}/{segment(file_id, 'file_id')}"
-        await self.http.request("DELETE", path, auth=True)
+        await self._send(Routes.delete_file, group_id, file_id)
 
     async def download_file(self, group_id: str, file_id: str) -> FileHandle:
         """Download an uploaded file."""
-        path = f"{_uploads(group_id)}/{segment(file_id, 'file_id')}"
-        return await open_download(self.http, path, file_id)
+        return await self._download(Routes.download_file, group_id, file_id, fallback_name=file_id)
 
     # -- runs ----------------------------------------------------------------
 
     async def list_runs(self, group_id: str) -> RunListing:
         """The states of a group's runs."""
-        return RunListing.from_json(
-            await self.http.request("GET", f"{_group(group_id)}/runs", auth=True)
-        )
+        return RunListing.from_json(await self._send(Routes.list_runs, group_id))
 
     async def start_run(self, group_id: str, arguments: list[dict[str, Any]]) -> Run:
         """Start a run from wire arguments: sent once, never again once it may have arrived."""
-        doc = await self.http.request(
-            "POST", f"{_group(group_id)}/runs", json_body={"arguments": arguments}, auth=True,
-            idempotent=False,
-        )
-        return Run.from_json(doc)
+        body = {"arguments": arguments}
+        return Run.from_json(await self._send(Routes.start_run, group_id, json_body=body))
 
     async def get_run(self, run_id: str) -> Run:
         """The current snapshot of a run."""
-        return Run.from_json(await self.http.request("GET", _run(run_id), auth=True))
+        return Run.from_json(await self._send(Routes.get_run, run_id))
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel an active run, with an optional reason (kept in its messages)."""
         body = {"reason": reason} if reason is not None else {}
         try:
-            doc = await self.http.request("PUT", _run(run_id), json_body=body, auth=True)
+            doc = await self._send(Routes.cancel_run, run_id, json_body=body)
         except ServerError as exc:
             raise ServerError(
                 exc.message, status_code=exc.status_code, method=exc.method, path=exc.path,
@@ -240,13 +241,14 @@ class FlowservAPI:
 
     async def delete_run(self, run_id: str) -> None:
         """Delete a run that is no longer active."""
-        await self.http.request("DELETE", _run(run_id), auth=True)
+        await self._send(Routes.delete_run, run_id)
 
     async def download_run_file(self, run_id: str, file_id: str) -> FileHandle:
         """Download one result file of a run."""
-        path = f"{_run(run_id)}/downloads/files/{segment(file_id, 'file_id')}"
-        return await open_download(self.http, path, file_id)
+        route = Routes.download_run_file
+        return await self._download(route, run_id, file_id, fallback_name=file_id)
 
     async def download_run_archive(self, run_id: str) -> FileHandle:
         """Download all result files of a successful run as a ``.tar.gz`` archive."""
-        return await open_download(self.http, f"{_run(run_id)}/downloads/archive", "run.tar.gz")
+        route = Routes.download_run_archive
+        return await self._download(route, run_id, fallback_name="run.tar.gz")

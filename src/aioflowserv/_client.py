@@ -31,6 +31,7 @@ from ._models import (
     WorkflowInfo,
 )
 from ._results import OrderBy, WorkflowResults
+from ._routes import Routes
 from ._runs import Runs, Session
 from ._transport import segment
 from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WatchStats
@@ -198,7 +199,7 @@ class AsyncFlowserv:
         :class:`UnauthenticatedError` (the server would list everyone's).
         """
         segment(workflow_id, "workflow_id")
-        self._session.api.check_auth(f"workflows/{workflow_id}/groups")
+        self._session.api.check_auth(Routes.list_groups, workflow_id)
         await self._session.http.check_token()
         groups = await self._session.api.list_groups(workflow_id)
         if not groups:

@@ -41,6 +41,7 @@ from ._lifecycle import CANCEL_CONCURRENCY, RunStates, cancel_runs, rerun
 from ._limit import limit_for
 from ._models import Group, Parameter, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
+from ._routes import Routes
 from ._submit import Submitter
 from ._transport import HTTPClient, segment
 from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, Watcher, notify
@@ -131,7 +132,7 @@ class Runs:
         segment(workflow_id, "workflow_id")
         segment(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
-        self._api.check_auth(f"groups/{group_id}")
+        self._api.check_auth(Routes.get_group, group_id)
         calls: list[Callable[[], Awaitable[Any]]] = [
             functools.partial(self._api.get_workflow, workflow_id),
             functools.partial(self._api.get_group, group_id),

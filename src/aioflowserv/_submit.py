@@ -32,8 +32,6 @@ import contextlib
 import hashlib
 import logging
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -54,6 +52,7 @@ from ._errors import (
     with_detail,
 )
 from ._models import Run, UploadedFile
+from ._routes import server_filename
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -78,16 +77,6 @@ OnStarted = Callable[[Run], Any]
 logger = logging.getLogger("aioflowserv")
 
 
-def server_filename(name: str) -> str:
-    """The name flowServ stores an upload under (Werkzeug's ``secure_filename`` on POSIX).
-
-    Non-ASCII characters are dropped, ``/`` and whitespace become ``_``, other
-    characters outside ``[A-Za-z0-9_.-]`` are removed, and leading or trailing
-    dots and underscores are stripped.
-    """
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    joined = "_".join(text.replace("/", " ").split())
-    return re.sub(r"[^A-Za-z0-9_.-]", "", joined).strip("._")
 
 
 def _canonical(value: Any) -> Any:

@@ -9,6 +9,16 @@ Ctrl-C cancels the call in flight and returns at once. After ``os.fork()``
 the child builds a new portal and client on first use. Callbacks (``on_change``)
 run in the portal's thread: a sync call from there raises
 :class:`BlockingCallError`, which says what to do instead.
+
+The sync classes are derived from the async ones: when a class is made, every
+public member of its async twin that it does not define itself becomes a
+blocking method (a coroutine), a method returning a plain iterator (an async
+iterator), one returning a :class:`SyncFileHandle` (a :class:`FileHandle`), or
+a property read (and set) through. Adding a member to ``AsyncFlowserv`` or
+``AsyncWorkflow`` therefore needs nothing here at run time; type checkers,
+which cannot derive a sync signature from an async one, read the
+``TYPE_CHECKING`` declarations, and ``tests/unit/test_sync_parity.py`` says
+which line is missing there.
 """
 
 from __future__ import annotations
@@ -18,11 +28,12 @@ import functools
 import inspect
 import io
 import os
+import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -30,8 +41,12 @@ from ._client import AsyncFlowserv
 from ._config import ClientOptions, Unpack
 from ._errors import BlockingCallError, ClientClosedError
 from ._files import FileHandle
-from ._models import WorkflowInfo
 from ._workflow import AsyncWorkflow
+
+if TYPE_CHECKING:
+    from ._config import Settings
+    from ._watch import WatchStats
+    from ._models import WorkflowInfo
 
 __all__ = ["Flowserv", "SyncFileHandle", "Workflow"]
 
@@ -85,9 +100,27 @@ class _Portal:
 
 
 class _Facade(Generic[A]):
-    """A sync object whose methods run those of an async object in its client's portal."""
+    """A sync object whose methods run those of an async object in its client's portal.
+
+    A subclass made with ``twin_of=AsyncClass`` gets a twin of every public
+    member of ``AsyncClass`` that it does not define itself, except those
+    named in ``without`` (members with no sync twin, such as ``aclose``).
+    """
 
     _flowserv: Flowserv
+    _no_twin: frozenset[str] = frozenset()
+
+    def __init_subclass__(
+        cls, *, twin_of: type | None = None, without: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._no_twin = cls._no_twin | frozenset(without)
+        if twin_of is None:
+            return
+        own = set(dir(cls)) | cls._no_twin  # defined here (or inherited): kept as it is
+        for name in _public_members(twin_of):
+            if name not in own:
+                setattr(cls, name, _twin_of(twin_of, name))
 
     def _target(self) -> A:
         """The async object behind this facade (for this process: see :meth:`Flowserv._here`)."""
@@ -180,6 +213,69 @@ def _sync_file(
     return call
 
 
+@overload
+def _twin(  # FileHandle first: it is an Awaitable[T] too
+    method: Callable[Concatenate[A, P], Awaitable[FileHandle]],
+) -> Callable[Concatenate[_Facade[A], P], SyncFileHandle]: ...
+
+
+@overload
+def _twin(
+    method: Callable[Concatenate[A, P], AsyncIterator[T]],
+) -> Callable[Concatenate[_Facade[A], P], Iterator[T]]: ...
+
+
+@overload
+def _twin(
+    method: Callable[Concatenate[A, P], Awaitable[T]],
+) -> Callable[Concatenate[_Facade[A], P], T]: ...
+
+
+def _twin(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The sync twin of an async method: blocking, a plain iterator, or a SyncFileHandle.
+
+    The kind follows the method: an async generator function, or one
+    annotated to return an async iterator, gets a plain iterator; a coroutine
+    annotated to return a :class:`FileHandle` a :class:`SyncFileHandle`;
+    any other coroutine blocks until it returns.
+    """
+    annotation = inspect.get_annotations(method).get("return", "")
+    returns = annotation if isinstance(annotation, str) else getattr(
+        annotation, "__name__", str(annotation)
+    )
+    if inspect.isasyncgenfunction(method) or _ASYNC_ITERATOR.match(returns):
+        return _sync_iter(method)
+    if not inspect.iscoroutinefunction(method):
+        raise TypeError(f"{method.__qualname__} is neither a coroutine nor an async iterator")
+    if returns == FileHandle.__name__:
+        return _sync_file(method)
+    return _sync(method)
+
+
+_ASYNC_ITERATOR = re.compile(r"^(collections\.abc\.|typing\.)?Async(Generator|Iterator|Iterable)\b")
+"""Return annotations of async iterator methods (as written: the async modules postpone them)."""
+
+
+def _public_members(cls: type) -> list[str]:
+    """The public members of a class (its own and inherited, ``object``'s aside), sorted."""
+    return sorted(
+        name for name in dir(cls) if not name.startswith("_") and not hasattr(object, name)
+    )
+
+
+def _twin_of(owner: type, name: str) -> Any:
+    """The sync twin of ``owner``'s public member ``name`` (a method or a property)."""
+    member = inspect.getattr_static(owner, name)
+    if isinstance(member, property):
+        return _Same[Any](owner, name, settable=member.fset is not None)
+    if inspect.isfunction(member):
+        return _twin(member)
+    raise TypeError(
+        f"{owner.__name__}.{name} is neither a method nor a property: give its sync facade "
+        f"an explicit twin, or name it in the facade's without="
+    )
+
+
 class _Same(Generic[T]):
     """An attribute of the async object behind a facade, read (and set) as it is."""
 
@@ -206,7 +302,7 @@ class _Same(Generic[T]):
         setattr(instance._target(), self._name, value)
 
 
-class Flowserv(_Facade[AsyncFlowserv]):
+class Flowserv(_Facade[AsyncFlowserv], twin_of=AsyncFlowserv, without=("aclose",)):
     """The synchronous client: the same methods as :class:`AsyncFlowserv`, plain return values.
 
     Use it as a context manager, or call :meth:`close` when done (that stops
@@ -292,47 +388,53 @@ class Flowserv(_Facade[AsyncFlowserv]):
         """The async client behind this facade (lives in the facade's own event loop)."""
         return self._client
 
-    url = _Same[str](AsyncFlowserv, "url")
-    token = _Same[str | None](AsyncFlowserv, "token", settable=True)
-
-    service_info = _sync(AsyncFlowserv.service_info)
-    register_user = _sync(AsyncFlowserv.register_user)
-    activate_user = _sync(AsyncFlowserv.activate_user)
-    login = _sync(AsyncFlowserv.login)
-    logout = _sync(AsyncFlowserv.logout)
-    whoami = _sync(AsyncFlowserv.whoami)
-    list_workflows = _sync(AsyncFlowserv.list_workflows)
-    get_workflow = _sync(AsyncFlowserv.get_workflow)
-    create_group = _sync(AsyncFlowserv.create_group)
-    get_group = _sync(AsyncFlowserv.get_group)
-    list_groups = _sync(AsyncFlowserv.list_groups)
-    update_group = _sync(AsyncFlowserv.update_group)
-    delete_group = _sync(AsyncFlowserv.delete_group)
-    leaderboard = _sync(AsyncFlowserv.leaderboard)
-    get_postproc_file = _sync_file(AsyncFlowserv.get_postproc_file)
-    upload_file = _sync(AsyncFlowserv.upload_file)
-    list_files = _sync(AsyncFlowserv.list_files)
-    delete_file = _sync(AsyncFlowserv.delete_file)
-    download_file = _sync_file(AsyncFlowserv.download_file)
-    list_runs = _sync(AsyncFlowserv.list_runs)
-    get_run = _sync(AsyncFlowserv.get_run)
-    get_runs = _sync(AsyncFlowserv.get_runs)
-    start_run = _sync(AsyncFlowserv.start_run)
-    rerun = _sync(AsyncFlowserv.rerun)
-    cancel_run = _sync(AsyncFlowserv.cancel_run)
-    cancel_runs = _sync(AsyncFlowserv.cancel_runs)
-    delete_run = _sync(AsyncFlowserv.delete_run)
-    download_run_file = _sync_file(AsyncFlowserv.download_run_file)
-    download_run_archive = _sync_file(AsyncFlowserv.download_run_archive)
-    download_results = _sync(AsyncFlowserv.download_results)
-    wait = _sync(AsyncFlowserv.wait)
-    wait_all = _sync(AsyncFlowserv.wait_all)
-    as_completed = _sync_iter(AsyncFlowserv.as_completed)
-    watch = _sync_iter(AsyncFlowserv.watch)
-
     def workflow(self, workflow_id: str, group_id: str) -> Workflow:
         """A :class:`Workflow` for one group of a workflow, with its metadata loaded."""
         return Workflow(workflow_id, group_id, service=self)
+
+    if TYPE_CHECKING:  # the twins made from AsyncFlowserv, as type checkers are to see them
+        url = _Same[str](AsyncFlowserv, "url")
+        settings = _Same[Settings](AsyncFlowserv, "settings")
+        watching = _Same[WatchStats](AsyncFlowserv, "watching")
+        poll_interval = _Same[float](AsyncFlowserv, "poll_interval")
+        max_interval = _Same[float](AsyncFlowserv, "max_interval")
+        token = _Same[str | None](AsyncFlowserv, "token", settable=True)
+
+        service_info = _twin(AsyncFlowserv.service_info)
+        register_user = _twin(AsyncFlowserv.register_user)
+        activate_user = _twin(AsyncFlowserv.activate_user)
+        login = _twin(AsyncFlowserv.login)
+        logout = _twin(AsyncFlowserv.logout)
+        whoami = _twin(AsyncFlowserv.whoami)
+        list_workflows = _twin(AsyncFlowserv.list_workflows)
+        get_workflow = _twin(AsyncFlowserv.get_workflow)
+        create_group = _twin(AsyncFlowserv.create_group)
+        get_group = _twin(AsyncFlowserv.get_group)
+        list_groups = _twin(AsyncFlowserv.list_groups)
+        update_group = _twin(AsyncFlowserv.update_group)
+        delete_group = _twin(AsyncFlowserv.delete_group)
+        leaderboard = _twin(AsyncFlowserv.leaderboard)
+        get_postproc_file = _twin(AsyncFlowserv.get_postproc_file)
+        upload_file = _twin(AsyncFlowserv.upload_file)
+        list_files = _twin(AsyncFlowserv.list_files)
+        delete_file = _twin(AsyncFlowserv.delete_file)
+        download_file = _twin(AsyncFlowserv.download_file)
+        list_runs = _twin(AsyncFlowserv.list_runs)
+        get_run = _twin(AsyncFlowserv.get_run)
+        get_runs = _twin(AsyncFlowserv.get_runs)
+        start_run = _twin(AsyncFlowserv.start_run)
+        rerun = _twin(AsyncFlowserv.rerun)
+        cancel_run = _twin(AsyncFlowserv.cancel_run)
+        cancel_runs = _twin(AsyncFlowserv.cancel_runs)
+        delete_run = _twin(AsyncFlowserv.delete_run)
+        download_run_file = _twin(AsyncFlowserv.download_run_file)
+        download_run_archive = _twin(AsyncFlowserv.download_run_archive)
+        download_results = _twin(AsyncFlowserv.download_results)
+        wait = _twin(AsyncFlowserv.wait)
+        wait_all = _twin(AsyncFlowserv.wait_all)
+        as_completed = _twin(AsyncFlowserv.as_completed)
+        watch = _twin(AsyncFlowserv.watch)
+
 
 
 class SyncFileHandle(_Facade[FileHandle]):
@@ -355,17 +457,17 @@ class SyncFileHandle(_Facade[FileHandle]):
     def _target(self) -> FileHandle:
         return self._handle
 
-    read = _sync(FileHandle.read)
-    save = _sync(FileHandle.save)
-    extract = _sync(FileHandle.extract)
-    stream = _sync_iter(FileHandle.stream)
+    read = _twin(FileHandle.read)
+    save = _twin(FileHandle.save)
+    extract = _twin(FileHandle.extract)
+    stream = _twin(FileHandle.stream)
 
     def open(self) -> io.BytesIO:
         """The content as a binary file object (flowServ's ``FileHandle.open()``)."""
         return io.BytesIO(self.read())
 
 
-class Workflow(_Facade[AsyncWorkflow]):
+class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",)):
     """flowServ's ``Workflow`` client, synchronous, for one group of a workflow.
 
     ``Workflow(workflow_id, group_id, service=fs)`` (as in flowServ) or
@@ -398,29 +500,30 @@ class Workflow(_Facade[AsyncWorkflow]):
         """The client this workflow talks through."""
         return self._flowserv
 
-    identifier = _Same[str](AsyncWorkflow, "identifier")
-    group_id = _Same[str](AsyncWorkflow, "group_id")
-    info = _Same[WorkflowInfo](AsyncWorkflow, "info")
+    if TYPE_CHECKING:  # the twins made from AsyncWorkflow, as type checkers are to see them
+        identifier = _Same[str](AsyncWorkflow, "identifier")
+        group_id = _Same[str](AsyncWorkflow, "group_id")
+        info = _Same[WorkflowInfo](AsyncWorkflow, "info")
 
-    name = _sync(AsyncWorkflow.name)
-    description = _sync(AsyncWorkflow.description)
-    instructions = _sync(AsyncWorkflow.instructions)
-    parameters = _sync(AsyncWorkflow.parameters)
-    start_run = _sync(AsyncWorkflow.start_run)
-    start_runs = _sync(AsyncWorkflow.start_runs)
-    rerun = _sync(AsyncWorkflow.rerun)
-    poll_run = _sync(AsyncWorkflow.poll_run)
-    cancel_run = _sync(AsyncWorkflow.cancel_run)
-    cancel_runs = _sync(AsyncWorkflow.cancel_runs)
-    delete_run = _sync(AsyncWorkflow.delete_run)
-    get_file = _sync_file(AsyncWorkflow.get_file)
-    get_postproc_results = _sync(AsyncWorkflow.get_postproc_results)
-    get_postproc_file = _sync_file(AsyncWorkflow.get_postproc_file)
-    leaderboard = _sync(AsyncWorkflow.leaderboard)
-    list_runs = _sync(AsyncWorkflow.list_runs)
-    get_runs = _sync(AsyncWorkflow.get_runs)
-    download_results = _sync(AsyncWorkflow.download_results)
-    wait = _sync(AsyncWorkflow.wait)
-    wait_all = _sync(AsyncWorkflow.wait_all)
-    as_completed = _sync_iter(AsyncWorkflow.as_completed)
-    watch = _sync_iter(AsyncWorkflow.watch)
+        name = _twin(AsyncWorkflow.name)
+        description = _twin(AsyncWorkflow.description)
+        instructions = _twin(AsyncWorkflow.instructions)
+        parameters = _twin(AsyncWorkflow.parameters)
+        start_run = _twin(AsyncWorkflow.start_run)
+        start_runs = _twin(AsyncWorkflow.start_runs)
+        rerun = _twin(AsyncWorkflow.rerun)
+        poll_run = _twin(AsyncWorkflow.poll_run)
+        cancel_run = _twin(AsyncWorkflow.cancel_run)
+        cancel_runs = _twin(AsyncWorkflow.cancel_runs)
+        delete_run = _twin(AsyncWorkflow.delete_run)
+        get_file = _twin(AsyncWorkflow.get_file)
+        get_postproc_results = _twin(AsyncWorkflow.get_postproc_results)
+        get_postproc_file = _twin(AsyncWorkflow.get_postproc_file)
+        leaderboard = _twin(AsyncWorkflow.leaderboard)
+        list_runs = _twin(AsyncWorkflow.list_runs)
+        get_runs = _twin(AsyncWorkflow.get_runs)
+        download_results = _twin(AsyncWorkflow.download_results)
+        wait = _twin(AsyncWorkflow.wait)
+        wait_all = _twin(AsyncWorkflow.wait_all)
+        as_completed = _twin(AsyncWorkflow.as_completed)
+        watch = _twin(AsyncWorkflow.watch)

@@ -2,27 +2,25 @@
 
 :class:`FakeFlowserv` is an ``httpx.AsyncBaseTransport``: pass it as
 ``transport=`` to :class:`aioflowserv.AsyncFlowserv` (or the sync facade) with
-its ``url`` and ``token``. It answers the routes that running, watching,
-batch submission, uploads, downloads and the leaderboard use, with the
+its ``url`` and ``token``. It answers every REST route the client sends,
+matched against the same route table the client sends them from, with the
 response shapes of a real flowServ 0.8 server (keys sorted, compact JSON as
 Flask writes it), for groups of the ``sleeper`` test workflow that ships with
-aioflowserv:
+aioflowserv. Like the real server it needs no token for the workflow listing
+and metadata, the leaderboard and downloads, and says "not logged in" without
+one elsewhere. In particular:
 
-- ``GET /groups/{g}/runs``, ``GET /groups/{g}``, ``GET /workflows/{wf}``,
-  ``GET /users/whoami`` and the service descriptor ``GET /``;
-- ``POST /groups/{g}/runs`` (a run lasts its ``sleep`` argument; ``exitcode``
-  other than 0 makes it end in ERROR; ``names`` may be an uploaded file);
-- ``GET``, ``PUT`` (cancel, with reason) and ``DELETE /runs/{id}``;
-- ``POST``/``GET /uploads/{g}/files`` and ``GET``/``DELETE
-  /uploads/{g}/files/{f}`` (multipart field ``file``, names made safe as
-  Werkzeug does, 16 MiB at most);
-- ``GET /runs/{id}/downloads/files/{f}`` and ``/runs/{id}/downloads/archive``:
-  the sleeper's ``results/greetings.txt`` and ``results/result.json``, made
-  from the run's arguments as the real template makes them;
-- ``GET /workflows/sleeper/leaderboard`` (``orderBy``, ``includeAll``) over
-  the successful runs, and, with ``postproc=``, ``GET
-  /workflows/sleeper/downloads/archive`` and ``.../downloads/files/{f}``
-  (``results/summary.json``).
+- a run started with ``POST /groups/{g}/runs`` lasts its ``sleep`` argument;
+  ``exitcode`` other than 0 makes it end in ERROR; ``names`` may be an upload;
+- uploads take the multipart field ``file``, store names made safe as the
+  server does, 16 MiB at most;
+- a run's files (``results/greetings.txt``, ``results/result.json``) and
+  archive are made from its arguments as the real template makes them; the
+  leaderboard (``orderBy``, ``includeAll``) ranks the successful runs, and,
+  with ``postproc=``, a post-processing run summarises them
+  (``results/summary.json``);
+- users: ``alice`` and whoever registers; all of them log in with the fake's
+  one token (``whoami`` says alice).
 
 Runs end at scripted times on the fake's clock (by default anyio's clock, so
 that virtual clocks such as trio's ``MockClock`` work), after a given number
@@ -37,23 +35,30 @@ post-processing run after each successful run::
         wf = await fs.workflow("sleeper", group_id)
         run = await wf.start_run({"sleep": 2}, poll_interval=0.5)   # ends 2 s later
     assert fake.count("start_run") == 1
+
+Counts, faults and latencies name routes as the client's route table does
+(``list_runs``, ``start_run``, ``get_run``, ``cancel_run``, ...: the
+``AsyncFlowserv`` method), except nine routes that keep the names the fake
+gave them first (:data:`FAKE_NAMES`): ``service``, ``list_uploads``,
+``get_upload``, ``delete_upload``, ``download_file`` (a run's result file:
+the table's ``download_run_file``; an uploaded file is ``get_upload``),
+``download_archive``, ``leaderboard``, ``postproc_file`` and
+``postproc_archive``. :data:`ROUTES` lists every name. ``count``, ``times``,
+``fail`` and ``latency=`` also take the table's name of those routes (all but
+``download_file``, which on the fake stays a run's file). Requests that match
+no route count as ``unknown``.
 """
 
 from __future__ import annotations
 
 import heapq
-import io
 import itertools
 import json
-import mimetypes
-import re
-import tarfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -61,145 +66,56 @@ import anyio
 import httpx
 
 from .._models import Run
+from .._routes import ALL_ROUTES, API_PATH, Route, Routes, find_route, server_filename
+from ._fake_model import (
+    ACTIVE,
+    BAD_STATE,
+    SLEEPER_PARAMETERS,
+    Call,
+    FakeGroup,
+    FakeRun,
+    FakeUpload,
+    Fault,
+    Record,
+    Refused,
+    read_body,
+    read_json,
+)
+from ._fake_results import (
+    MAX_UPLOAD,
+    RESULT_SCHEMA,
+    SUMMARY_PATH,
+    Answer,
+    dump,
+    file_answer,
+    file_part,
+    files_answer,
+    leaderboard_order,
+    not_found,
+    ranked,
+    result_values,
+    sleeper_outputs,
+    summary,
+)
 
 __all__ = [
-    "BASE_URL", "SLEEPER_PARAMETERS", "TOKEN", "Fault", "FakeFlowserv", "FakeRun", "FakeUpload",
+    "BASE_URL", "FAKE_NAMES", "ROUTES", "SLEEPER_PARAMETERS", "TOKEN", "Fault", "FakeFlowserv",
+    "FakeRun", "FakeUpload",
 ]
 
-API_PATH = "/flowserv/api/v1"
 BASE_URL = f"http://flowserv.fake{API_PATH}"
 TOKEN = "fake0123456789abcdef0123456789ab"
 USER_ID = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
-ACTIVE = frozenset({"PENDING", "RUNNING"})
-ROUTES = (
-    "list_runs", "start_run", "get_run", "cancel_run", "delete_run", "get_group", "get_workflow",
-    "upload_file", "list_uploads", "get_upload", "delete_upload", "download_file",
-    "download_archive", "leaderboard", "postproc_file", "postproc_archive",
-)
-UNAUTHENTICATED_ROUTES = frozenset({
-    "get_upload", "download_file", "download_archive", "leaderboard", "postproc_file",
-    "postproc_archive",
-})
-"""Routes a real server answers without a token (downloads and the leaderboard)."""
-MAX_UPLOAD = 16 * 1024 * 1024
-RESULT_SCHEMA: list[dict[str, Any]] = [
-    {"dtype": "float", "label": "Sleep time", "name": "sleep"},
-    {"dtype": "int", "label": "Names greeted", "name": "count"},
-]
-"""The sleeper's results schema, as the leaderboard lists it."""
-OUTPUT_PATHS = {"greetings": "results/greetings.txt", "result": "results/result.json"}
-SUMMARY_PATH = "results/summary.json"
-
-SLEEPER_PARAMETERS: list[dict[str, Any]] = [
-    {"defaultValue": 0.0, "dtype": "float", "group": "main",
-     "help": "Seconds the step sleeps before writing results", "index": 0, "isRequired": False,
-     "label": "Sleep time (s)", "name": "sleep", "range": "[0.0,3600.0]"},
-    {"defaultValue": "Hello", "dtype": "string", "group": "main", "index": 1,
-     "isRequired": False, "label": "Greeting", "name": "greeting"},
-    {"defaultValue": "data/names.txt", "dtype": "file", "group": "main", "index": 2,
-     "isRequired": False, "label": "Names file", "name": "names", "target": "data/names.txt"},
-    {"defaultValue": 0, "dtype": "int", "group": "main", "index": 3, "isRequired": False,
-     "label": "Exit code", "name": "exitcode"},
-    {"defaultValue": "plain", "dtype": "select", "group": "main", "index": 4,
-     "isRequired": False, "label": "Mode", "name": "mode",
-     "values": [{"isDefault": True, "name": "Plain", "value": "plain"},
-                {"name": "Upper case", "value": "upper"}]},
-    {"defaultValue": False, "dtype": "bool", "group": "main", "index": 5, "isRequired": False,
-     "label": "Shout", "name": "shout"},
-]
-"""The sleeper declarations exactly as the real server lists them (``GET /groups/{g}``)."""
-
-
-def _dump(doc: object) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-
-
-@dataclass(eq=False)
-class FakeRun:
-    """One run on the fake server. ``state`` is the raw state string the server reports."""
-
-    id: str
-    group_id: str | None
-    workflow_id: str
-    arguments: list[dict[str, Any]]
-    created: float
-    state: str = "RUNNING"
-    started: float | None = None
-    finished: float | None = None
-    end_at: float | None = None
-    end_state: str = "SUCCESS"
-    end_messages: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    files: list[dict[str, Any]] = field(default_factory=lambda: _result_files())
-    contents: dict[str, tuple[str, bytes]] | None = None
-    """Output files by file id: (relative path, bytes); None: made when asked for."""
-
-    @property
-    def active(self) -> bool:
-        """True while PENDING or RUNNING."""
-        return self.state in ACTIVE
-
-
-@dataclass(eq=False)
-class FakeUpload:
-    """A file uploaded to a group."""
-
-    id: str
-    name: str
-    created: float
-    content: bytes
-
-
-@dataclass(eq=False)
-class FakeGroup:
-    """A workflow group: its runs, oldest first, and how often it was listed."""
-
-    id: str
-    name: str
-    workflow_id: str
-    runs: dict[str, FakeRun] = field(default_factory=dict)
-    listings: int = 0
-    ends_after_listing: dict[int, list[str]] = field(default_factory=dict)
-    listing_body: bytes | None = None
-    uploads: dict[str, FakeUpload] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Record:
-    """One request the fake answered (or failed on purpose)."""
-
-    time: float
-    method: str
-    route: str
-    target: str | None
-
-
-@dataclass(eq=False)
-class Fault:
-    """An injected failure of one route: an error status, or a transport error raised."""
-
-    route: str
-    status: int = 503
-    body: bytes = b""
-    content_type: str = "application/json"
-    error: type[httpx.TransportError] | None = None
-    times: int | None = 1
-    target: str | None = None
-    after: int = 0
-    seen: int = 0
-    hits: int = 0
-
-    def applies(self, route: str, target: str | None) -> bool:
-        """Count a matching request; True if this one is to fail."""
-        if self.route != route or (self.target is not None and self.target != target):
-            return False
-        if self.times is not None and self.hits >= self.times:
-            return False
-        self.seen += 1
-        if self.seen <= self.after:
-            return False
-        self.hits += 1
-        return True
+FAKE_NAMES = {
+    "service_info": "service", "list_files": "list_uploads", "download_file": "get_upload",
+    "delete_file": "delete_upload", "download_run_file": "download_file",
+    "download_run_archive": "download_archive", "get_leaderboard": "leaderboard",
+    "download_postproc_file": "postproc_file", "download_postproc_archive": "postproc_archive",
+}
+"""The fake's names of the routes whose table name differs (kept from before the table)."""
+ROUTES = tuple(FAKE_NAMES.get(route.name, route.name) for route in ALL_ROUTES)
+"""The fake's name of every route, for counts, faults and latencies."""
+_BY_TABLE_NAME = {name: fake for name, fake in FAKE_NAMES.items() if name not in ROUTES}
 
 
 class FakeFlowserv(httpx.AsyncBaseTransport):
@@ -212,7 +128,10 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     with a mapping. ``postproc`` (seconds) makes each successful run start a
     post-processing run of that duration, as a workflow with a ``postproc``
     spec does. ``durations`` maps a started run's arguments to how long it
-    runs (default: its ``sleep`` argument).
+    runs (default: its ``sleep`` argument). Routes are named as the client's
+    methods that send them (``list_runs``, ``start_run``, ``get_run``, ...),
+    nine of them as the fake first named them (``leaderboard``,
+    ``download_file`` for a run's file, ...: the module's ``ROUTES``).
     """
 
     def __init__(
@@ -225,15 +144,17 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         token: str = TOKEN,
     ) -> None:
         self.clock = clock or anyio.current_time
-        self.latency: dict[str, float] = (
-            {route: float(latency) for route in ROUTES}
-            if isinstance(latency, (int, float)) else {r: latency.get(r, 0.0) for r in ROUTES}
-        )
+        delays = latency if isinstance(latency, Mapping) else dict.fromkeys(ROUTES, latency)
+        self.latency: dict[str, float] = dict.fromkeys(ROUTES, 0.0)
+        """Seconds each answer of a route is delayed, by the fake's route name."""
+        self.latency.update({_fake_name(name): float(delay) for name, delay in delays.items()})
         self.postproc = postproc
         self.postproc_delay = 0.0
         """Seconds between a run's end and the post-processing run it triggers appearing."""
         self.durations = durations or _sleep_argument
         self.token = token
+        self.users = {"alice": USER_ID}
+        """User ids by name (every user of the fake logs in with its one token)."""
         self.groups: dict[str, FakeGroup] = {}
         self.runs: dict[str, FakeRun] = {}
         self.postproc_runs: list[FakeRun] = []
@@ -255,6 +176,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     def url(self) -> str:
         """The API base URL to give the client along with this transport."""
         return BASE_URL
+
 
     # -- scripting -------------------------------------------------------------
 
@@ -391,21 +313,24 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     ) -> Fault:
         """Make ``times`` requests of a route fail (``times=None``: until removed).
 
+        ``route`` is one of :data:`ROUTES` (or the route table's name of one).
+
         The failure is an answer with ``status`` (JSON ``{"message"}``, an
         HTML page like a proxy's with ``html=True``, or the JSON ``body``
         given), or with ``error`` an ``httpx`` transport error raised as the
         transport would. ``target`` restricts it to one run or group id;
         ``after`` lets that many matching requests through first.
         """
+        route = _fake_name(route)
         if route not in ROUTES:
-            raise ValueError(f"unknown route {route!r}")
+            raise ValueError(f"unknown route {route!r}: the fake's routes are {', '.join(ROUTES)}")
         if body is not None:
-            raw, content_type = _dump(body), "application/json"
+            raw, content_type = dump(body), "application/json"
         elif html:
             raw = f"<html><title>{status} fake</title><p>{message or 'fault'}</p></html>".encode()
             content_type = "text/html"
         else:
-            raw = _dump({"message": message or f"fake fault {status}"})
+            raw = dump({"message": message or f"fake fault {status}"})
             content_type = "application/json"
         fault = Fault(route, status, raw, content_type, error, times, target, after)
         with self._lock:
@@ -417,10 +342,12 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         with self._lock:
             self.faults.clear()
 
+
     # -- counting ----------------------------------------------------------------
 
     def count(self, route: str | None = None, target: str | None = None) -> int:
         """How many requests (of a route, for a target id) were received so far."""
+        route = None if route is None else _fake_name(route)
         if target is None:
             return sum(self.counts.values()) if route is None else self.counts[route]
         return sum(
@@ -430,6 +357,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
 
     def times(self, route: str, target: str | None = None) -> list[float]:
         """Clock times of the requests of a route (for one target id)."""
+        route = _fake_name(route)
         return [
             r.time for r in self.requests
             if r.route == route and (target is None or r.target == target)
@@ -458,7 +386,8 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Answer one request as flowServ would."""
         method = request.method
-        route, target, ids = _route(method, request.url.path)
+        table_route, route, ids = _route_of(request)
+        target = ids[0] if ids else None
         await request.aread()
         delay = self.latency.get(route, 0.0)
         with self._lock:
@@ -480,7 +409,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                             raise fault.error("fake transport failure", request=request)
                         status, body, content_type = fault.status, fault.body, fault.content_type
                     else:
-                        answer = self._answer(route, ids, request)
+                        answer = self._answer(table_route, ids, request)
                         status, body = answer[0], answer[1]
                         content_type = answer[2] if len(answer) > 2 else "application/json"
                         extra = answer[3] if len(answer) > 3 else {}
@@ -495,53 +424,114 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         headers = {"Content-Type": content_type, "Access-Control-Allow-Origin": "*", **extra}
         return httpx.Response(status, content=body, headers=headers, request=request)
 
-    def _answer(self, route: str, ids: list[str], request: httpx.Request) -> _Answer:
+    def _answer(self, route: Route | None, ids: list[str], request: httpx.Request) -> Answer:
+        """The answer of the route's handler (``_on_`` + its name), after the token check."""
         now = self.now()
         self._advance(now)
-        token = request.headers.get("api_key")
-        if route == "get_workflow":
-            return self._workflow(ids[0], token)
-        if route in UNAUTHENTICATED_ROUTES:
-            return self._download(route, ids, request)
-        if route == "unknown":
+        if route is None:
             return 404, b"<!DOCTYPE html><title>404 Not Found</title><h1>Not Found</h1>"
-        if route == "service":
-            return 200, _dump({"name": "flowServ (fake)", "version": "0.8.1", "routes": []})
-        if route == "whoami":  # the one route that tells an invalid token from a non-member
-            if token != self.token:
-                return 403, _dump({"message": "not logged in"})
-            return 200, _dump({"id": USER_ID, "username": "alice"})
-        if token is None:
-            return 403, _dump({"message": "not logged in"})
-        if token != self.token:
-            return 403, _dump({"message": "not authorized"})
-        if route in ("list_runs", "start_run", "get_group", "upload_file", "list_uploads",
-                     "delete_upload"):
-            group = self.groups.get(ids[0])
-            if group is None:
-                return 404, _dump({"message": f"unknown group '{ids[0]}'"})
-            if route == "list_runs":
-                return 200, self._listing(group, now)
-            if route == "get_group":
-                return 200, self._group_body(group)
-            if route == "start_run":
-                return self._start(group, request, now)
-            return self._uploads(route, group, ids, request, now)
-        run = self.runs.get(ids[0])
+        token = request.headers.get("api_key")
+        if route.auth and token != self.token:
+            # whoami is the one route that tells an invalid token from a non-member
+            known = token is not None and route is not Routes.whoami
+            return 403, dump({"message": "not authorized" if known else "not logged in"})
+        handler: Callable[[Call], Answer] | None = getattr(self, f"_on_{route.name}", None)
+        if handler is None:  # a route added to the table and not yet to the fake
+            return 501, dump({"message": f"FakeFlowserv does not answer {route.name} yet"})
+        try:
+            return handler(Call(ids, request, token, now))
+        except Refused as refused:
+            return refused.answer
+
+    def _group(self, group_id: str) -> FakeGroup:
+        group = self.groups.get(group_id)
+        if group is None:
+            raise Refused(not_found("group", group_id))
+        return group
+
+    def _run(self, run_id: str) -> FakeRun:
+        run = self.runs.get(run_id)
         if run is None:
-            return 404, _dump({"message": f"unknown run '{ids[0]}'"})
-        if route == "get_run":
-            return 200, self._run_body(run)
-        if route == "cancel_run":
-            return self._cancel(run, request, now)
-        if run.active:
-            return 400, _dump({"message": _BAD_STATE})
-        self.delete(run.id)
+            raise Refused(not_found("run", run_id))
+        return run
+
+    # -- service, users, workflows and groups -------------------------------------------
+
+    def _on_service_info(self, call: Call) -> Answer:
+        return 200, dump({"name": "flowServ (fake)", "version": "0.8.1", "routes": []})
+
+    def _on_register_user(self, call: Call) -> Answer:
+        doc = read_body(call.request, required=("username", "password"), optional=("verify",))
+        if doc["username"] in self.users:
+            return 400, dump({"message": f"duplicate user '{doc['username']}'"})
+        self.users[doc["username"]] = uuid.uuid4().hex
+        return 201, self._user(doc["username"])
+
+    def _on_activate_user(self, call: Call) -> Answer:
+        user_id = read_body(call.request, required=("id",))["id"]
+        name = next((name for name, known in self.users.items() if known == user_id), None)
+        return (200, self._user(name)) if name is not None else not_found("user", user_id)
+
+    def _on_login(self, call: Call) -> Answer:
+        name = read_body(call.request, required=("username", "password"))["username"]
+        if name not in self.users:
+            return not_found("user", name)
+        return 200, self._user(name, token=self.token)
+
+    def _on_logout(self, call: Call) -> Answer:
+        return 200, self._user("alice")
+
+    def _on_whoami(self, call: Call) -> Answer:
+        return 200, self._user("alice", token=self.token)
+
+    def _user(self, name: str, **more: str) -> bytes:
+        return dump({"id": self.users[name], "username": name, **more})
+
+    def _on_list_workflows(self, call: Call) -> Answer:
+        doc = json.loads(self._workflow("sleeper", None)[1])
+        return 200, dump({"workflows": [
+            {key: doc[key] for key in ("description", "id", "instructions", "name")}]})
+
+    def _on_get_workflow(self, call: Call) -> Answer:
+        return self._workflow(call.ids[0], call.token)
+
+    def _on_create_group(self, call: Call) -> Answer:
+        workflow_id = call.ids[0]
+        if workflow_id != "sleeper":
+            return not_found("workflow", workflow_id)
+        name = read_body(call.request, required=("name",), optional=("members",))["name"]
+        if any(g.name == name and g.workflow_id == workflow_id for g in self.groups.values()):
+            return 400, dump({"message": f"group '{name}' exists"})
+        group = self.groups[self.add_group(workflow_id, name)]
+        doc = json.loads(self._group_body(group))
+        del doc["runs"]
+        return 201, dump(doc)
+
+    def _on_list_groups(self, call: Call) -> Answer:
+        return 200, dump({"groups": [
+            {"id": g.id, "name": g.name, "workflow": g.workflow_id}
+            for g in self.groups.values() if g.workflow_id == call.ids[0]]})
+
+    def _on_get_group(self, call: Call) -> Answer:
+        return 200, self._group_body(self._group(call.ids[0]))
+
+    def _on_update_group(self, call: Call) -> Answer:
+        group = self._group(call.ids[0])
+        group.name = read_body(call.request, optional=("name", "members")).get("name", group.name)
+        doc = json.loads(self._group_body(group))
+        del doc["runs"]
+        return 200, dump(doc)
+
+    def _on_delete_group(self, call: Call) -> Answer:
+        del self.groups[self._group(call.ids[0]).id]
         return 204, b""
 
-    def _listing(self, group: FakeGroup, now: float) -> bytes:
+    # -- runs ----------------------------------------------------------------------------
+
+    def _on_list_runs(self, call: Call) -> Answer:
+        group = self._group(call.ids[0])
         if group.listing_body is None:
-            group.listing_body = _dump({"runs": [
+            group.listing_body = dump({"runs": [
                 {"createdAt": self._iso(run.created), "id": run.id, "state": run.state}
                 for run in group.runs.values()
             ]})
@@ -550,36 +540,30 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         for run_id in group.ends_after_listing.pop(group.listings, ()):
             run = self.runs.get(run_id)
             if run is not None and run.active:
-                self._end(run, run.end_state, now, run.end_messages)
-        return body
+                self._end(run, run.end_state, call.now, run.end_messages)
+        return 200, body
 
-    def _start(self, group: FakeGroup, request: httpx.Request, now: float) -> tuple[int, bytes]:
-        try:
-            doc = json.loads(request.content or b"{}")
-        except ValueError:
-            return 400, b"<title>400 Bad Request</title>"
-        for key in doc:
-            if key != "arguments":
-                return 400, _dump({"message": f"unknown element '{key}'"})
-        arguments = doc.get("arguments", [])
+    def _on_start_run(self, call: Call) -> Answer:
+        group = self._group(call.ids[0])
+        arguments = read_body(call.request, optional=("arguments",)).get("arguments", [])
         if not isinstance(arguments, list):
-            return 500, _dump({"error": "500 Internal Server Error: arguments not a list"})
+            return 500, dump({"error": "500 Internal Server Error: arguments not a list"})
         values: dict[str, Any] = {}
         names = {p["name"] for p in SLEEPER_PARAMETERS}
         for arg in arguments:
             if not isinstance(arg, dict) or "value" not in arg:
-                return 500, _dump({"error": "500 Internal Server Error: no value"})
+                return 500, dump({"error": "500 Internal Server Error: no value"})
             if arg.get("name") not in names:
-                return 400, _dump({"message": f"unknown parameter '{arg.get('name')}'"})
+                return 400, dump({"message": f"unknown parameter '{arg.get('name')}'"})
             if arg["name"] in values:
-                return 400, _dump({"message": f"non-unique run argument '{arg['name']}'"})
+                return 400, dump({"message": f"non-unique run argument '{arg['name']}'"})
             if arg["name"] == "names":
                 value = arg["value"]
                 if not isinstance(value, dict) or value.get("type") != "$file":
-                    return 400, _dump({"message": f"invalid source type '{type(value)}'"})
+                    return 400, dump({"message": f"invalid source type '{type(value)}'"})
                 file_id = (value.get("value") or {}).get("fileId")
                 if file_id not in group.uploads:
-                    return 404, _dump({"message": f"unknown file '{file_id}'"})
+                    return not_found("file", str(file_id))
             values[arg["name"]] = arg["value"]
         exitcode = int(values.get("exitcode") or 0)
         sleep = float(values.get("sleep") or 0.0)
@@ -596,21 +580,38 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         body.pop("finishedAt", None)
         body.pop("files", None)
         body.pop("messages", None)
-        return 201, _dump(body)
+        return 201, dump(body)
 
-    def _cancel(self, run: FakeRun, request: httpx.Request, now: float) -> tuple[int, bytes]:
-        try:
-            doc = json.loads(request.content or b"{}")
-        except ValueError:
-            return 400, b"<title>400 Bad Request</title>"
+    def _on_get_run(self, call: Call) -> Answer:
+        return 200, self._run_body(self._run(call.ids[0]))
+
+    def _on_cancel_run(self, call: Call) -> Answer:
+        run = self._run(call.ids[0])
+        doc = read_json(call.request)
         if not isinstance(doc, dict) or (doc and "reason" not in doc):
-            return 400, _dump({"message": "missing element 'reason'"})
+            return 400, dump({"message": "missing element 'reason'"})
         if not run.active:
-            return 400, _dump({"message": _BAD_STATE})
+            return 400, dump({"message": BAD_STATE})
         reason = doc.get("reason")
         self.cancel_reasons[run.id] = reason
-        self._end(run, "CANCELED", now, [reason or "canceled at user request"])
+        self._end(run, "CANCELED", call.now, [reason or "canceled at user request"])
         return 200, self._run_body(run)
+
+    def _on_delete_run(self, call: Call) -> Answer:
+        run = self._run(call.ids[0])
+        if run.active:
+            return 400, dump({"message": BAD_STATE})
+        self.delete(run.id)
+        return 204, b""
+
+    def _on_download_run_file(self, call: Call) -> Answer:
+        return files_answer(self._contents(self._run(call.ids[0])), call.ids[1], "run.tar.gz")
+
+    def _on_download_run_archive(self, call: Call) -> Answer:
+        run = self.runs.get(call.ids[0])
+        if run is None or run.state != "SUCCESS":
+            return not_found("run", call.ids[0])
+        return files_answer(self._contents(run), None, "run.tar.gz")
 
     # -- documents -------------------------------------------------------------------
 
@@ -642,10 +643,10 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         return doc
 
     def _run_body(self, run: FakeRun) -> bytes:
-        return _dump(self._run_doc(run))
+        return dump(self._run_doc(run))
 
     def _group_body(self, group: FakeGroup) -> bytes:
-        return _dump({
+        return dump({
             "config": None,
             "files": [self._upload_doc(upload) for upload in group.uploads.values()],
             "id": group.id,
@@ -661,7 +662,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
 
     def _workflow(self, workflow_id: str, token: str | None) -> tuple[int, bytes]:
         if workflow_id != "sleeper":
-            return 404, _dump({"message": f"unknown workflow '{workflow_id}'"})
+            return 404, dump({"message": f"unknown workflow '{workflow_id}'"})
         doc: dict[str, Any] = {
             "description": "Test workflow: sleeps N seconds (fake server)",
             "id": "sleeper",
@@ -678,7 +679,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         post = self._postproc_doc()
         if post is not None:
             doc["postproc"] = post
-        return 200, _dump(doc)
+        return 200, dump(doc)
 
     def _postproc_doc(self) -> dict[str, Any] | None:
         """The handle of the latest post-processing run made so far (None: none yet)."""
@@ -690,53 +691,68 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             "fileId": "/tmp/fake-postproc", "targetPath": "runs/"}}}]
         return doc
 
+
     # -- uploads, downloads and the leaderboard ------------------------------------------
 
-    def _uploads(
-        self, route: str, group: FakeGroup, ids: list[str], request: httpx.Request, now: float
-    ) -> _Answer:
-        if route == "list_uploads":
-            return 200, _dump({"files": [self._upload_doc(u) for u in group.uploads.values()]})
-        if route == "delete_upload":
-            if group.uploads.pop(ids[1], None) is None:
-                return 404, _dump({"message": f"unknown file '{ids[1]}'"})
-            return 204, b""
-        if len(request.content) > MAX_UPLOAD:
-            return 413, _dump({"error": "413 Request Entity Too Large"})
-        part = _file_part(request)
+    def _on_upload_file(self, call: Call) -> Answer:
+        group = self._group(call.ids[0])
+        if len(call.request.content) > MAX_UPLOAD:
+            return 413, dump({"error": "413 Request Entity Too Large"})
+        part = file_part(call.request.headers.get("content-type", ""), call.request.content)
         if part is None:
-            return 400, _dump({"message": "no file request"})
-        name = _secure_filename(part[0])
+            return 400, dump({"message": "no file request"})
+        name = server_filename(part[0])
         if not name:
-            return 400, _dump({"message": "invalid name"})
-        upload = FakeUpload(uuid.uuid4().hex, name, now, part[1])
+            return 400, dump({"message": "invalid name"})
+        upload = FakeUpload(uuid.uuid4().hex, name, call.now, part[1])
         group.uploads[upload.id] = upload
-        return 201, _dump(self._upload_doc(upload))
+        return 201, dump(self._upload_doc(upload))
+
+    def _on_list_files(self, call: Call) -> Answer:
+        uploads = self._group(call.ids[0]).uploads.values()
+        return 200, dump({"files": [self._upload_doc(upload) for upload in uploads]})
+
+    def _on_delete_file(self, call: Call) -> Answer:
+        if self._group(call.ids[0]).uploads.pop(call.ids[1], None) is None:
+            return not_found("file", call.ids[1])
+        return 204, b""
+
+    def _on_download_file(self, call: Call) -> Answer:
+        group = self.groups.get(call.ids[0])
+        upload = group.uploads.get(call.ids[1]) if group is not None else None
+        if upload is None:
+            return not_found("file", call.ids[1])
+        return file_answer(upload.name, upload.content, f"filename={upload.name}")
 
     def _upload_doc(self, upload: FakeUpload) -> dict[str, Any]:
         return {"createdAt": self._iso(upload.created), "id": upload.id, "name": upload.name,
                 "size": 0}  # (flowServ 0.8.1 always says 0)
 
-    def _download(self, route: str, ids: list[str], request: httpx.Request) -> _Answer:
-        if route == "get_upload":
-            group = self.groups.get(ids[0])
-            upload = group.uploads.get(ids[1]) if group is not None else None
-            if upload is None:
-                return 404, _dump({"message": f"unknown file '{ids[1]}'"})
-            return _file_answer(upload.name, upload.content, f"filename={upload.name}")
-        if route in ("download_file", "download_archive"):
-            run = self.runs.get(ids[0])
-            if run is None or (route == "download_archive" and run.state != "SUCCESS"):
-                return 404, _dump({"message": f"unknown run '{ids[0]}'"})
-            return _files_answer(self._contents(run), ids[1:], "run.tar.gz")
-        if ids[0] != "sleeper":
-            return 404, _dump({"message": f"unknown workflow '{ids[0]}'"})
-        if route == "leaderboard":
-            return self._leaderboard(request)
-        done = [p for p in self.postproc_runs if p.state == "SUCCESS"]
+    def _on_get_leaderboard(self, call: Call) -> Answer:
+        _sleeper(call.ids[0])
+        order = leaderboard_order(call.request.url.params)
+        if not isinstance(order, list):
+            return order
+        include_all = call.request.url.params.get("includeAll", "false").lower() in ("", "true")
+        doc: dict[str, Any] = {"ranking": self._ranking("sleeper", order, include_all),
+                               "schema": RESULT_SCHEMA}
+        post = self._postproc_doc()
+        if post is not None:
+            doc["postproc"] = post
+        return 200, dump(doc)
+
+    def _on_download_postproc_file(self, call: Call) -> Answer:
+        return files_answer(self._postproc_contents(call.ids[0]), call.ids[1], "results.tar.gz")
+
+    def _on_download_postproc_archive(self, call: Call) -> Answer:
+        return files_answer(self._postproc_contents(call.ids[0]), None, "results.tar.gz")
+
+    def _postproc_contents(self, workflow_id: str) -> dict[str, tuple[str, bytes]]:
+        _sleeper(workflow_id)
+        done = [post for post in self.postproc_runs if post.state == "SUCCESS"]
         if not done:
-            return 404, _dump({"message": "unknown file 'no post-processing workflow'"})
-        return _files_answer(self._contents(done[-1]), ids[1:], "results.tar.gz")
+            raise Refused(not_found("file", "no post-processing workflow"))
+        return self._contents(done[-1])
 
     def _contents(self, run: FakeRun) -> dict[str, tuple[str, bytes]]:
         """A run's output files by file id: what the sleeper template writes for its arguments.
@@ -747,50 +763,12 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
         if run.contents is not None or run.state != "SUCCESS":
             return run.contents or {}
         if run.group_id is None:
-            ranked = self._ranking(run.workflow_id, [("sleep", False)], False, until=run.created)
-            summary = [{"group": entry["group"]["name"], "run": entry["run"]["id"],
-                        "sleep": entry["results"][0]["value"]} for entry in ranked]
-            run.contents = {run.files[0]["id"]: (SUMMARY_PATH, json.dumps(summary).encode())}
+            ranking = self._ranking(run.workflow_id, [("sleep", False)], False, until=run.created)
+            run.contents = summary(run.files[0]["id"], ranking)
             return run.contents
-        values = {a.get("name"): a.get("value") for a in run.arguments if isinstance(a, dict)}
-        names = ["Alice", "Bob"]
-        source = values.get("names")
-        group = self.groups.get(run.group_id or "")
-        if isinstance(source, dict) and group is not None:
-            upload = group.uploads.get(str((source.get("value") or {}).get("fileId")))
-            if upload is not None:
-                text = upload.content.decode(errors="replace")
-                names = [line.strip() for line in text.splitlines() if line.strip()]
-        lines = [f"{values.get('greeting', 'Hello')} {name}!" for name in names]
-        if values.get("mode") == "upper" or str(values.get("shout")).lower() in ("1", "t", "true"):
-            lines = [line.upper() for line in lines]
-        result = {"sleep": float(values.get("sleep") or 0.0), "count": len(names),
-                  "mode": values.get("mode", "plain"),
-                  "exitcode": int(values.get("exitcode") or 0)}
-        made = {"greetings": ("\n".join(lines) + "\n").encode(),
-                "result": json.dumps(result).encode()}
-        return {f["id"]: (OUTPUT_PATHS[f["name"]], made[f["name"]])
-                for f in run.files if f["name"] in made}
-
-    def _leaderboard(self, request: httpx.Request) -> _Answer:
-        params = request.url.params
-        order = [("sleep", False)]  # the template's orderBy: sleep, ascending
-        if "orderBy" in params:
-            if not params["orderBy"]:
-                return 500, _dump({"error": "500 Internal Server Error"})
-            order = []
-            for item in params["orderBy"].split(","):
-                column, _, direction = item.partition(":")
-                if column not in ("sleep", "count") or direction not in ("", "asc", "desc"):
-                    return 400, _dump({"message": f"invalid order '{item}'"})
-                order.append((column, direction != "asc"))  # a bare column: descending
-        include_all = params.get("includeAll", "false").lower() in ("", "true")
-        doc: dict[str, Any] = {"ranking": self._ranking("sleeper", order, include_all),
-                               "schema": RESULT_SCHEMA}
-        post = self._postproc_doc()
-        if post is not None:
-            doc["postproc"] = post
-        return 200, _dump(doc)
+        group = self.groups.get(run.group_id)
+        uploads = {u.id: u.content for u in group.uploads.values()} if group is not None else {}
+        return sleeper_outputs(run.arguments, uploads, run.files)
 
     def _ranking(
         self, workflow_id: str, order: list[tuple[str, bool]], include_all: bool,
@@ -806,9 +784,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                     until is not None and (run.finished is None or run.finished > until)
                 ):
                     continue
-                result = next((json.loads(content) for path, content
-                               in self._contents(run).values() if path == OUTPUT_PATHS["result"]),
-                              {"sleep": 0.0, "count": 0})
+                result = result_values(self._contents(run))
                 entries.append((result, {
                     "group": {"id": group.id, "name": group.name},
                     "results": [{"name": c["name"], "value": result[c["name"]]}
@@ -817,15 +793,7 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
                             self._iso(run.finished or run.created), "id": run.id,
                             "startedAt": self._iso(run.started or run.created)},
                 }))
-        for column, descending in reversed(order):
-            entries.sort(key=lambda entry: entry[0][column], reverse=descending)
-        seen: set[str] = set()
-        ranking = []
-        for _, entry in entries:
-            if include_all or entry["group"]["id"] not in seen:
-                seen.add(entry["group"]["id"])
-                ranking.append(entry)
-        return ranking
+        return ranked(entries, order, include_all)
 
     # -- state changes -------------------------------------------------------------------
 
@@ -872,108 +840,28 @@ class FakeFlowserv(httpx.AsyncBaseTransport):
             event.set()
 
 
-_BAD_STATE = (
-    "invalid operation for run in state <bound method RunObject.state of "
-    "<flowserv.model.base.RunObject object at 0x7f0000000000>>"
-)
-
-
-def _result_files() -> list[dict[str, Any]]:
-    """The sleeper's output files (made with the run, shown once it succeeded)."""
-    return [
-        {"caption": "One greeting per name.", "format": {"type": "plaintext"},
-         "id": uuid.uuid4().hex, "name": "greetings", "title": "Greetings", "widget": "TextView"},
-        {"format": {"type": "json"}, "id": uuid.uuid4().hex, "name": "result", "title": "Result"},
-    ]
-
-
-_Answer = tuple[int, bytes] | tuple[int, bytes, str, dict[str, str]]
-"""Status and body, and for downloads the content type and more headers."""
-
-
-def _file_answer(path: str, content: bytes, disposition: str) -> _Answer:
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if kind.startswith("text/"):
-        kind += "; charset=utf-8"
-    return 200, content, kind, {"Content-Disposition": f"attachment; {disposition}"}
-
-
-def _files_answer(contents: dict[str, tuple[str, bytes]], file_id: list[str],
-                  archive: str) -> _Answer:
-    """One output file (``file_id`` given) or all of them as a gzipped tar archive."""
-    if file_id:
-        if file_id[0] not in contents:
-            return 404, _dump({"message": f"unknown file '{file_id[0]}'"})
-        path, content = contents[file_id[0]]
-        return _file_answer(path, content, f'filename="{path}"')
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path, content in contents.values():
-            member = tarfile.TarInfo(path)
-            member.size = len(content)
-            tar.addfile(member, io.BytesIO(content))
-    return 200, buffer.getvalue(), "application/gzip", {
-        "Content-Disposition": f"attachment; filename={archive}"}
-
-
-def _file_part(request: httpx.Request) -> tuple[str, bytes] | None:
-    """(file name, content) of the multipart field ``file``, the only one flowServ reads."""
-    match = re.search(r"boundary=\"?([^\";]+)", request.headers.get("content-type", ""))
-    if match is None:
-        return None
-    for part in request.content.split(b"--" + match.group(1).encode()):
-        head, _, body = part.partition(b"\r\n\r\n")
-        disposition = re.search(rb'name="([^"]*)"(?:; filename="([^"]*)")?', head)
-        if disposition and disposition.group(1) == b"file" and disposition.group(2) is not None:
-            return disposition.group(2).decode(errors="replace"), body.removesuffix(b"\r\n")
-    return None
-
-
-def _secure_filename(name: str) -> str:
-    """The name as Werkzeug's ``secure_filename`` stores it (ASCII, no path)."""
-    name = name.encode("ascii", "ignore").decode().replace("/", " ").replace("\\", " ")
-    return re.sub(r"[^A-Za-z0-9_.-]", "", "_".join(name.split())).strip("._")
-
-
 def _sleep_argument(arguments: Mapping[str, Any]) -> float:
     return float(arguments.get("sleep") or 0.0)
 
 
-def _route(method: str, path: str) -> tuple[str, str | None, list[str]]:
-    """(route name, target id, path ids) of a request path."""
-    if not path.startswith(API_PATH + "/"):
-        return "unknown", None, []
-    if path == API_PATH + "/" and method == "GET":
-        return "service", None, []
-    parts = path[len(API_PATH) + 1:].split("/")
-    if parts == ["users", "whoami"] and method == "GET":
-        return "whoami", None, []
-    if parts[0] == "uploads" and len(parts) in (3, 4) and parts[2] == "files":
-        if len(parts) == 3:
-            route = {"POST": "upload_file", "GET": "list_uploads"}.get(method)
-        else:
-            route = {"GET": "get_upload", "DELETE": "delete_upload"}.get(method)
-        if route:
-            return route, parts[1], parts[1::2]
-    if method == "GET" and len(parts) >= 3 and parts[0] in ("runs", "workflows"):
-        kind = "download" if parts[0] == "runs" else "postproc"
-        if parts[2:] == ["downloads", "archive"]:
-            return f"{kind}_archive", parts[1], [parts[1]]
-        if parts[2:4] == ["downloads", "files"] and len(parts) == 5:
-            return f"{kind}_file", parts[1], [parts[1], parts[4]]
-        if parts[0] == "workflows" and parts[2:] == ["leaderboard"]:
-            return "leaderboard", parts[1], [parts[1]]
-    if len(parts) == 3 and parts[0] == "groups" and parts[2] == "runs":
-        if method == "GET":
-            return "list_runs", parts[1], [parts[1]]
-        if method == "POST":
-            return "start_run", parts[1], [parts[1]]
-    elif len(parts) == 2 and parts[0] == "runs":
-        route = {"GET": "get_run", "PUT": "cancel_run", "DELETE": "delete_run"}.get(method)
-        if route:
-            return route, parts[1], [parts[1]]
-    elif len(parts) == 2 and parts[0] == "groups" and method == "GET":
-        return "get_group", parts[1], [parts[1]]
-    elif len(parts) == 2 and parts[0] == "workflows" and method == "GET":
-        return "get_workflow", parts[1], [parts[1]]
-    return "unknown", None, []
+def _route_of(request: httpx.Request) -> tuple[Route | None, str, list[str]]:
+    """The table's route of a request, the fake's name of it (``unknown``: none), its ids."""
+    path = request.url.path
+    found = None
+    if path.startswith(API_PATH + "/"):
+        found = find_route(request.method, path[len(API_PATH) + 1:])
+    if found is None:
+        return None, "unknown", []
+    route, ids = found
+    return route, FAKE_NAMES.get(route.name, route.name), ids
+
+
+def _fake_name(route: str) -> str:
+    """The fake's name of a route given by the fake's name or by the route table's."""
+    return route if route in ROUTES else _BY_TABLE_NAME.get(route, route)
+
+
+def _sleeper(workflow_id: str) -> None:
+    """Refuse any workflow but the sleeper, the one the fake knows, as an unknown one."""
+    if workflow_id != "sleeper":
+        raise Refused(not_found("workflow", workflow_id))
