@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import APIConnectionError, APITimeoutError, ServerError
+from ._errors import APIConnectionError, ServerError, with_detail
 from ._files import FileHandle, open_download
 from ._models import (
     Group,
@@ -225,18 +225,10 @@ class FlowservAPI:
         body = {"reason": reason} if reason is not None else {}
         try:
             doc = await self._send(Routes.cancel_run, run_id, json_body=body)
-        except ServerError as exc:
-            raise ServerError(
-                exc.message, status_code=exc.status_code, method=exc.method, path=exc.path,
-                detail=CANCEL_HANG,
-            ) from None
-        except APIConnectionError as exc:
-            if not exc.request_sent:
+        except (ServerError, APIConnectionError) as exc:
+            if isinstance(exc, APIConnectionError) and not exc.request_sent:
                 raise
-            kind = APITimeoutError if isinstance(exc, APITimeoutError) else APIConnectionError
-            raise kind(
-                f"{exc}; {CANCEL_HANG}", method=exc.method, path=exc.path, request_sent=True
-            ) from None
+            raise with_detail(exc, CANCEL_HANG) from None
         return Run.from_json(doc)
 
     async def delete_run(self, run_id: str) -> None:

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._config import RESOLVE_SKEW
 from ._errors import FlowservError, NotFoundError, is_pushback
 from ._gather import gather
 from ._limit import Limit, Sample
 from ._manifest import Manifest
 from ._models import Run
-from ._submit import RESOLVE_SKEW, OnStarted, Submitter, aware, same_arguments
+from ._submit import OnStarted, Submitter, aware, same_arguments
 
 if TYPE_CHECKING:
     import os

@@ -16,10 +16,19 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._api import FlowservAPI
 from ._arguments import FileArgument, FileLike, file_source
-from ._config import ClientOptions, Settings, Unpack, resolve_origin
-from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
+from ._config import (
+    CANCEL_CONCURRENCY,
+    DOWNLOAD_CONCURRENCY,
+    STREAM_GIVE_UP,
+    ClientOptions,
+    Settings,
+    Unpack,
+    check_id,
+    resolve_origin,
+)
+from ._downloads import OnDownload, RunDownload
 from ._files import FileHandle
-from ._lifecycle import CANCEL_CONCURRENCY, RunStates
+from ._lifecycle import RunStates
 from ._models import (
     Group,
     Leaderboard,
@@ -33,8 +42,7 @@ from ._models import (
 from ._results import OrderBy, WorkflowResults
 from ._routes import Routes
 from ._runs import Runs, Session
-from ._transport import segment
-from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WatchStats
+from ._watch import OnChange, RunRef, WaitArgs, WatchStats
 from ._workflow import AsyncWorkflow
 
 __all__ = ["AsyncFlowserv", "RunRef"]
@@ -187,7 +195,7 @@ class AsyncFlowserv:
         Without a valid token the server leaves the groups out silently: a
         token the client holds is checked first (once per client).
         """
-        segment(workflow_id, "workflow_id")
+        check_id(workflow_id, "workflow_id")
         await self._session.http.check_token()
         return await self._session.api.get_workflow(workflow_id)
 
@@ -198,7 +206,7 @@ class AsyncFlowserv:
         list no groups), and so does an invalid token raise
         :class:`UnauthenticatedError` (the server would list everyone's).
         """
-        segment(workflow_id, "workflow_id")
+        check_id(workflow_id, "workflow_id")
         self._session.api.check_auth(Routes.list_groups, workflow_id)
         await self._session.http.check_token()
         groups = await self._session.api.list_groups(workflow_id)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from ._config import DOWNLOAD_CONCURRENCY, check_count
 from ._errors import InvalidArgumentError, UnsafePathError, add_note
 from ._gather import gather_outcomes
 from ._lifecycle import RunStates, check_states
@@ -35,13 +36,11 @@ from ._models import Run, RunState
 if TYPE_CHECKING:
     from ._api import FlowservAPI
 
-__all__ = ["DOWNLOAD_CONCURRENCY", "METADATA", "RunDownload", "download_results"]
+__all__ = ["METADATA", "RunDownload", "download_results"]
 
 METADATA = "flowserv-run.json"
 """The file beside a run's results that describes the run (and marks the folder complete)."""
 
-DOWNLOAD_CONCURRENCY = 4
-"""How many runs are downloaded at once, unless told otherwise."""
 
 FINAL_STATES = frozenset({RunState.SUCCESS, RunState.ERROR, RunState.CANCELED})
 
@@ -166,8 +165,7 @@ async def download_results(
         raise InvalidArgumentError(
             "states", f"runs that are still {', '.join(active)} have no results yet"
         )
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
+    check_count(concurrency, "concurrency")
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     listing = await api.list_runs(group_id)

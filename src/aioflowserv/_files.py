@@ -22,15 +22,13 @@ from typing import IO
 import anyio
 import attrs
 
+from ._config import CHUNK_SIZE, PREFETCH_LIMIT
 from ._errors import UnsafePathError
 from ._transport import HTTPClient, StreamedBody
 
 __all__ = ["FileHandle", "open_download", "safe_name"]
 
-PREFETCH_LIMIT = 1 << 20
-"""Bodies up to this size (by Content-Length) are read with the first request."""
 
-CHUNK_SIZE = 1 << 16
 
 _DISPOSITION_NAME = re.compile(r"""filename\*?=(?:UTF-8'')?("?)([^";]*)\1""", re.IGNORECASE)
 

@@ -17,20 +17,18 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._config import CANCEL_CONCURRENCY, check_count, check_id
 from ._errors import InvalidArgumentError, InvalidRequestError, NotFoundError
 from ._gather import gather
 from ._models import Run, RunState
-from ._transport import segment
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._submit import Submitter
     from ._watch import RunRef
 
-__all__ = ["CANCEL_CONCURRENCY", "RunStates", "cancel_runs", "check_states", "rerun"]
+__all__ = ["RunStates", "cancel_runs", "check_states", "rerun"]
 
-CANCEL_CONCURRENCY = 8
-"""How many cancels of a group-wide cancel are in flight at once, unless told otherwise."""
 
 RunStates = Iterable["RunState | str"] | RunState | str | None
 """Run states to choose runs by: one state or several, as :class:`RunState` or its name."""
@@ -84,7 +82,9 @@ async def rerun(
     if isinstance(run, Run) and "arguments" in run.doc:
         original = run
     else:
-        original = await api.get_run(segment(run.run_id if isinstance(run, Run) else run, "run"))
+        run_id = run.run_id if isinstance(run, Run) else run
+        check_id(run_id, "run")
+        original = await api.get_run(run_id)
     if original.group_id is None:
         raise InvalidArgumentError(
             "run", f"{original.run_id} is a post-processing run (it has no group) and cannot "
@@ -120,7 +120,7 @@ async def cancel_runs(
     concurrency: int = CANCEL_CONCURRENCY,
 ) -> list[Run]:
     """Cancel a group's active runs (those in ``states``); the canceled runs, oldest first."""
-    segment(group_id, "group_id")
+    check_id(group_id, "group_id")
     wanted = check_states(states) or frozenset({RunState.PENDING, RunState.RUNNING})
     final = sorted(state.value for state in wanted if not state.is_active)
     if final:
@@ -129,8 +129,7 @@ async def cancel_runs(
         )
     if reason is not None and not isinstance(reason, str):
         raise InvalidArgumentError("reason", f"expected a string, got {type(reason).__name__}")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidArgumentError("concurrency", f"expected an int >= 1, got {concurrency!r}")
+    check_count(concurrency, "concurrency")
     listing = await api.list_runs(group_id)
     chosen = [run_id for run_id, state in listing.states.items() if state in wanted]
 

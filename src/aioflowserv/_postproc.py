@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from ._config import FIRST_POSTPROC_GRACE, POSTPROC_GRACE
 from ._models import Run
 
 if TYPE_CHECKING:
@@ -24,11 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FIRST_POSTPROC_GRACE", "POSTPROC_GRACE", "PostprocFollower"]
 
-POSTPROC_GRACE = 10.0
-"""Seconds to wait for the server to create the post-processing run a ranked run triggered."""
 
-FIRST_POSTPROC_GRACE = 2.0
-"""The same while the workflow has no post-processing run yet (it may have none at all)."""
 
 
 class PostprocFollower:

@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ._config import DEFAULT_PATH
-from ._transport import segment
+from ._config import DEFAULT_PATH, check_id
 
 __all__ = ["ALL_ROUTES", "API_PATH", "Route", "Routes", "find_route", "server_filename"]
 
@@ -70,7 +69,7 @@ class Route:
         if len(ids) != len(self.fields):
             raise TypeError(f"{self.name} takes {len(self.fields)} ids, got {len(ids)}")
         values = iter(ids)
-        return _FIELD.sub(lambda field: segment(next(values), field.group(1)), self.template)
+        return _FIELD.sub(lambda field: check_id(next(values), field.group(1)), self.template)
 
     def match(self, method: str, path: str) -> list[str] | None:
         """The ids of a request of this route (``path`` relative to the API URL), or None."""

@@ -27,8 +27,16 @@ import attrs
 from ._api import FlowservAPI
 from ._arguments import Prepared, check_wire_arguments, prepare_arguments
 from ._batch import Batcher, RunBatch
-from ._config import ClientOptions, Settings, check_seconds
-from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload, download_results
+from ._config import (
+    CANCEL_CONCURRENCY,
+    DOWNLOAD_CONCURRENCY,
+    STREAM_GIVE_UP,
+    ClientOptions,
+    Settings,
+    check_id,
+    check_seconds,
+)
+from ._downloads import OnDownload, RunDownload, download_results
 from ._errors import (
     ArgumentError,
     BatchSubmissionError,
@@ -37,14 +45,14 @@ from ._errors import (
     add_note,
 )
 from ._gather import Background, gather
-from ._lifecycle import CANCEL_CONCURRENCY, RunStates, cancel_runs, rerun
+from ._lifecycle import RunStates, cancel_runs, rerun
 from ._limit import limit_for
 from ._models import Group, Parameter, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._routes import Routes
 from ._submit import Submitter
-from ._transport import HTTPClient, segment
-from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs, WaitOptions, Watcher, notify
+from ._transport import HTTPClient
+from ._watch import OnChange, RunRef, WaitArgs, WaitOptions, Watcher, notify
 
 if TYPE_CHECKING:
     from ._config import Unpack
@@ -129,8 +137,8 @@ class Runs:
         A group of another workflow is refused (:class:`InvalidArgumentError`
         naming both) before anything else is done with it.
         """
-        segment(workflow_id, "workflow_id")
-        segment(group_id, "group_id")
+        check_id(workflow_id, "workflow_id")
+        check_id(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out.
         self._api.check_auth(Routes.get_group, group_id)
         calls: list[Callable[[], Awaitable[Any]]] = [

@@ -34,7 +34,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -42,7 +42,7 @@ import anyio.lowlevel
 import attrs
 
 from ._arguments import FileSource, Prepared
-from ._config import CLEANUP_TIMEOUT, DEFAULT_TIMEOUT
+from ._config import CLEANUP_TIMEOUT, DEFAULT_TIMEOUT, RESOLVE_DELAYS, RESOLVE_SKEW
 from ._errors import (
     FlowservError,
     NotFoundError,
@@ -59,15 +59,10 @@ if TYPE_CHECKING:
     from ._gather import Background
 
 __all__ = [
-    "RESOLVE_DELAYS", "RESOLVE_SKEW", "OnStarted", "Submitter", "aware", "same_arguments",
-    "server_filename",
+    "OnStarted", "Submitter", "aware", "same_arguments"
 ]
 
-RESOLVE_SKEW = timedelta(seconds=5)
-"""Clock difference tolerated between this machine and the server when matching by time."""
 
-RESOLVE_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0)
-"""Pauses before each search: the server may still be committing the run or file."""
 
 T = TypeVar("T")
 

@@ -45,8 +45,8 @@ from ._workflow import AsyncWorkflow
 
 if TYPE_CHECKING:
     from ._config import Settings
-    from ._watch import WatchStats
     from ._models import WorkflowInfo
+    from ._watch import WatchStats
 
 __all__ = ["Flowserv", "SyncFileHandle", "Workflow"]
 

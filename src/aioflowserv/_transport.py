@@ -20,7 +20,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import anyio
 import attrs
@@ -49,11 +48,10 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._arguments import FileSource
 
-__all__ = ["HTTPClient", "StreamedBody", "check_token", "map_httpx_errors", "segment"]
+__all__ = ["HTTPClient", "StreamedBody", "check_token", "map_httpx_errors"]
 
 logger = logging.getLogger("aioflowserv")
 
-_UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 _TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
 _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -63,19 +61,6 @@ LOGIN_HINT = (
     "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
 )
 
-
-
-def segment(value: object, what: str) -> str:
-    """Check an identifier and escape it for use as one path segment.
-
-    flowServ's server decodes ``%2F`` before routing, so escaping alone cannot
-    keep an id from reaching another route: ids with path characters are refused.
-    """
-    if not isinstance(value, str) or not value or value in (".", ".."):
-        raise InvalidArgumentError(what, f"expected a non-empty id, got {value!r}")
-    if _UNSAFE_ID.search(value):
-        raise InvalidArgumentError(what, f"invalid id {value!r}: it contains path characters")
-    return quote(value, safe="")
 
 
 def check_token(token: str | None) -> str | None:
@@ -248,7 +233,7 @@ class HTTPClient:
         backs off on it (see :meth:`observing_pushback`)."""
         # Request URLs are built by joining strings: an absolute URL spares httpx
         # merging each relative path onto its base URL, about a quarter of its
-        # per-request work (``segment`` checks path segments before they get here).
+        # per-request work (``_config.check_id`` checks path segments before they get here).
         self._base = settings.url + "/"
         self._client = httpx.AsyncClient(
             base_url=self._base,

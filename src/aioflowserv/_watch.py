@@ -40,7 +40,17 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import anyio
 import attrs
 
-from ._config import CLEANUP_TIMEOUT, Unpack, check_seconds
+from ._config import (
+    CLEANUP_TIMEOUT,
+    FATAL_AFTER,
+    FETCH_CONCURRENCY,
+    POLL_GROWTH,
+    POLL_JITTER,
+    STREAM_GIVE_UP,
+    Unpack,
+    check_id,
+    check_seconds,
+)
 from ._errors import (
     FlowservError,
     InvalidResponseError,
@@ -53,31 +63,19 @@ from ._errors import (
 )
 from ._gather import gather, gather_outcomes
 from ._models import Run, RunState
-from ._transport import segment
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._config import Settings
 
 __all__ = [
-    "STREAM_GIVE_UP", "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
+    "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
     "notify",
 ]
 
 logger = logging.getLogger("aioflowserv")
 
-GROWTH = 1.5
-JITTER = 0.1
-FETCH_CONCURRENCY = 8
-FATAL_AFTER = 5
-"""Consecutive failures of a group's listing (or of a run's record) before its waits fail.
 
-Transient failures (:func:`~._errors.is_transient`: the connection, a gateway, a
-throttle) do not count: they are retried until the waits' deadlines.
-"""
-
-STREAM_GIVE_UP = 60.0
-"""Seconds a group stream retries a listing that keeps failing before it raises the error."""
 
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
@@ -387,7 +385,7 @@ class Watcher:
         access) or has kept failing for ``give_up_after`` seconds. Runs that
         are deleted are dropped silently.
         """
-        segment(group_id, "group_id")
+        check_id(group_id, "group_id")
         waiter = _Waiter(options.poll_interval, options.max_interval, None)
         stream = _Stream(group_id, waiter, give_up_after)
         with self._subscribe(stream):
@@ -442,7 +440,7 @@ class Watcher:
             if isinstance(run, Run):
                 specs.append((run.run_id, run.group_id, run))
             else:
-                segment(run, "run_id")
+                check_id(run, "run_id")
                 if group_id is None:
                     lookups.append((len(specs), run))
                 specs.append((run, group_id, None))
@@ -636,7 +634,7 @@ class Watcher:
         if changed:
             group.interval = group.base
         else:
-            grown = group.interval * GROWTH * random.uniform(1 - JITTER, 1 + JITTER)
+            grown = group.interval * POLL_GROWTH * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             group.interval = min(group.cap, grown)
         # A run registered during the poll may have asked for an earlier poll.
         group.next_poll = min(group.next_poll, started + group.interval)
@@ -817,7 +815,7 @@ class Watcher:
                 self._finish(entry, error=exc)
             return
         delay = min(group.cap, group.base * (2 ** min(group.failures, 16)))
-        retry_at = anyio.current_time() + delay * random.uniform(1 - JITTER, 1 + JITTER)
+        retry_at = anyio.current_time() + delay * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
         group.next_poll = min(group.next_poll, retry_at)
         logger.warning(
             "listing the runs of group %s failed (%s); trying again in %.1f s",

@@ -13,15 +13,15 @@ from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any, Literal
 
 from ._batch import RunBatch
-from ._config import Unpack
-from ._downloads import DOWNLOAD_CONCURRENCY, OnDownload, RunDownload
+from ._config import CANCEL_CONCURRENCY, DOWNLOAD_CONCURRENCY, STREAM_GIVE_UP, Unpack
+from ._downloads import OnDownload, RunDownload
 from ._errors import InvalidArgumentError
 from ._files import FileHandle
-from ._lifecycle import CANCEL_CONCURRENCY, RunStates
+from ._lifecycle import RunStates
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
-from ._watch import STREAM_GIVE_UP, OnChange, RunRef, WaitArgs
+from ._watch import OnChange, RunRef, WaitArgs
 
 __all__ = ["AsyncWorkflow"]
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import aioflowserv as afs
-from aioflowserv._watch import FATAL_AFTER
+from aioflowserv._config import FATAL_AFTER
 from aioflowserv.testing import FakeFlowserv
 from tests.support.fake import FIXED, client_for
 

@@ -13,7 +13,8 @@ import anyio
 import pytest
 
 import aioflowserv as afs
-from aioflowserv._watch import GROWTH, JITTER
+from aioflowserv._config import POLL_GROWTH as GROWTH
+from aioflowserv._config import POLL_JITTER as JITTER
 from aioflowserv.testing import FakeFlowserv
 
 pytestmark = pytest.mark.anyio
