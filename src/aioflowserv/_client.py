@@ -12,7 +12,7 @@ import functools
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from ._api import FlowservAPI
 from ._arguments import FileArgument, FileLike, file_source
@@ -389,6 +389,7 @@ class AsyncFlowserv:
         """
         return self._runs.as_completed(runs, timeout, group_id=group_id, **options)
 
+    @overload
     def watch(
         self,
         group_id: str,
@@ -396,8 +397,34 @@ class AsyncFlowserv:
         *,
         max_interval: float | None = None,
         give_up_after: float = STREAM_GIVE_UP,
-    ) -> AsyncGenerator[Run, None]:
+        heartbeat: None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run, None]: ...
+
+    @overload
+    def watch(
+        self,
+        group_id: str,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+        heartbeat: float,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]: ...
+
+    def watch(
+        self,
+        group_id: str,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+        heartbeat: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]:
         """Every run of a group, then each state change; see :meth:`AsyncWorkflow.watch`."""
         return self._runs.watch(
-            group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
+            group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after,
+            heartbeat=heartbeat, idle_timeout=idle_timeout,
         )

@@ -82,7 +82,7 @@ async def rerun(
     if isinstance(run, Run) and "arguments" in run.doc:
         original = run
     else:
-        run_id = run.run_id if isinstance(run, Run) else run
+        run_id = run if isinstance(run, str) else run.run_id
         check_id(run_id, "run")
         original = await api.get_run(run_id)
     if original.group_id is None:

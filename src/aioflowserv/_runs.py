@@ -339,11 +339,17 @@ class Runs:
         *,
         max_interval: float | None = None,
         give_up_after: float = STREAM_GIVE_UP,
-    ) -> AsyncGenerator[Run, None]:
+        heartbeat: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]:
         """Every run of a group, then each state change (see :meth:`AsyncWorkflow.watch`)."""
         options = self._watcher.options(poll_interval=poll_interval, max_interval=max_interval)
         patience = check_seconds(give_up_after, "give_up_after")
-        stream = self._watcher.watch_group(group_id, options, patience)
+        beat = None if heartbeat is None else check_seconds(heartbeat, "heartbeat")
+        idle = None if idle_timeout is None else check_seconds(idle_timeout, "idle_timeout")
+        stream = self._watcher.watch_group(
+            group_id, options, patience, heartbeat=beat, idle_timeout=idle
+        )
         try:
             async for run in stream:
                 yield run

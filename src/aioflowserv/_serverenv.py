@@ -46,7 +46,7 @@ SERVER_PINS = (
 together, and gunicorn, psycopg2 and a self-contained PostgreSQL for the production
 shape (see the README's section on deploying flowServ)."""
 
-TEMPLATES = {"sleeper": "Sleeper", "types": "Types"}
+TEMPLATES = {"sleeper": "Sleeper", "types": "Types", "quadratic": "Quadratic"}
 """The workflow templates shipped with aioflowserv, by id, with their names."""
 
 ENV_SERVER_PYTHON = "AIOFLOWSERV_SERVER_PYTHON"

@@ -62,7 +62,7 @@ from ._errors import (
     is_transient,
 )
 from ._gather import gather, gather_outcomes
-from ._models import Run, RunState
+from ._models import Run, RunInfo, RunState
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -80,8 +80,8 @@ logger = logging.getLogger("aioflowserv")
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
 
-RunRef = Run | str
-"""A run to wait for: a :class:`Run` snapshot or a run id."""
+RunRef = Run | RunInfo | str
+"""A run to wait for: a :class:`Run` snapshot, a listing entry (:class:`RunInfo`) or a run id."""
 
 RunSpec = tuple[str, "str | None", "Run | None"]
 """What to watch: run id, group id (None: no group) and the last known snapshot."""
@@ -375,29 +375,52 @@ class Watcher:
                         raise _timeout_error(waiter, options.timeout)
 
     async def watch_group(
-        self, group_id: str, options: WaitOptions, give_up_after: float = STREAM_GIVE_UP
-    ) -> AsyncGenerator[Run, None]:
+        self,
+        group_id: str,
+        options: WaitOptions,
+        give_up_after: float = STREAM_GIVE_UP,
+        *,
+        heartbeat: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]:
         """Yield every run of a group (full records first), then each state change once.
 
-        Runs started later, anywhere, are included. It never ends by itself:
-        a listing that fails is retried (with the waits' back-off) and its
-        error raised only when it cannot succeed (an unknown group, no
-        access) or has kept failing for ``give_up_after`` seconds. Runs that
-        are deleted are dropped silently.
+        Runs started later, anywhere, are included. A listing that fails is
+        retried (with the waits' back-off) and its error raised only when it
+        cannot succeed (an unknown group, no access) or has kept failing for
+        ``give_up_after`` seconds. Runs that are deleted are dropped silently.
+        With ``heartbeat``, ``None`` is yielded whenever that many seconds
+        passed without anything else to yield; with ``idle_timeout``, the
+        stream ends once that many seconds passed without a run to report.
+        Otherwise it never ends by itself.
         """
         check_id(group_id, "group_id")
         waiter = _Waiter(options.poll_interval, options.max_interval, None)
         stream = _Stream(group_id, waiter, give_up_after)
         with self._subscribe(stream):
+            last_run = last_yield = anyio.current_time()
             while True:
                 while stream.pending:
                     yield stream.pending.popleft()
+                    last_run = last_yield = anyio.current_time()
                 if stream.error is not None:
                     raise stream.error
+                wake = math.inf
+                if idle_timeout is not None:
+                    if anyio.current_time() >= last_run + idle_timeout:
+                        return
+                    wake = last_run + idle_timeout
+                if heartbeat is not None:
+                    if anyio.current_time() >= last_yield + heartbeat:
+                        yield None
+                        last_yield = anyio.current_time()
+                        continue
+                    wake = min(wake, last_yield + heartbeat)
                 # The lead is only held inside this call, never across a yield.
-                await self._drive(
-                    waiter, lambda: bool(stream.pending) or stream.error is not None
-                )
+                with anyio.CancelScope(deadline=wake):
+                    await self._drive(
+                        waiter, lambda: bool(stream.pending) or stream.error is not None
+                    )
 
     @contextmanager
     def _subscribe(self, stream: _Stream) -> Iterator[None]:
@@ -432,18 +455,19 @@ class Watcher:
 
     async def _specs(self, runs: Iterable[RunRef], group_id: str | None) -> list[RunSpec]:
         """What to watch: bare ids of an unknown group are looked up (one fetch each)."""
-        if isinstance(runs, (str, Run)):
+        if isinstance(runs, (str, Run, RunInfo)):
             raise TypeError("expected an iterable of runs or run ids, not a single run")
         specs: list[RunSpec] = []
         lookups: list[tuple[int, str]] = []
         for run in runs:
             if isinstance(run, Run):
                 specs.append((run.run_id, run.group_id, run))
-            else:
-                check_id(run, "run_id")
-                if group_id is None:
-                    lookups.append((len(specs), run))
-                specs.append((run, group_id, None))
+                continue
+            run_id = run.run_id if isinstance(run, RunInfo) else run
+            check_id(run_id, "run_id")
+            if group_id is None:
+                lookups.append((len(specs), run_id))
+            specs.append((run_id, group_id, None))
         snapshots = await gather(
             [functools.partial(self._get_run, run_id) for _, run_id in lookups]
         )

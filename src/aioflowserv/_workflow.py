@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from ._batch import RunBatch
 from ._config import CANCEL_CONCURRENCY, DOWNLOAD_CONCURRENCY, STREAM_GIVE_UP, Unpack
@@ -361,13 +361,37 @@ class AsyncWorkflow:
         """
         return self._runs.as_completed(runs, timeout, group_id=self.group_id, **options)
 
+    @overload
     def watch(
         self,
         poll_interval: float | None = None,
         *,
         max_interval: float | None = None,
         give_up_after: float = STREAM_GIVE_UP,
-    ) -> AsyncGenerator[Run, None]:
+        heartbeat: None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run, None]: ...
+
+    @overload
+    def watch(
+        self,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+        heartbeat: float,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]: ...
+
+    def watch(
+        self,
+        poll_interval: float | None = None,
+        *,
+        max_interval: float | None = None,
+        give_up_after: float = STREAM_GIVE_UP,
+        heartbeat: float | None = None,
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Run | None, None]:
         """Every run of the group as it is now, then each state change, as they happen.
 
         ``async for run in wf.watch(): ...`` yields each run's full record
@@ -378,8 +402,15 @@ class AsyncWorkflow:
         request per tick). When the server cannot be reached, it retries with
         back-off and raises the error after ``give_up_after`` seconds of
         failures (at once when the group is gone or access is refused).
+
+        ``heartbeat`` and ``idle_timeout`` suit a web app streaming the runs
+        (server-sent events): with ``heartbeat`` (seconds), ``None`` is
+        yielded whenever that long passed with nothing to report, so the app
+        can send a keep-alive and notice a client that left or a server
+        shutting down; with ``idle_timeout`` (seconds), the stream ends once
+        that long passed without a run to report.
         """
         return self._runs.watch(
-            self.group_id, poll_interval, max_interval=max_interval, give_up_after=give_up_after
+            self.group_id, poll_interval, max_interval=max_interval,
+            give_up_after=give_up_after, heartbeat=heartbeat, idle_timeout=idle_timeout,
         )
-

@@ -9,8 +9,8 @@ import anyio
 
 import aioflowserv as afs
 
-WORKFLOWS = {"sleeper", "types", "scores"}
-"""The session server's workflows: the two shipped templates, and the suite's own ``scores``
+WORKFLOWS = {"sleeper", "types", "quadratic", "scores"}
+"""The session server's workflows: the three shipped templates, and the suite's own ``scores``
 template (tests/support/templates/scores), installed through the plugin's ``flowserv_workflows``
 ini option in pyproject.toml."""
 

@@ -348,3 +348,18 @@ async def test_get_runs_raises_the_first_failure_itself(
     run_id = fake.add_run(fake.add_group())
     with pytest.raises(afs.NotFoundError):
         await sdk.get_runs([run_id, "no-such-run"])
+
+
+async def test_every_wait_takes_listing_entries_as_run_references(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    for ticks in (1, 2):
+        fake.add_run(workflow.group_id, end_after_listings=ticks)
+    infos = await workflow.list_runs()
+    with anyio.fail_after(600):
+        ended = [run.run_id async for run in workflow.as_completed(infos, **FIXED)]
+        again = await sdk.wait_all(infos, **FIXED)  # no group given: each is looked up
+        one = await workflow.wait(infos[0], **FIXED)
+    assert sorted(ended) == sorted(info.run_id for info in infos)
+    assert [run.run_id for run in again] == [info.run_id for info in infos]
+    assert one.is_success()

@@ -246,3 +246,45 @@ async def test_two_watches_of_a_group_share_its_listing(
     ticks = fake.times("list_runs", target=workflow.group_id)
     assert len(ticks) - len(set(ticks)) <= 1
     assert len(set(ticks)) == 31  # 3 s of 0.1 s ticks, as for one watch
+
+
+async def test_a_heartbeat_is_yielded_in_the_quiet_between_changes(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    run_id = fake.add_run(workflow.group_id, state="RUNNING", end_at=fake.now() + 10)
+    seen: list[tuple[float, afs.RunState | None]] = []
+    began = anyio.current_time()
+    with anyio.fail_after(600):
+        async with contextlib.aclosing(
+            workflow.watch(0.5, max_interval=0.5, heartbeat=3)
+        ) as runs:
+            async for item in runs:
+                seen.append((anyio.current_time() - began, None if item is None else item.state))
+                if item is not None and not item.is_active():
+                    break
+    states = [state for _, state in seen]
+    assert states == [RUNNING, None, None, None, SUCCESS]
+    beats = [moment for moment, state in seen if state is None]
+    assert beats == pytest.approx([3.0, 6.0, 9.0], abs=0.6)  # virtual time: exact but for polls
+    assert fake.state(run_id) == "SUCCESS"
+
+
+async def test_a_watch_with_an_idle_timeout_ends_after_that_much_quiet(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.add_run(workflow.group_id, state="RUNNING", end_at=fake.now() + 4)
+    seen: list[afs.Run] = []
+    began = anyio.current_time()
+    with anyio.fail_after(600):
+        async for run in workflow.watch(0.5, max_interval=0.5, idle_timeout=20):
+            seen.append(run)
+    assert [run.state for run in seen] == [RUNNING, SUCCESS]
+    assert anyio.current_time() - began == pytest.approx(24, abs=1)
+    assert fake.count("list_runs") >= 2
+
+
+async def test_heartbeat_and_idle_timeout_must_be_seconds(workflow: afs.AsyncWorkflow) -> None:
+    with pytest.raises(afs.InvalidArgumentError, match="heartbeat"):
+        await workflow.watch(heartbeat=0).__anext__()
+    with pytest.raises(afs.InvalidArgumentError, match="idle_timeout"):
+        await workflow.watch(idle_timeout=-1).__anext__()

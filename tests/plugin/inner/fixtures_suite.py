@@ -38,4 +38,4 @@ def test_each_test_gets_a_fresh_empty_group_of_its_user(
 
 def test_the_server_has_the_test_workflows(flowserv_server: FlowservServer) -> None:
     with afs.Flowserv(flowserv_server.url) as fs:
-        assert {info.id for info in fs.list_workflows()} == {"sleeper", "types"}
+        assert {info.id for info in fs.list_workflows()} == {"sleeper", "types", "quadratic"}

@@ -13,7 +13,8 @@ def flowserv_workflow_id() -> str:
 def test_my_own_workflow_runs_on_the_server(
     flowserv_sync_client: afs.Flowserv, flowserv_group: str
 ) -> None:
-    assert {w.id for w in flowserv_sync_client.list_workflows()} == {"sleeper", "types", "mine"}
+    workflows = {w.id for w in flowserv_sync_client.list_workflows()}
+    assert workflows == {"sleeper", "types", "quadratic", "mine"}
     wf = flowserv_sync_client.workflow("mine", flowserv_group)
     run = wf.start_run({"score": 2.5}, poll_interval=0.1, timeout=60)
     assert run.is_success()
