@@ -169,6 +169,7 @@ class AsyncWorkflow:
         return_exceptions: bool = False,
         cancel_remote: bool | str = False,
         manifest: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
     ) -> RunBatch:
         """Start one run per argument set; returns the runs in input order.
 
@@ -200,6 +201,10 @@ class AsyncWorkflow:
         say), the batch starts only what has no run yet and returns every run
         in input order. A manifest recorded for other arguments or another
         group raises :class:`InvalidArgumentError` before any request.
+
+        ``progress=True`` shows a live display of the runs (counts by state,
+        rate, time left): HTML updated in place in a notebook, a live line on
+        a terminal (with rich), nothing when the output is neither.
         """
         options, wait = self._runs.follow(
             poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change,
@@ -208,7 +213,7 @@ class AsyncWorkflow:
         return await self._runs.start_batch(
             self.group_id, self._group.parameters, arguments, options,
             concurrency=concurrency, wait=wait, postproc=self._postproc if postproc else None,
-            return_exceptions=return_exceptions, manifest=manifest,
+            return_exceptions=return_exceptions, manifest=manifest, progress=progress,
         )
 
     async def poll_run(self, run_id: str) -> Run:
@@ -339,14 +344,21 @@ class AsyncWorkflow:
         )
 
     async def wait_all(
-        self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
+        self,
+        runs: Iterable[RunRef],
+        timeout: float | None = None,
+        *,
+        progress: bool | None = None,
+        **options: Unpack[WaitArgs],
     ) -> RunList[Run]:
         """Wait until every run ended; return the final snapshots in input order.
 
-        Options as for :meth:`wait`.
+        Options as for :meth:`wait`; ``progress=True`` shows a live display
+        (as for :meth:`start_runs`).
         """
         return await self._runs.wait_all(
-            runs, self._runs.options(timeout, **options), group_id=self.group_id
+            runs, self._runs.options(timeout, **options), group_id=self.group_id,
+            progress=progress,
         )
 
     def as_completed(
