@@ -230,9 +230,10 @@ def resolve_space(parameters: Mapping[str, Parameter], space: Mapping[str, Any] 
     distributions: dict[str, Any] = {}
     fixed: dict[str, Any] = {}
     for para in sorted(parameters.values(), key=lambda p: p.index):
-        spec = _given(para.name, given[para.name], optuna) if para.name in given else (
-            _declared(para, optuna)
-        )
+        if para.name in given:
+            spec = None if given[para.name] is None else _given(para.name, given[para.name], optuna)
+        else:
+            spec = _declared(para, optuna)
         if spec is None:
             continue
         try:
@@ -489,6 +490,10 @@ class _Optimizer:
                     self.chain.storage.set_trial_user_attr(trial_id, RUN_ID, found.run_id)
                     await self._wait(trial_id, found, send)
                     return
+                wire = intent.get("arguments") or []
+                arguments = {item["name"]: item["value"] for item in wire}
+                await self._start_and_wait(trial_id, arguments, send)
+                return
             trial = self._trial(trial_id)
             await self._start_and_wait(trial_id, self.space.suggest(trial), send)
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ def test_two_processes_sharing_a_journal_file_make_exactly_n_trials(
 
 
 @pytest.fixture
-def postgresql_database(flowserv_production_server: FlowservServer) -> Iterator[str]:
+def postgresql_database(flowserv_production_server: FlowservServer) -> str:
     """A fresh database in the production-shaped server's PostgreSQL, as an SQLAlchemy URL."""
     import sqlalchemy
 
@@ -192,7 +192,7 @@ def postgresql_database(flowserv_production_server: FlowservServer) -> Iterator[
     with engine.connect() as connection:
         connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
     engine.dispose()
-    yield url.set(database=name).render_as_string(hide_password=False)
+    return str(url.set(database=name).render_as_string(hide_password=False))
 
 
 def test_three_processes_sharing_a_postgresql_study_make_exactly_n_trials(
@@ -249,3 +249,46 @@ def test_a_process_killed_and_started_again_attaches_to_its_trials_runs(
     study = journal_study(journal, name)
     check_exact(study, 6, runs)
     assert before <= {t.user_attrs["run_id"] for t in study.trials}  # attached, not restarted
+
+
+def intended(study: optuna.Study, group_id: str, arguments: list[dict[str, Any]]) -> None:
+    """A trial as a process leaves it when killed between recording its intent and its run."""
+    trial = study.ask()
+    trial.set_user_attr("aioflowserv.worker", group_id)
+    trial.set_user_attr("group_id", group_id)
+    at = datetime.now(timezone.utc).isoformat()
+    trial.set_user_attr("aioflowserv.intent", {"arguments": arguments, "at": at})
+
+
+WIRE = [{"name": "x", "value": 1.0}, {"name": "y", "value": 0.5}, {"name": "method", "value": "b"},
+        {"name": "noise", "value": 0.0}, {"name": "sleep", "value": 0.3},
+        {"name": "fail", "value": False}]
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_intent_whose_run_was_started_attaches_to_that_run(
+    client: afs.AsyncFlowserv,
+) -> None:
+    wf = await quadratic(client)
+    study = optuna.create_study(direction="maximize")
+    intended(study, wf.group_id, WIRE)
+    run = await wf.start_run({item["name"]: item["value"] for item in WIRE})
+    await wf.optimize(study, objective="score", n_trials=1, poll_interval=0.1)
+    (trial,) = study.trials
+    assert trial.user_attrs["run_id"] == run.run_id
+    assert trial.state is optuna.trial.TrialState.COMPLETE
+    assert [info.run_id for info in await wf.list_runs()] == [run.run_id]
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_intent_without_a_run_starts_it(client: afs.AsyncFlowserv) -> None:
+    wf = await quadratic(client)
+    study = optuna.create_study(direction="maximize")
+    intended(study, wf.group_id, WIRE)
+    other = await wf.start_run({"x": 0.0, "sleep": 0.3})  # other arguments: not the intent's
+    await wf.optimize(study, objective="score", n_trials=1, poll_interval=0.1)
+    (trial,) = study.trials
+    assert trial.user_attrs["run_id"] != other.run_id
+    run = await wf.poll_run(trial.user_attrs["run_id"])
+    assert run.arguments == {item["name"]: item["value"] for item in WIRE}
+    assert len(await wf.list_runs()) == 2

@@ -27,7 +27,8 @@ def storage_for(spec: str) -> Any:
 
 
 def main(path: str) -> None:
-    spec = json.loads(open(path, encoding="utf-8").read())
+    with open(path, encoding="utf-8") as file:
+        spec = json.load(file)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=spec["study"], storage=storage_for(spec["storage"]), direction="maximize",
