@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ._arguments import Prepared
     from ._manifest import ManifestEntry
 
-__all__ = ["Batcher", "PushbackHook", "RunBatch"]
+__all__ = ["Batcher", "Permit", "PushbackHook", "RunBatch", "Submissions"]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -78,6 +78,67 @@ class RunBatch(list[Any]):
         )
 
 
+class Permit(NamedTuple):
+    """A submission's place in a limit: the load it is sent at (itself included), the limit then."""
+
+    load: int
+    limit: int
+
+
+class Submissions:
+    """Submissions through one :class:`~._limit.Limit`, each measured for it.
+
+    The one per-submission path of batches and sweeps: :meth:`acquire` waits
+    for a permit, :meth:`send` submits one argument set with it and tells the
+    limit how the server answered (its latency, and whether it pushed back
+    meanwhile: an answer asking to back off, or a push-back the HTTP layer
+    saw while the submission was in flight; :meth:`Batcher.submissions`
+    connects :meth:`pushed_back` to it).
+    """
+
+    def __init__(self, submitter: Submitter, limit: Limit) -> None:
+        self._submitter = submitter
+        self.limit = limit
+        self._pushbacks = 0
+
+    def pushed_back(self) -> None:
+        """The server pushed back on some request (the HTTP layer's hook)."""
+        self._pushbacks += 1
+
+    async def acquire(self) -> Permit:
+        """Wait for a free place in the limit and take it."""
+        load = await self.limit.acquire()
+        return Permit(load, self.limit.limit)
+
+    async def send(
+        self,
+        permit: Permit,
+        group_id: str,
+        prepared: Prepared,
+        on_started: OnStarted | None = None,
+        before_start: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+    ) -> Run:
+        """Submit one argument set with ``permit`` (given back at the end, with what it measured).
+
+        Raises what :meth:`Submitter.submit` raises.
+        """
+        before = self._pushbacks
+        began = anyio.current_time()
+        sample: Sample | None = None
+        try:
+            run = await self._submitter.submit(group_id, prepared, on_started, before_start)
+        except FlowservError as exc:
+            if is_pushback(exc) or self._pushbacks != before:
+                sample = Sample(permit.load, permit.limit, anyio.current_time() - began, True)
+            raise
+        else:
+            elapsed = anyio.current_time() - began
+            sample = Sample(permit.load, permit.limit, elapsed, self._pushbacks != before)
+            return run
+        finally:
+            self.limit.release(sample)
+
+
 class Batcher:
     """The batches of one client: submissions through a limit, with manifests."""
 
@@ -87,6 +148,13 @@ class Batcher:
         self._api = api
         self._submitter = submitter
         self._observing_pushback = observing_pushback
+
+    @contextlib.contextmanager
+    def submissions(self, limit: Limit) -> Iterator[Submissions]:
+        """Submissions through ``limit``, with the server's push-back seen while the block runs."""
+        submissions = Submissions(self._submitter, limit)
+        with self._observing_pushback(submissions.pushed_back):
+            yield submissions
 
     async def run(
         self,
@@ -140,39 +208,23 @@ class Batcher:
         if manifest is not None:
             todo = await self.resume(group_id, manifest, results, note)
 
-        pushbacks = 0
-
-        def pushed_back() -> None:
-            nonlocal pushbacks
-            pushbacks += 1
-
-        async def submit(index: int, load: int, sent_limit: int) -> None:
-            before = pushbacks
-            began = anyio.current_time()
-            sample: Sample | None = None
+        async def submit(index: int, permit: Permit) -> None:
             before_start = manifest.intend_for(index) if manifest is not None else None
             try:
-                run = await self._submitter.submit(group_id, batch[index], note, before_start)
+                run = await submissions.send(permit, group_id, batch[index], note, before_start)
             except FlowservError as exc:
                 results[index] = exc
-                if is_pushback(exc) or pushbacks != before:
-                    sample = Sample(load, sent_limit, anyio.current_time() - began, True)
-            else:
-                results[index] = run
-                elapsed = anyio.current_time() - began
-                sample = Sample(load, sent_limit, elapsed, pushbacks != before)
-                if manifest is not None:  # recorded even when the batch is being cancelled
-                    with anyio.CancelScope(shield=True):
-                        await manifest.started(index, run.run_id)
-            finally:
-                limit.release(sample)
+                return
+            results[index] = run
+            if manifest is not None:  # recorded even when the batch is being cancelled
+                with anyio.CancelScope(shield=True):
+                    await manifest.started(index, run.run_id)
 
         try:
-            with self._observing_pushback(pushed_back):
+            with self.submissions(limit) as submissions:
                 async with anyio.create_task_group() as tg:
                     for index in todo:
-                        load = await limit.acquire()
-                        tg.start_soon(submit, index, load, limit.limit)
+                        tg.start_soon(submit, index, await submissions.acquire())
         except anyio.get_cancelled_exc_class():
             if started:
                 logger.warning(
@@ -196,12 +248,30 @@ class Batcher:
     ) -> list[int]:
         """Fill ``results`` with what a manifest already records; return the indices to start.
 
+        See :meth:`recall`; only argument sets without a run are left to start.
+        """
+        recalled = await self.recall(group_id, manifest)
+        for index, outcome in recalled.items():
+            results[index] = outcome
+            if isinstance(outcome, Run):
+                on_started(outcome)
+        if recalled:
+            logger.info(
+                "manifest %s: %d of %d runs of group %s were started before; starting the rest",
+                manifest.path, len(recalled), len(results), group_id,
+            )
+        return [index for index, result in enumerate(results) if result is None]
+
+    async def recall(self, group_id: str, manifest: Manifest) -> dict[int, Run | FlowservError]:
+        """The run each argument set of a manifest made, by index (for batches and sweeps).
+
         Runs the manifest names are fetched (one that is gone stands as its
         :class:`NotFoundError`). An intent without a run (the batch died
         between sending a start and recording its answer) is looked for among
         the group's runs, as an unanswered start is: a run created after the
         intent with exactly its arguments, not claimed by another entry,
-        oldest first. Only argument sets without a run are left to start.
+        oldest first; a run found so is recorded. Each run is claimed, so that
+        no resolution hands it out again.
         """
         entries = manifest.entries
         claimed = {entry.run_id for entry in entries.values() if entry.run_id}
@@ -212,22 +282,17 @@ class Batcher:
         if pending:
             for index, run in (await self._match_intents(group_id, pending, claimed)).items():
                 entries[index].run_id = run.run_id
-                await manifest.started(index, run.run_id)
+                await manifest.started(index, run.run_id, entries[index].attempt)
         known = {entry.index: entry.run_id for entry in entries.values() if entry.run_id}
         fetched = await gather(
             [functools.partial(self._fetch, run_id) for run_id in known.values()], limit=8
         )
+        recalled: dict[int, Run | FlowservError] = {}
         for index, outcome in zip(known, fetched, strict=True):
-            results[index] = outcome
+            recalled[index] = outcome
             if isinstance(outcome, Run):
                 self._submitter.claim(outcome)
-                on_started(outcome)
-        if known:
-            logger.info(
-                "manifest %s: %d of %d runs of group %s were started before; starting the rest",
-                manifest.path, len(known), len(results), group_id,
-            )
-        return [index for index, result in enumerate(results) if result is None]
+        return recalled
 
     async def _fetch(self, run_id: str) -> Run | FlowservError:
         try:
