@@ -130,7 +130,7 @@ def _choices(name: str, value: object) -> tuple[Any, ...]:
         if not values:
             raise InvalidArgumentError(name, "an empty list of values")
         return values
-    if isinstance(value, (set, frozenset, dict)) or isinstance(value, Iterator):
+    if isinstance(value, (set, frozenset, dict, Iterator)):
         raise InvalidArgumentError(
             name, f"give the values as a list (a {type(value).__name__} has no fixed order)"
         )

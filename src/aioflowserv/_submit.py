@@ -94,7 +94,8 @@ def same_arguments(left: object, right: object) -> bool:
 
 def argument_key(arguments: Mapping[str, Any]) -> Hashable:
     """A hashable form of ``{name: value}`` arguments in which equal ones are equal (1 == 1.0)."""
-    return _canonical(dict(arguments))
+    key: Hashable = _canonical(dict(arguments))
+    return key
 
 
 def start_key(group_id: str, arguments: list[dict[str, Any]]) -> Hashable:
