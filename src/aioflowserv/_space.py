@@ -215,19 +215,19 @@ class Space(Drawn):
                 raise
 
     def _locate(self, parameters: Mapping[str, Declaration], error: ArgumentError) -> None:
-        """Raise the error of the first set that has the value ``error`` is about, if found.
+        """Note on ``error`` the first set it concerns (one whose own check fails on its parameter).
 
         Only sets up to :data:`SEARCH_LIMIT` are looked at; a distribution that
-        reaches out of range may draw no bad value at all: then ``error`` gets
-        a note naming the dimension, and the caller raises it.
+        reaches out of range may draw no bad value at all: then the note names
+        the dimension. The caller raises ``error``.
         """
         for index, arguments in enumerate(itertools.islice(self, SEARCH_LIMIT)):
             try:
                 prepare_arguments(parameters, arguments)
             except ArgumentError as found:
                 if found.parameter.split("[")[0].split(".")[0] == error.parameter:
-                    add_note(found, f"in argument set #{index} of the space")
-                    raise found from None
+                    add_note(error, f"in argument set #{index} of the space")
+                    return
         add_note(error, f"in the space's dimension {error.parameter!r}")
 
     # -- for subclasses ---------------------------------------------------------

@@ -190,6 +190,10 @@ class Sweeper:
             total = len(arguments) if isinstance(arguments, Sized) else None
             self._progress = open_progress(plan.progress, total=total, title=plan.title)
             await self._run(source)
+            if total is not None and self._invalid is None:
+                # A finite input's sets that the sweep stopped before are its not_started.
+                for index, given, prepared in source:
+                    self._sets.append(_Set(index, given, prepared))
         finally:
             if self._progress is not None:
                 self._progress.close()
