@@ -117,9 +117,14 @@ class Submissions:
         prepared: Prepared,
         on_started: OnStarted | None = None,
         before_start: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        after_start: Callable[[Run], Awaitable[None]] | None = None,
     ) -> Run:
         """Submit one argument set with ``permit`` (given back at the end, with what it measured).
 
+        ``before_start`` is awaited with the wire arguments before the start
+        is sent, ``after_start`` with the run once it exists (shielded: a
+        manifest records it even while the call is being cancelled), both
+        while the permit is held, so that records keep the order of starts.
         Raises what :meth:`Submitter.submit` raises.
         """
         before = self._pushbacks
@@ -134,6 +139,9 @@ class Submissions:
         else:
             elapsed = anyio.current_time() - began
             sample = Sample(permit.load, permit.limit, elapsed, self._pushbacks != before)
+            if after_start is not None:
+                with anyio.CancelScope(shield=True):
+                    await after_start(run)
             return run
         finally:
             self.limit.release(sample)
@@ -209,16 +217,16 @@ class Batcher:
             todo = await self.resume(group_id, manifest, results, note)
 
         async def submit(index: int, permit: Permit) -> None:
-            before_start = manifest.intend_for(index) if manifest is not None else None
+            before_start = after_start = None
+            if manifest is not None:  # the run is recorded even when the batch is cancelled
+                before_start = manifest.intend_for(index)
+                after_start = functools.partial(manifest.record, index)
             try:
-                run = await submissions.send(permit, group_id, batch[index], note, before_start)
+                results[index] = await submissions.send(
+                    permit, group_id, batch[index], note, before_start, after_start
+                )
             except FlowservError as exc:
                 results[index] = exc
-                return
-            results[index] = run
-            if manifest is not None:  # recorded even when the batch is being cancelled
-                with anyio.CancelScope(shield=True):
-                    await manifest.started(index, run.run_id)
 
         try:
             with self.submissions(limit) as submissions:

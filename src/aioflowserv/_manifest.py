@@ -33,7 +33,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -41,6 +41,9 @@ import attrs
 
 from ._arguments import FileSource, Prepared
 from ._errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from ._models import Run
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "ManifestEntry", "batch_digest", "set_digest"]
 
@@ -166,6 +169,10 @@ class Manifest:
         if self.sweep:
             record["attempt"] = attempt
         await anyio.to_thread.run_sync(self._write, record)
+
+    async def record(self, index: int, run: Run, attempt: int = 0) -> None:
+        """:meth:`started`, given the run (an ``after_start`` hook of a submission)."""
+        await self.started(index, run.run_id, attempt)
 
     def close(self) -> None:
         """Close the file."""

@@ -399,20 +399,19 @@ class Sweeper:
         if permit is None:
             permit = await submissions.acquire()
         manifest = self._manifest
-        intend = manifest.intend_for(item.index, attempt, item.digest) if manifest else None
+        intend = record = None
+        if manifest is not None:  # the run is recorded even when the sweep is cancelled
+            intend = manifest.intend_for(item.index, attempt, item.digest)
+            record = functools.partial(manifest.record, item.index, attempt=attempt)
         try:
-            run = await submissions.send(
+            return await submissions.send(
                 permit, self._group_id, item.prepared,
-                functools.partial(self._started, item), intend,
+                functools.partial(self._started, item), intend, record,
             )
         except FlowservError as exc:
             item.error = exc
             self._stop(f"argument set #{item.index} could not be started: {exc}")
             return None
-        if manifest is not None:  # recorded even when the sweep is being cancelled
-            with anyio.CancelScope(shield=True):
-                await manifest.started(item.index, run.run_id, attempt)
-        return run
 
     def _started(self, item: _Set, run: Run) -> None:
         item.attempts += 1
