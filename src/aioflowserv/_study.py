@@ -37,9 +37,12 @@ __all__ = [
     "FailureSummary",
     "SetOutcome",
     "SweepResult",
+    "argument_names",
     "failure_cause",
+    "group_records",
     "record_keys",
     "records",
+    "to_dataframe",
     "wire_with_defaults",
 ]
 
@@ -153,6 +156,34 @@ def records(
         values += [found.get(column.name) for column in columns]
         table.append(dict(zip(keys, values, strict=True)))
     return table
+
+
+def argument_names(
+    rows: Sequence[SetOutcome], parameters: Mapping[str, Declaration]
+) -> tuple[str, ...]:
+    """The parameters that some row has a value for, in declaration order (then the others)."""
+    present = dict.fromkeys(name for row in rows for name in row.arguments)
+    declared = [p.name for p in sorted(parameters.values(), key=lambda p: p.index)]
+    return (*[n for n in declared if n in present], *[n for n in present if n not in declared])
+
+
+def group_records(
+    runs: Sequence[Run],
+    parameters: Mapping[str, Declaration],
+    columns: Sequence[ResultColumn],
+    results: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The keys and the records of a group's runs (``aioflowserv results``): as a sweep's.
+
+    Each run's arguments get the declared defaults its start left out.
+    """
+    rows = [
+        SetOutcome(index, wire_with_defaults(run.arguments, parameters), {}, run)
+        for index, run in enumerate(runs)
+    ]
+    names = argument_names(rows, parameters)
+    table = records(rows, names, columns, results, sweep=False)
+    return record_keys(names, columns, sweep=False), table
 
 
 def to_dataframe(table: list[dict[str, Any]], keys: Sequence[str], caller: str) -> Any:

@@ -67,7 +67,7 @@ from ._manifest import Manifest, set_digest
 from ._models import Leaderboard, Run, RunState
 from ._progress import Progress, open_progress
 from ._space import Space
-from ._study import SetOutcome, SweepResult, wire_with_defaults
+from ._study import SetOutcome, SweepResult, argument_names, wire_with_defaults
 from ._submit import argument_key
 from ._watch import WaitOptions, Watcher, notify
 
@@ -500,11 +500,7 @@ class Sweeper:
 
     async def _result(self) -> SweepResult:
         outcomes = tuple(item.outcome() for item in self._sets)
-        present = {name for row in outcomes for name in row.arguments}
-        names = tuple(
-            para.name for para in sorted(self._parameters.values(), key=lambda p: p.index)
-            if para.name in present
-        )
+        names = argument_names(outcomes, self._parameters)
         columns: tuple[Any, ...] = ()
         results: dict[str, Mapping[str, Any]] = {}
         ids = {row.run.run_id for row in outcomes
