@@ -19,15 +19,16 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
 from ._config import RESOLVE_SKEW
-from ._errors import FlowservError, NotFoundError, is_pushback
+from ._errors import FlowservError, NotFoundError, SubmissionUncertainError, is_pushback
 from ._gather import gather
 from ._limit import Limit, Sample
-from ._manifest import Manifest
+from ._manifest import Manifest, ManifestEntry
 from ._models import Run
 from ._submit import OnStarted, Submitter, aware, same_arguments
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
     from ._api import FlowservAPI
     from ._arguments import Prepared
-    from ._manifest import ManifestEntry
 
 __all__ = ["Batcher", "Permit", "PushbackHook", "RunBatch", "Submissions"]
 
@@ -301,6 +301,23 @@ class Batcher:
             if isinstance(outcome, Run):
                 self._submitter.claim(outcome)
         return recalled
+
+    async def find_started(self, error: SubmissionUncertainError) -> Run | None:
+        """The run an uncertain start made, looked for once more (None: no run of it found).
+
+        As a manifest's intent is matched (:meth:`recall`): a run of the group
+        created after the start was sent, with exactly its arguments, that no
+        caller was handed yet. The run found is claimed.
+        """
+        sent_at = None
+        if error.sent_at is not None:
+            with contextlib.suppress(ValueError):
+                sent_at = datetime.fromisoformat(error.sent_at)
+        entry = ManifestEntry(0, arguments=error.arguments, sent_at=sent_at)
+        found = (await self._match_intents(error.group_id, [entry], set())).get(0)
+        if found is not None:
+            self._submitter.claim(found)
+        return found
 
     async def _fetch(self, run_id: str) -> Run | FlowservError:
         try:

@@ -61,7 +61,14 @@ import attrs
 from ._arguments import Declaration, FileSource, Prepared, prepare_arguments
 from ._batch import Batcher, Submissions
 from ._config import CLEANUP_TIMEOUT, check_count, check_seconds
-from ._errors import ArgumentError, FlowservError, InvalidArgumentError, add_note
+from ._errors import (
+    ArgumentError,
+    FlowservError,
+    InvalidArgumentError,
+    SubmissionUncertainError,
+    add_note,
+    is_transient,
+)
 from ._gather import gather_outcomes
 from ._manifest import Manifest, set_digest
 from ._models import Leaderboard, Run, RunState
@@ -80,6 +87,10 @@ logger = logging.getLogger("aioflowserv")
 
 REUSE_CHOICES = ("success",)
 """What ``reuse=`` takes (besides None)."""
+
+START_PAUSES = (1.0, 2.0, 4.0, 8.0)
+"""Pauses before a start that failed for a passing reason (the connection, a gateway, an
+answer that never came and made no run) is sent again; then the sweep stops."""
 
 FETCH_LIMIT = 8
 """Run records fetched at once when a sweep reads the group for reuse."""
@@ -403,14 +414,44 @@ class Sweeper:
         if manifest is not None:  # the run is recorded even when the sweep is cancelled
             intend = manifest.intend_for(item.index, attempt, item.digest)
             record = functools.partial(manifest.record, item.index, attempt=attempt)
+        error: FlowservError | None = None
+        for pause in (*START_PAUSES, None):
+            try:
+                return await submissions.send(
+                    permit, self._group_id, item.prepared,
+                    functools.partial(self._started, item), intend, record,
+                )
+            except SubmissionUncertainError as exc:
+                error = exc
+                if len(exc.candidates) > 1:
+                    break  # more than one run may be it: sending again could duplicate it
+                found = await self._find_started(exc)
+                if found is not None:
+                    self._started(item, found)
+                    if record is not None:
+                        with anyio.CancelScope(shield=True):
+                            await record(found)
+                    return found
+            except FlowservError as exc:
+                error = exc
+                if not is_transient(exc):
+                    break
+            if pause is None or self._stopped is not None:
+                break
+            logger.info("sweep of group %s: argument set #%d not started (%s); trying again "
+                        "in %g s", self._group_id, item.index, error, pause)
+            await anyio.sleep(pause)
+            permit = await submissions.acquire()
+        assert error is not None
+        item.error = error
+        self._stop(f"argument set #{item.index} could not be started: {error}")
+        return None
+
+    async def _find_started(self, error: SubmissionUncertainError) -> Run | None:
+        """The run an uncertain start made, if the group has it by now (else None: resend)."""
         try:
-            return await submissions.send(
-                permit, self._group_id, item.prepared,
-                functools.partial(self._started, item), intend, record,
-            )
-        except FlowservError as exc:
-            item.error = exc
-            self._stop(f"argument set #{item.index} could not be started: {exc}")
+            return await self._batcher.find_started(error)
+        except FlowservError:
             return None
 
     def _started(self, item: _Set, run: Run) -> None:

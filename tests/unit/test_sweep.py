@@ -372,6 +372,33 @@ async def test_a_start_refused_for_good_stops_the_sweep(
     assert len(result.not_started) == len(result.sets) >= 1
 
 
+async def test_a_start_that_fails_for_a_passing_reason_is_sent_again(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    fake.fail("start_run", status=503, times=3)
+    with anyio.fail_after(600):
+        result = await workflow.sweep([{"sleep": 1, "greeting": str(i)} for i in range(4)],
+                                      max_active=2, poll_interval=0.1)
+    assert result.stopped is None
+    assert len(result.runs) == 4
+    assert len(fake.groups[workflow.group_id].runs) == 4
+
+
+async def test_an_unanswered_start_is_looked_for_before_it_is_sent_again(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    import httpx
+
+    async with client_for(fake, timeout=1.0) as impatient:
+        workflow = await impatient.workflow("sleeper", fake.add_group())
+        fake.fail("start_run", error=httpx.ReadTimeout, times=1)
+        with anyio.fail_after(600):
+            result = await workflow.sweep([{"sleep": 1, "greeting": "once"}], poll_interval=0.1)
+    assert len(result.runs) == 1
+    assert result.runs[0].is_success()
+    assert len(fake.groups[workflow.group_id].runs) == 1
+
+
 async def test_records_hold_arguments_state_times_and_typed_results_from_one_leaderboard(
     fake: FakeFlowserv, workflow: afs.AsyncWorkflow
 ) -> None:
