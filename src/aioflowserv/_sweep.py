@@ -180,8 +180,13 @@ class Sweeper:
         self._recalled: dict[int, Run | FlowservError] = {}
         self._reusable: dict[Hashable, list[Run]] = {}
         self._invalid: ArgumentError | None = None
-        # The waits see each state change; the sweep's own callback updates its sets.
-        self._wait_options = attrs.evolve(options, on_change=self._changed, cancel_remote=None)
+        # The waits see each state change; the sweep's own callback updates its sets. They
+        # poll at a steady interval: a run may end at any tick, and its place is to be
+        # refilled then (one listing per tick serves every run of the sweep).
+        self._wait_options = attrs.evolve(
+            options, on_change=self._changed, cancel_remote=None,
+            max_interval=options.poll_interval,
+        )
 
     # -- the sweep ---------------------------------------------------------------
 

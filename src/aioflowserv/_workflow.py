@@ -242,8 +242,11 @@ class AsyncWorkflow:
         - ``max_active``: at most that many runs of the sweep are active on
           the server at once (None: no cap); the next set starts when one
           ends. Starts go through the adaptive submission of ``start_runs``
-          (``concurrency``), ends come from the client's shared watcher (one
-          listing per group per tick, ``poll_interval`` first).
+          (``concurrency``), ends come from the client's shared watcher: one
+          listing of the group per tick serves every run, every
+          ``poll_interval`` seconds (the client's by default), steadily (a
+          sweep does not slow its polling while it waits: a run may end at
+          any tick, and its place is refilled then).
         - ``reuse="success"``: a set whose checked values, defaults filled
           in, equal the arguments of a SUCCESS run of the group takes that
           run instead of starting one (one listing of the group, then the
