@@ -7,6 +7,7 @@ import io
 import signal
 
 import aioflowserv as afs
+from aioflowserv.testing import FlowservServer
 from tests.support.cli import CommandProcess, Invoke, group_runs, parse
 from tests.support.realserver import QUICK
 
@@ -116,3 +117,18 @@ def test_ctrl_c_interrupts_a_sweep_with_exit_130(
     runs = group_runs(sync_client, group_id)
     assert 1 <= len(runs) <= 2
     assert all(sync_client.get_run(info.run_id).is_canceled() for info in runs)
+
+
+def test_the_demo_ends_with_a_small_sweep_and_its_results_table(
+    invoke: Invoke, server: FlowservServer
+) -> None:
+    result = invoke("demo", "--runs", "2", "--url", server.url, "-o", "results")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Sweeping 6 argument sets of the quadratic workflow" in out
+    assert "6 argument sets: 6 SUCCESS" in out
+    assert "Best of the study: x=1.5, y=-0.5, method=b" in out
+    as_json = invoke("demo", "--runs", "2", "--url", server.url, "-o", "results2", "--json")
+    study = parse(as_json)["study"]
+    assert study["counts"] == {"SUCCESS": 6}
+    assert {record["method"] for record in study["records"]} == {"a", "b", "c"}
