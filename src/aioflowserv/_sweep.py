@@ -59,7 +59,7 @@ import anyio.abc
 import attrs
 
 from ._arguments import Declaration, FileSource, Prepared, prepare_arguments
-from ._batch import Batcher, Submissions
+from ._batch import Batcher, Permit, Submissions
 from ._config import CLEANUP_TIMEOUT, check_count, check_seconds
 from ._errors import (
     ArgumentError,
@@ -273,24 +273,35 @@ class Sweeper:
         source: Iterator[tuple[int, Any, Prepared]],
         submissions: Submissions,
     ) -> None:
-        """Read a set each time a place is free and hand it to a task of its own."""
+        """Read a set each time a place is free and hand it to a task of its own.
+
+        A place is one of ``max_active``; with no cap, a submission's permit
+        (read the next set once a start may be sent).
+        """
         slots = anyio.Semaphore(self._plan.max_active) if self._plan.max_active else None
         while self._stopped is None:
+            permit: Permit | None = None
             if slots is not None:
                 await slots.acquire()
-            if self._stopped is not None:
+            else:
+                permit = await submissions.acquire()
+
+            def free(permit: Permit | None = permit) -> None:
                 if slots is not None:
                     slots.release()
+                if permit is not None:
+                    submissions.limit.release(None)
+
+            if self._stopped is not None:
+                free()
                 break
             try:
                 index, given, prepared = next(source)
             except StopIteration:
-                if slots is not None:
-                    slots.release()
+                free()
                 break
             except ArgumentError as exc:
-                if slots is not None:
-                    slots.release()
+                free()
                 self._invalid = exc
                 self._stop(f"argument set #{len(self._sets)} is invalid: {exc}")
                 break
@@ -300,30 +311,25 @@ class Sweeper:
                 first = self._take_recorded(item)
             except InvalidArgumentError as exc:
                 self._sets.pop()
-                if slots is not None:
-                    slots.release()
+                free()
                 self._invalid = exc
                 self._stop(f"the manifest does not match argument set #{index}")
                 break
             if first is None and self._take_reusable(item):
-                if slots is not None:
-                    slots.release()
+                free()
                 continue
             if first is not None and not first.is_active():
                 if first.state is RunState.ERROR:
                     self._failed(first)
                 if not self._retry_due(item, first):
-                    if slots is not None:
-                        slots.release()
+                    free()
                     continue
                 item.failed.append(first)
                 first = None
-            if slots is None:
-                # No cap on active runs: read the next set once a submission may go.
-                permit = await submissions.acquire()
-                tg.start_soon(self._drive, item, first, submissions, permit, None)
-            else:
-                tg.start_soon(self._drive, item, first, submissions, None, slots)
+            if first is not None and permit is not None:
+                submissions.limit.release(None)  # a recorded run still active: no start
+                permit = None
+            tg.start_soon(self._drive, item, first, submissions, permit, slots)
         if self._invalid is not None:
             tg.cancel_scope.cancel()
 
@@ -377,7 +383,7 @@ class Sweeper:
         item: _Set,
         run: Run | None,
         submissions: Submissions,
-        permit: Any,
+        permit: Permit | None,
         slots: anyio.Semaphore | None,
     ) -> None:
         """Start a set's run (again, as retries allow) and follow it to its end."""
@@ -410,7 +416,9 @@ class Sweeper:
             if slots is not None:
                 slots.release()
 
-    async def _start(self, item: _Set, submissions: Submissions, permit: Any) -> Run | None:
+    async def _start(
+        self, item: _Set, submissions: Submissions, permit: Permit | None
+    ) -> Run | None:
         attempt = item.attempts
         if permit is None:
             permit = await submissions.acquire()

@@ -61,6 +61,16 @@ async def test_never_more_than_max_active_runs_and_all_of_them_in_input_order(
     assert fake.count("get_run") == 12  # each ended run fetched once, by the shared watcher
 
 
+async def test_without_max_active_every_set_starts_through_the_submission_limit(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    with anyio.fail_after(600):
+        result = await workflow.sweep([{"sleep": 5}] * 6, concurrency=2, poll_interval=0.1)
+    assert max_overlap(fake, workflow.group_id) == 6
+    assert fake.count("start_run") == 6
+    assert all(run.is_success() for run in result.runs)
+
+
 async def test_one_listing_per_tick_serves_every_run_of_the_sweep(
     fake: FakeFlowserv, workflow: afs.AsyncWorkflow
 ) -> None:
