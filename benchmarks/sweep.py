@@ -8,10 +8,12 @@ each into its own fresh group:
 - ``sweep``: ``await wf.sweep(sets, max_active=K, poll_interval=P)``, which
   also reads the result values at the end (one leaderboard request);
 - ``loop``: ``httpx.AsyncClient`` and the REST API by hand: K runs started,
-  then every P seconds one listing of the group; each run seen ended is
-  fetched once (its final record: messages, files) and the next set is
-  started in its place, until every set ran; then the result values are read
-  (one leaderboard request), as the sweep reads them.
+  then one listing of the group every P seconds (a steady tick); each run
+  seen ended is fetched once (its final record: messages, files) and the next
+  set is started in its place, in a task of its own, until every set ran;
+  then the result values are read (one leaderboard request), as the sweep
+  reads them. (A loop that awaits its starts before its next tick polls less
+  often, and refills later, on a server whose starts are slow.)
 
 Both sides are measured on the real development server (loopback) and on the
 in-process fake flowServ, the two variants taking turns (``--rounds``, the
@@ -101,29 +103,29 @@ async def run_loop(url: str, token: str, group: str, sets: list[dict[str, Any]],
         async with anyio.create_task_group() as tg:
             for _ in range(k):
                 tg.start_soon(start_next)
-        while active:
-            await anyio.sleep(poll)
-            listing = (await client.get(f"groups/{group}/runs")).json()
-            ended = [run["id"] for run in listing["runs"]
-                     if run["id"] in active and run["state"] not in ("PENDING", "RUNNING")]
-            async with anyio.create_task_group() as tg:
-                for run_id in ended:
-                    active.discard(run_id)
-                    finished += 1
+            # One listing per tick, on a steady schedule: the fetches and the starts that
+            # refill the places run as tasks of their own, never holding up the next tick.
+            next_tick = anyio.current_time() + poll
+            while finished < len(wire):
+                await anyio.sleep_until(next_tick)
+                next_tick += poll
+                listing = (await client.get(f"groups/{group}/runs")).json()
+                for run in listing["runs"]:
+                    if run["id"] in active and run["state"] not in ("PENDING", "RUNNING"):
+                        active.discard(run["id"])
+                        finished += 1
 
-                    async def collect_and_refill(run_id: str = run_id) -> None:
-                        (await client.get(f"runs/{run_id}")).raise_for_status()
-                        await start_next()
+                        async def collect_and_refill(run_id: str = run["id"]) -> None:
+                            (await client.get(f"runs/{run_id}")).raise_for_status()
+                            await start_next()
 
-                    tg.start_soon(collect_and_refill)
+                        tg.start_soon(collect_and_refill)
         # The result values of the runs, as the sweep reads them for its records.
         board = await client.get("workflows/sleeper/leaderboard", params={"includeAll": "true"})
         board.raise_for_status()
         seconds = time.perf_counter() - began
     return seconds, counting.requests, finished
 
-
-Target = tuple[str, str, Callable[[], str], Callable[[], httpx.AsyncBaseTransport]]
 
 
 def measure(name: str, url: str, new_account: Callable[[], tuple[str, str]],
