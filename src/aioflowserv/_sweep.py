@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from collections.abc import (
     Awaitable,
@@ -180,6 +181,7 @@ class Sweeper:
         self._recalled: dict[int, Run | FlowservError] = {}
         self._reusable: dict[Hashable, list[Run]] = {}
         self._invalid: ArgumentError | None = None
+        self._deadline = math.inf
         # The waits see each state change; the sweep's own callback updates its sets. They
         # poll at a steady interval: a run may end at any tick, and its place is to be
         # refilled then (one listing per tick serves every run of the sweep).
@@ -194,6 +196,8 @@ class Sweeper:
         """Run the sweep over ``arguments`` (see the module's docstring)."""
         source = self._source(arguments)
         plan = self._plan
+        if plan.timeout is not None:  # the whole sweep's: reading the group for reuse included
+            self._deadline = anyio.current_time() + plan.timeout
         if plan.reuse is not None:
             self._reusable = await self._read_reusable()
         if plan.manifest is not None:
@@ -249,9 +253,7 @@ class Sweeper:
         plan = self._plan
         try:
             with self._submissions() as submissions:
-                with anyio.CancelScope() as scope:
-                    if plan.timeout is not None:
-                        scope.deadline = anyio.current_time() + plan.timeout
+                with anyio.CancelScope(deadline=self._deadline) as scope:
                     async with anyio.create_task_group() as tg:
                         await self._feed(tg, source, submissions)
                 if scope.cancelled_caught:
