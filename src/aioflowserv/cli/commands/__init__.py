@@ -11,7 +11,7 @@ from . import demo, lookups, results, runs, server, setup, studies, users, workf
 
 __all__ = ["MODULES", "cli"]
 
-MODULES = (users, workflows, lookups, runs, studies, results, server, setup, demo)
+MODULES = (users, workflows, lookups, runs, results, studies, server, setup, demo)
 """The command modules, in the order ``--help`` lists their commands."""
 
 for _module in MODULES:
