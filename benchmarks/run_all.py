@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "batch": ["batch.py"],
     "downloads": ["downloads.py"],
     "submit": ["submit.py"],
+    "sweep": ["sweep.py"],
 }
 
 

@@ -58,6 +58,8 @@ from ._models import (
     User,
     WorkflowInfo,
 )
+from ._space import Space, grid, integers, sample, uniform, zipped
+from ._study import FailureCause, FailureSummary, SweepResult
 from ._sync import Flowserv, SyncFileHandle, Workflow
 from ._watch import RunRef, WatchStats
 from ._workflow import AsyncWorkflow
@@ -73,6 +75,8 @@ __all__ = [
     "BlockingCallError",
     "ClientClosedError",
     "ConfigurationError",
+    "FailureCause",
+    "FailureSummary",
     "FileArgument",
     "FileHandle",
     "FlowservError",
@@ -102,7 +106,9 @@ __all__ = [
     "RunWaitTimeout",
     "SelectOption",
     "ServerError",
+    "Space",
     "SubmissionUncertainError",
+    "SweepResult",
     "SyncFileHandle",
     "Timeline",
     "UnauthenticatedError",
@@ -115,4 +121,9 @@ __all__ = [
     "Workflow",
     "WorkflowInfo",
     "__version__",
+    "grid",
+    "integers",
+    "sample",
+    "uniform",
+    "zipped",
 ]

@@ -18,16 +18,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
 from ._config import RESOLVE_SKEW
-from ._errors import FlowservError, NotFoundError, is_pushback
+from ._errors import FlowservError, NotFoundError, SubmissionUncertainError, is_pushback
 from ._gather import gather
 from ._limit import Limit, Sample
-from ._manifest import Manifest
+from ._manifest import Manifest, ManifestEntry
 from ._models import Run
 from ._submit import OnStarted, Submitter, aware, same_arguments
 
@@ -36,9 +37,8 @@ if TYPE_CHECKING:
 
     from ._api import FlowservAPI
     from ._arguments import Prepared
-    from ._manifest import ManifestEntry
 
-__all__ = ["Batcher", "PushbackHook", "RunBatch"]
+__all__ = ["Batcher", "Permit", "PushbackHook", "RunBatch", "Submissions"]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -78,6 +78,75 @@ class RunBatch(list[Any]):
         )
 
 
+class Permit(NamedTuple):
+    """A submission's place in a limit: the load it is sent at (itself included), the limit then."""
+
+    load: int
+    limit: int
+
+
+class Submissions:
+    """Submissions through one :class:`~._limit.Limit`, each measured for it.
+
+    The one per-submission path of batches and sweeps: :meth:`acquire` waits
+    for a permit, :meth:`send` submits one argument set with it and tells the
+    limit how the server answered (its latency, and whether it pushed back
+    meanwhile: an answer asking to back off, or a push-back the HTTP layer
+    saw while the submission was in flight; :meth:`Batcher.submissions`
+    connects :meth:`pushed_back` to it).
+    """
+
+    def __init__(self, submitter: Submitter, limit: Limit) -> None:
+        self._submitter = submitter
+        self.limit = limit
+        self._pushbacks = 0
+
+    def pushed_back(self) -> None:
+        """The server pushed back on some request (the HTTP layer's hook)."""
+        self._pushbacks += 1
+
+    async def acquire(self) -> Permit:
+        """Wait for a free place in the limit and take it."""
+        load = await self.limit.acquire()
+        return Permit(load, self.limit.limit)
+
+    async def send(
+        self,
+        permit: Permit,
+        group_id: str,
+        prepared: Prepared,
+        on_started: OnStarted | None = None,
+        before_start: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        after_start: Callable[[Run], Awaitable[None]] | None = None,
+    ) -> Run:
+        """Submit one argument set with ``permit`` (given back at the end, with what it measured).
+
+        ``before_start`` is awaited with the wire arguments before the start
+        is sent, ``after_start`` with the run once it exists (shielded: a
+        manifest records it even while the call is being cancelled), both
+        while the permit is held, so that records keep the order of starts.
+        Raises what :meth:`Submitter.submit` raises.
+        """
+        before = self._pushbacks
+        began = anyio.current_time()
+        sample: Sample | None = None
+        try:
+            run = await self._submitter.submit(group_id, prepared, on_started, before_start)
+        except FlowservError as exc:
+            if is_pushback(exc) or self._pushbacks != before:
+                sample = Sample(permit.load, permit.limit, anyio.current_time() - began, True)
+            raise
+        else:
+            elapsed = anyio.current_time() - began
+            sample = Sample(permit.load, permit.limit, elapsed, self._pushbacks != before)
+            if after_start is not None:
+                with anyio.CancelScope(shield=True):
+                    await after_start(run)
+            return run
+        finally:
+            self.limit.release(sample)
+
+
 class Batcher:
     """The batches of one client: submissions through a limit, with manifests."""
 
@@ -87,6 +156,13 @@ class Batcher:
         self._api = api
         self._submitter = submitter
         self._observing_pushback = observing_pushback
+
+    @contextlib.contextmanager
+    def submissions(self, limit: Limit) -> Iterator[Submissions]:
+        """Submissions through ``limit``, with the server's push-back seen while the block runs."""
+        submissions = Submissions(self._submitter, limit)
+        with self._observing_pushback(submissions.pushed_back):
+            yield submissions
 
     async def run(
         self,
@@ -140,39 +216,23 @@ class Batcher:
         if manifest is not None:
             todo = await self.resume(group_id, manifest, results, note)
 
-        pushbacks = 0
-
-        def pushed_back() -> None:
-            nonlocal pushbacks
-            pushbacks += 1
-
-        async def submit(index: int, load: int, sent_limit: int) -> None:
-            before = pushbacks
-            began = anyio.current_time()
-            sample: Sample | None = None
-            before_start = manifest.intend_for(index) if manifest is not None else None
+        async def submit(index: int, permit: Permit) -> None:
+            before_start = after_start = None
+            if manifest is not None:  # the run is recorded even when the batch is cancelled
+                before_start = manifest.intend_for(index)
+                after_start = functools.partial(manifest.record, index)
             try:
-                run = await self._submitter.submit(group_id, batch[index], note, before_start)
+                results[index] = await submissions.send(
+                    permit, group_id, batch[index], note, before_start, after_start
+                )
             except FlowservError as exc:
                 results[index] = exc
-                if is_pushback(exc) or pushbacks != before:
-                    sample = Sample(load, sent_limit, anyio.current_time() - began, True)
-            else:
-                results[index] = run
-                elapsed = anyio.current_time() - began
-                sample = Sample(load, sent_limit, elapsed, pushbacks != before)
-                if manifest is not None:  # recorded even when the batch is being cancelled
-                    with anyio.CancelScope(shield=True):
-                        await manifest.started(index, run.run_id)
-            finally:
-                limit.release(sample)
 
         try:
-            with self._observing_pushback(pushed_back):
+            with self.submissions(limit) as submissions:
                 async with anyio.create_task_group() as tg:
                     for index in todo:
-                        load = await limit.acquire()
-                        tg.start_soon(submit, index, load, limit.limit)
+                        tg.start_soon(submit, index, await submissions.acquire())
         except anyio.get_cancelled_exc_class():
             if started:
                 logger.warning(
@@ -196,12 +256,30 @@ class Batcher:
     ) -> list[int]:
         """Fill ``results`` with what a manifest already records; return the indices to start.
 
+        See :meth:`recall`; only argument sets without a run are left to start.
+        """
+        recalled = await self.recall(group_id, manifest)
+        for index, outcome in recalled.items():
+            results[index] = outcome
+            if isinstance(outcome, Run):
+                on_started(outcome)
+        if recalled:
+            logger.info(
+                "manifest %s: %d of %d runs of group %s were started before; starting the rest",
+                manifest.path, len(recalled), len(results), group_id,
+            )
+        return [index for index, result in enumerate(results) if result is None]
+
+    async def recall(self, group_id: str, manifest: Manifest) -> dict[int, Run | FlowservError]:
+        """The run each argument set of a manifest made, by index (for batches and sweeps).
+
         Runs the manifest names are fetched (one that is gone stands as its
         :class:`NotFoundError`). An intent without a run (the batch died
         between sending a start and recording its answer) is looked for among
         the group's runs, as an unanswered start is: a run created after the
         intent with exactly its arguments, not claimed by another entry,
-        oldest first. Only argument sets without a run are left to start.
+        oldest first; a run found so is recorded. Each run is claimed, so that
+        no resolution hands it out again.
         """
         entries = manifest.entries
         claimed = {entry.run_id for entry in entries.values() if entry.run_id}
@@ -212,22 +290,34 @@ class Batcher:
         if pending:
             for index, run in (await self._match_intents(group_id, pending, claimed)).items():
                 entries[index].run_id = run.run_id
-                await manifest.started(index, run.run_id)
+                await manifest.started(index, run.run_id, entries[index].attempt)
         known = {entry.index: entry.run_id for entry in entries.values() if entry.run_id}
         fetched = await gather(
             [functools.partial(self._fetch, run_id) for run_id in known.values()], limit=8
         )
+        recalled: dict[int, Run | FlowservError] = {}
         for index, outcome in zip(known, fetched, strict=True):
-            results[index] = outcome
+            recalled[index] = outcome
             if isinstance(outcome, Run):
                 self._submitter.claim(outcome)
-                on_started(outcome)
-        if known:
-            logger.info(
-                "manifest %s: %d of %d runs of group %s were started before; starting the rest",
-                manifest.path, len(known), len(results), group_id,
-            )
-        return [index for index, result in enumerate(results) if result is None]
+        return recalled
+
+    async def find_started(self, error: SubmissionUncertainError) -> Run | None:
+        """The run an uncertain start made, looked for once more (None: no run of it found).
+
+        As a manifest's intent is matched (:meth:`recall`): a run of the group
+        created after the start was sent, with exactly its arguments, that no
+        caller was handed yet. The run found is claimed.
+        """
+        sent_at = None
+        if error.sent_at is not None:
+            with contextlib.suppress(ValueError):
+                sent_at = datetime.fromisoformat(error.sent_at)
+        entry = ManifestEntry(0, arguments=error.arguments, sent_at=sent_at)
+        found = (await self._match_intents(error.group_id, [entry], set())).get(0)
+        if found is not None:
+            self._submitter.claim(found)
+        return found
 
     async def _fetch(self, run_id: str) -> Run | FlowservError:
         try:

@@ -34,6 +34,7 @@ from ._models import (
     Login,
     Parameter,
     ParameterIndex,
+    ResultColumn,
     Run,
     RunInfo,
     RunList,
@@ -847,3 +848,114 @@ class Drawings:
 
 set_presenter(Drawings())
 
+
+# -- studies: spaces, sweep results, failures (appended; drawn through the same dicts) ------
+
+from ._space import Space  # noqa: E402 - the drawings of studies, kept together at the end
+from ._study import FailureSummary, SweepResult  # noqa: E402
+
+SHOWN_NAMES = 5
+"""The most parameter names a space's repr lists."""
+SHOWN_ROWS = 20
+"""The most rows a study's table shows (the rest is counted in a note)."""
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return f"{shown} (+{more} more)" if more > 0 else shown
+
+
+def _space_kinds(space: Space) -> str:
+    first, second = getattr(space, "first", None), getattr(space, "second", None)
+    if isinstance(first, Space) and isinstance(second, Space):
+        return f"{_space_kinds(first)} + {_space_kinds(second)}"
+    outer, inner = getattr(space, "outer", None), getattr(space, "inner", None)
+    if isinstance(outer, Space) and isinstance(inner, Space):
+        return f"({_space_kinds(outer)}) * ({_space_kinds(inner)})"
+    seed = getattr(space, "seed", None)
+    return f"{space.kind} (seed {seed})" if seed is not None else space.kind
+
+
+def _space_repr(space: Space) -> str:
+    return f"<Space {_space_kinds(space)}: {plural(len(space), 'set')} of {_names(space.names)}>"
+
+
+def _space_table(space: Space) -> Table:
+    dimensions = space.dimensions()
+    rows = [[name, shorten(values, 80)] for name, values in dimensions[:SHOWN_ROWS]]
+    more = len(dimensions) - SHOWN_ROWS
+    return Table(
+        f"Space {_space_kinds(space)}: {plural(len(space), 'argument set')}", rows,
+        ["Parameter", "Values"], note=f"and {more} more" if more > 0 else None,
+    )
+
+
+def _failure_repr(summary: FailureSummary) -> str:
+    if not summary:
+        return "<FailureSummary: no failed runs>"
+    shown = "; ".join(f"{shorten(c.cause, 40)!r} x{c.count}" for c in summary.causes[:3])
+    more = f"; +{len(summary) - 3} more" if len(summary) > 3 else ""
+    return (
+        f"<FailureSummary: {plural(summary.total, 'ERROR run')}, "
+        f"{plural(len(summary), 'cause')}: {shown}{more}>"
+    )
+
+
+def failure_table(summary: FailureSummary) -> Table:
+    """A sweep's failures by cause: the cause, how many, an example run."""
+    rows: list[list[str | Cell]] = [
+        [shorten(cause.cause, 100), str(cause.count), cause.example.run_id]
+        for cause in summary.causes[:SHOWN_ROWS]
+    ]
+    more = len(summary) - SHOWN_ROWS
+    return Table(
+        f"Failures: {plural(summary.total, 'ERROR run')} by cause", rows,
+        ["Cause", Column("Runs", right=True), "Example run"],
+        note=f"and {plural(more, 'more cause')}" if more > 0 else None,
+    )
+
+
+def _sweep_line(result: SweepResult) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in result.counts().items())
+    parts = [f"{plural(len(result.sets), 'argument set')}: {counts or 'none'}"]
+    if result.reused:
+        parts.append(f"{result.reused} reused")
+    if result.stopped:
+        parts.append(f"stopped: {shorten(result.stopped, 80)}")
+    return "; ".join(parts)
+
+
+def _sweep_repr(result: SweepResult) -> str:
+    return f"<SweepResult: {_sweep_line(result)}>"
+
+
+def sweep_table(result: SweepResult) -> Table:
+    """A sweep's records, the first :data:`SHOWN_ROWS` of them: arguments, state, results."""
+    records = result.to_records()
+    hidden = ("created_at", "started_at", "finished_at", "reused")
+    every = result.keys()
+    keys = [key for key in every if key not in hidden]
+    rows: list[list[str | Cell]] = []
+    for record in records[:SHOWN_ROWS]:
+        row: list[str | Cell] = []
+        for key in keys:
+            value = record[key]
+            if key == "state":
+                known = value in RunState.__members__
+                row.append(Cell(value, RunState(value)) if known else value)
+            else:
+                row.append(shorten(ResultColumn.format_value(value), 30))
+        rows.append(row)
+    notes = [_sweep_line(result)]
+    if len(records) > SHOWN_ROWS:
+        notes.append(f"first {SHOWN_ROWS} of {len(records)} rows (to_records() has all)")
+    return Table("Sweep", rows, keys, note="; ".join(notes))
+
+
+_TEXTS[Space] = _space_repr
+_TEXTS[FailureSummary] = _failure_repr
+_TEXTS[SweepResult] = _sweep_repr
+_TABLES[Space] = _space_table
+_TABLES[FailureSummary] = failure_table
+_TABLES[SweepResult] = sweep_table

@@ -71,6 +71,7 @@ from ._errors import (
 )
 from ._models import Parameter, Run
 from ._progress import open_progress
+from ._space import Integers, Uniform
 from ._submit import aware, same_arguments
 
 if TYPE_CHECKING:
@@ -156,11 +157,10 @@ def _given(name: str, spec: Any, optuna: Any) -> Any:
     dists = optuna.distributions
     if isinstance(spec, dists.BaseDistribution):
         return spec
-    # TODO(merge with _space): afs.uniform / afs.integers (issue 16 item 1) map here;
-    # until then any object with a ``to_optuna()`` method is taken as a distribution.
-    to_optuna = getattr(spec, "to_optuna", None)
-    if callable(to_optuna):
-        return to_optuna()
+    if isinstance(spec, Uniform):
+        return dists.FloatDistribution(spec.low, spec.high, log=spec.log)
+    if isinstance(spec, Integers):
+        return dists.IntDistribution(spec.low, spec.high)
     if isinstance(spec, tuple):
         if len(spec) != 2 or not all(
             isinstance(bound, (int, float)) and not isinstance(bound, bool) for bound in spec

@@ -5,10 +5,11 @@ routes, the background jobs, single submissions, batches and the watcher.
 :class:`Runs` composes them into what users ask for: start a run and follow it
 (its wait, then the workflow's post-processing), rerun one, start a batch
 (limit, manifest, remote cancellation, wait, post-processing, the errors of
-the submissions that failed), wait for runs, watch a group, cancel a group's
-active runs, download a group's results. Both :class:`~._client.AsyncFlowserv`
-and :class:`~._workflow.AsyncWorkflow` are thin faces over one ``Runs``:
-neither holds policy of its own, and nothing here calls back up into them.
+the submissions that failed), run a sweep (:mod:`._sweep`), wait for runs,
+watch a group, cancel a group's active runs, download a group's results.
+Both :class:`~._client.AsyncFlowserv` and :class:`~._workflow.AsyncWorkflow`
+are thin faces over one ``Runs``: neither holds policy of its own, and nothing
+here calls back up into them.
 
 Whether to wait after a start is a flag of its own (``wait``), never read from
 a poll interval; the public ``poll_interval=None`` of flowServ's ``start_run``
@@ -56,11 +57,13 @@ from ._errors import (
 from ._gather import Background, gather
 from ._lifecycle import RunStates, cancel_runs, rerun
 from ._limit import Limit, limit_for
-from ._models import Group, Parameter, Run, RunInfo, RunList, WorkflowInfo
+from ._models import Group, Leaderboard, Parameter, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
 from ._progress import Progress, open_progress
 from ._routes import Routes
+from ._study import SweepResult
 from ._submit import Submitter
+from ._sweep import Sweeper, SweepPlan, check_plan
 from ._transport import HTTPClient
 from ._watch import OnChange, RunRef, WaitArgs, WaitOptions, Watcher, notify
 
@@ -310,6 +313,35 @@ class Runs:
             results, concurrency=limit.settled, peak_concurrency=limit.peak,
             adaptive=limit.adaptive,
         )
+
+    async def sweep(
+        self,
+        group_id: str,
+        parameters: Mapping[str, Parameter],
+        arguments: Iterable[Mapping[str, Any]],
+        options: WaitOptions,
+        *,
+        concurrency: object,
+        read_board: Callable[[], Awaitable[Leaderboard | None]],
+        title: str,
+        **plan: Any,
+    ) -> SweepResult:
+        """Run a sweep (see :meth:`AsyncWorkflow.sweep` and :mod:`._sweep`).
+
+        ``plan`` holds the sweep's own options (``max_active``, ``reuse``,
+        ``max_failures``, ``retries``, ``timeout``, ``manifest``,
+        ``progress``), checked here before anything is sent.
+        """
+        limit = limit_for(concurrency)
+        manifest, progress = plan.pop("manifest", None), plan.pop("progress", None)
+        checked = check_plan(**plan)
+        sweeper = Sweeper(
+            api=self._api, batcher=self._batcher, watcher=self._watcher, group_id=group_id,
+            parameters=parameters, options=options, read_board=read_board,
+            submissions=functools.partial(self._batcher.submissions, limit),
+            plan=SweepPlan(manifest=manifest, progress=progress, title=title, **checked),
+        )
+        return await sweeper.run(arguments)
 
     async def _wait_in_place(self, results: list[Any], options: WaitOptions) -> None:
         """Replace each started run in ``results`` by its final snapshot (or its error)."""

@@ -33,7 +33,7 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from ._gather import Background
 
 __all__ = [
-    "OnStarted", "Submitter", "aware", "same_arguments"
+    "OnStarted", "Submitter", "argument_key", "aware", "same_arguments"
 ]
 
 
@@ -90,6 +90,12 @@ def _canonical(value: Any) -> Any:
 def same_arguments(left: object, right: object) -> bool:
     """True if two wire argument lists are the same (as the server repeats them)."""
     return bool(_canonical(left) == _canonical(right))
+
+
+def argument_key(arguments: Mapping[str, Any]) -> Hashable:
+    """A hashable form of ``{name: value}`` arguments in which equal ones are equal (1 == 1.0)."""
+    key: Hashable = _canonical(dict(arguments))
+    return key
 
 
 def start_key(group_id: str, arguments: list[dict[str, Any]]) -> Hashable:

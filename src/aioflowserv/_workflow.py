@@ -8,6 +8,7 @@ no policy, and never needs the client that made it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any, Literal, overload
@@ -22,6 +23,7 @@ from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, 
 from ._optimize import optimize
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
+from ._study import SweepResult
 from ._watch import OnChange, RunRef, WaitArgs
 
 __all__ = ["AsyncWorkflow"]
@@ -263,6 +265,77 @@ class AsyncWorkflow:
             self._runs, self._results, self.group_id, self._group.parameters, study,
             objective=objective, n_trials=n_trials, max_active=max_active, space=space,
             worker=worker, options=options, progress=progress,
+        )
+
+    async def sweep(
+        self,
+        arguments: Iterable[Mapping[str, Any]],
+        *,
+        max_active: int | None = None,
+        reuse: Literal["success"] | None = None,
+        max_failures: int | None = None,
+        retries: int = 0,
+        concurrency: int | Literal["auto"] = "auto",
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        manifest: str | os.PathLike[str] | None = None,
+        on_change: OnChange | None = None,
+        progress: bool | None = None,
+        cancel_remote: bool | str = False,
+    ) -> SweepResult:
+        """Run every argument set of a study and wait for the runs; returns a :class:`SweepResult`.
+
+        ``arguments`` is an :class:`afs.Space` (``afs.grid``, ``afs.sample``,
+        ...; checked whole against the group's parameter declarations first),
+        a list of dicts (each checked before the first request), or any
+        iterable of dicts, read lazily: a set is read only when a run may
+        start for it, so a generator may be endless (the sweep then ends by
+        ``max_failures``, ``timeout`` or cancellation). A bad set raises what
+        ``start_run`` would, with a note naming the set.
+
+        - ``max_active``: at most that many runs of the sweep are active on
+          the server at once (None: no cap); the next set starts when one
+          ends. Starts go through the adaptive submission of ``start_runs``
+          (``concurrency``), ends come from the client's shared watcher: one
+          listing of the group per tick serves every run, every
+          ``poll_interval`` seconds (the client's by default), steadily (a
+          sweep does not slow its polling while it waits: a run may end at
+          any tick, and its place is refilled then).
+        - ``reuse="success"``: a set whose checked values, defaults filled
+          in, equal the arguments of a SUCCESS run of the group takes that
+          run instead of starting one (one listing of the group, then the
+          records of its SUCCESS runs; each run serves one set). Sets with
+          file arguments are never reused.
+        - ``retries=N``: a run ending in ERROR is started again with the
+          same arguments, up to N times. ``max_failures=N``: once N runs
+          ended in ERROR, no new run is started (those in flight finish);
+          ``result.stopped`` says so.
+        - ``timeout``: seconds for the whole sweep; then nothing more is
+          started, the active runs are left running (cancelled, with
+          ``cancel_remote``) and ``result.stopped`` says why.
+        - ``manifest``: a JSON Lines file recording every start (attempts
+          included); run again with the same manifest and arguments, the
+          sweep starts only what has no run yet. A recorded set that differs
+          from the input raises :class:`InvalidArgumentError` naming it.
+        - ``on_change`` sees each run as it starts, then each state change;
+          ``progress=True`` shows a live display of the sweep.
+
+        A start that fails for good (the server refuses it, or it stays
+        uncertain) stops the sweep: ``result.stopped`` names it. If the
+        awaiting task is cancelled, the runs started keep running (each was
+        handed to ``on_change``, and a warning names them) unless
+        ``cancel_remote`` (True, or a reason) cancels them on the server.
+        """
+        options = self._runs.options(
+            poll_interval=poll_interval, on_change=on_change, cancel_remote=cancel_remote
+        )
+        read_board = functools.partial(self._results.leaderboard, None, True)
+        return await self._runs.sweep(
+            self.group_id, self._group.parameters, arguments, options,
+            concurrency=concurrency, read_board=read_board,
+            title=f"sweep of {self.identifier} in group {self._group.name or self.group_id}",
+            max_active=max_active, reuse=reuse, max_failures=max_failures, retries=retries,
+            timeout=timeout, manifest=manifest, progress=progress,
         )
 
     async def poll_run(self, run_id: str) -> Run:

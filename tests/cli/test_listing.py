@@ -39,7 +39,7 @@ def test_the_command_list_has_the_documented_commands() -> None:
     assert names == [
         "login", "logout", "whoami", "workflows", "groups", "create-group", "params", "show",
         "submit", "watch", "rerun", "cancel", "delete", "runs", "download", "leaderboard",
-        "server", "env", "profiles", "completion", "demo",
+        "sweep", "results", "server", "env", "profiles", "completion", "demo",
     ]
 
 

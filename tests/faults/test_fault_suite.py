@@ -22,7 +22,8 @@ hit every kind of request (resets before and after the server saw the
 request, delays, held answers, 502/503 answers and bursts of them, refusal
 windows); the server killed with SIGKILL and restarted on the same port and
 state mid-watch; a run start and an upload whose answers are held past the
-client's timeout.
+client's timeout; a sweep (``max_active``, ``reuse``, ``retries``) under
+random faults with the server killed and restarted mid-sweep.
 
 Random faults are seeded (``AIOFLOWSERV_FAULT_SEED``); which request gets
 which fault still depends on the order in which concurrent requests arrive.
@@ -30,6 +31,7 @@ which fault still depends on the order in which concurrent requests arrive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections import Counter
@@ -372,4 +374,123 @@ async def test_upload_answer_held_past_the_timeout_resolves_to_the_one_file(
     assert len(proxy.requests("POST", f"/uploads/{group_id}/files")) == 1
     assert len(files) == 1
     assert run.arguments["names"]["value"]["fileId"] == files[0].id
+    assert problems == []
+
+
+@pytest.mark.asyncio
+async def test_sweep_under_faults_and_a_server_restart_loses_and_duplicates_nothing(
+    fault_server: FlowservServer, fault_user: dict[str, Any], tally: Tally
+) -> None:
+    """A sweep (max_active, reuse, retries) through random faults and a SIGKILL of the server.
+
+    Four sets already have a SUCCESS run (reused, never started again); every
+    eighth set fails (started once more: ``retries=1``). Mid-sweep the server is
+    killed and restarted; the runs it lost are cancelled as an application must.
+    At the end every run on the server is one the sweep reports, and no set has
+    more runs than its attempts allow.
+    """
+    token = fault_user["token"]
+    group_id = fault_server.create_group(token, "sleeper")
+    retries = 1
+    sets = [
+        {"greeting": f"sweep-{i:02d}", "sleep": 1.0, "exitcode": 3 if i % 8 == 7 else 0}
+        for i in range(24)
+    ]
+    async with afs.AsyncFlowserv(fault_server.url, token=token) as direct:
+        done_before = await (await direct.workflow("sleeper", group_id)).start_runs(
+            sets[:4], poll_interval=0.2, timeout=WAIT_DEADLINE
+        )
+    assert all(run.is_success() for run in done_before)
+    restarted = 0.0
+    async with (
+        FaultProxy(fault_server.port, hold=TIMEOUT + 1.0) as proxy,
+        faulty_client(proxy, token) as fs,
+        afs.AsyncFlowserv(fault_server.url, token=token) as direct,
+    ):
+        wf = await fs.workflow("sleeper", group_id)
+        proxy.random_faults(SEED + 16, rate=0.15)
+        result: afs.SweepResult | None = None
+        seen: set[str] = set()
+        eight_started = anyio.Event()
+
+        def on_change(run: afs.Run) -> None:
+            seen.add(run.run_id)
+            if len(seen) >= 8:
+                eight_started.set()
+
+        async def sweep() -> None:
+            nonlocal result
+            with anyio.fail_after(240):
+                result = await wf.sweep(
+                    sets, max_active=4, reuse="success", retries=retries, poll_interval=0.2,
+                    on_change=on_change,
+                )
+
+        async def kill_and_restart() -> None:
+            nonlocal restarted
+            with anyio.fail_after(120):
+                await eight_started.wait()
+            assert fault_server.pid is not None
+            os.killpg(fault_server.pid, signal.SIGKILL)
+            await anyio.to_thread.run_sync(lambda: fault_server.stop(cleanup=False))
+            await anyio.sleep(1.5)
+            await anyio.to_thread.run_sync(fault_server.start)
+            restarted = anyio.current_time()
+            since = datetime.now().astimezone()
+            # The restarted server never finishes the runs it had in flight: cancel them.
+            for _ in range(10):
+                for info in await direct.list_runs(group_id):
+                    if info.is_active() and info.created_at and info.created_at < since:
+                        with contextlib.suppress(afs.FlowservError):
+                            await direct.cancel_run(info.run_id, "orphaned by a server restart")
+                await anyio.sleep(0.5)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(refusal_windows, proxy, SEED + 16)
+            tg.start_soon(kill_and_restart)
+            await sweep()
+            tg.cancel_scope.cancel()
+        proxy.calm()
+        assert result is not None
+        truth = {info.run_id: await direct.get_run(info.run_id)
+                 for info in await direct.list_runs(group_id)}
+    known: dict[str, str] = {}
+    problems: list[str] = []
+    finished = lost = duplicated = 0
+    for given, row in zip(sets, result.sets, strict=True):
+        greeting = str(given["greeting"])
+        if row.run is None:
+            lost += 1
+            problems.append(f"{greeting}: never started ({row.error})")
+            continue
+        for run in (*row.failed, row.run):
+            known[run.run_id] = greeting
+        true_state = truth[row.run.run_id].state if row.run.run_id in truth else None
+        if not row.run.is_active() and row.run.state is true_state:
+            finished += 1
+        else:
+            lost += 1
+            problems.append(f"{greeting}: sweep says {row.run.state}, server {true_state}")
+        allowed = 1 + (retries if given["exitcode"] else 0)
+        on_server = [r for r in truth.values() if r.arguments.get("greeting") == greeting]
+        if len(on_server) > allowed:
+            duplicated += len(on_server) - allowed
+            problems.append(f"{greeting}: {len(on_server)} runs, at most {allowed} asked")
+    strays = [run_id for run_id in truth if run_id not in known]
+    lost += len(strays)
+    problems += [f"run {run_id} on the server is unknown to the sweep" for run_id in strays]
+    tally.faults += proxy.injected + 1
+    tally.submitted += len(sets)
+    tally.on_server += len(truth)
+    tally.finished += finished
+    tally.lost += lost
+    tally.duplicated += duplicated
+    print("sweep under faults:", dict(proxy.faults), "reused:", result.reused,
+          "stopped:", result.stopped)
+    assert result.stopped is None, result.stopped
+    assert result.reused == 4
+    assert {row.run.run_id for row in result.sets[:4] if row.run} == {
+        run.run_id for run in done_before
+    }
+    assert restarted > 0
     assert problems == []

@@ -29,6 +29,7 @@ BOTH_DEPLOYMENTS = {
     "test_file_arguments.py",
     "test_wait_methods.py",
     "test_watch_real.py",
+    "test_sweep_real.py",
 }
 """The modules that run against both deployments."""
 

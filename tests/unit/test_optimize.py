@@ -63,14 +63,14 @@ def test_a_space_can_fix_a_declared_range_or_leave_it_at_its_default() -> None:
     assert set(space.distributions) == {"method"}
 
 
-def test_an_object_with_to_optuna_is_a_distribution() -> None:
-    class Uniform:
-        def to_optuna(self) -> D.BaseDistribution:
-            return D.FloatDistribution(-1, 1)
-
-    assert resolve_space(DECLARATIONS, {"x": Uniform()}).distributions["x"] == (
-        D.FloatDistribution(-1, 1)
+def test_the_distributions_of_spaces_are_optuna_distributions() -> None:
+    space = resolve_space(
+        DECLARATIONS, {"x": afs.uniform(-1, 1), "n": afs.integers(1, 3)}
     )
+    assert space.distributions["x"] == D.FloatDistribution(-1, 1)
+    assert space.distributions["n"] == D.IntDistribution(1, 3)
+    logged = resolve_space(DECLARATIONS, {"open": afs.uniform(0.5, 5, log=True)})
+    assert logged.distributions["open"] == D.FloatDistribution(0.5, 5, log=True)
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,9 @@ class ExitCode(enum.IntEnum):
     """A usage or configuration error (bad option, bad batch file, not logged in)."""
     SERVER = 3
     """The server could not be reached, or answered with an error."""
+    STOPPED = 4
+    """A sweep stopped early (``--max-failures``, ``--timeout``, a start refused): some of
+    its argument sets were never started."""
     INTERRUPTED = 130
     """Ctrl-C."""
 

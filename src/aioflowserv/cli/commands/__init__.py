@@ -7,11 +7,11 @@ command), listed by ``--help`` in the order of :data:`MODULES`.
 from __future__ import annotations
 
 from ..app import cli
-from . import demo, lookups, results, runs, server, setup, users, workflows
+from . import demo, lookups, results, runs, server, setup, studies, users, workflows
 
 __all__ = ["MODULES", "cli"]
 
-MODULES = (users, workflows, lookups, runs, results, server, setup, demo)
+MODULES = (users, workflows, lookups, runs, results, studies, server, setup, demo)
 """The command modules, in the order ``--help`` lists their commands."""
 
 for _module in MODULES:

@@ -4,7 +4,9 @@ It starts a real local flowServ server unless one is configured, registers a
 user, creates a group of the ``sleeper`` workflow, submits a batch of runs with
 a mix of arguments (a float, a string, a select, a bool, an uploaded file, and
 one run that fails on purpose), follows them with live progress, downloads and
-unpacks the results of the successful runs, prints a summary table, and stops
+unpacks the results of the successful runs, prints a summary table, then runs
+a small study (a sweep of 6 argument sets of the ``quadratic`` workflow, at
+most 3 runs at a time) and prints its table of arguments and scores, and stops
 the server it started. It exits 0 when every run ended as intended.
 """
 
@@ -22,8 +24,9 @@ import anyio
 import attrs
 import click
 
-from ... import AsyncFlowserv, AsyncWorkflow, Run, RunState
+from ... import AsyncFlowserv, AsyncWorkflow, Run, RunState, SweepResult, grid
 from ..._config import configured_url
+from ..._display import sweep_table
 from ..._localserver import FlowservServer
 from ..._serverenv import FlowservServerError
 from ..app import command, json_option, options
@@ -58,6 +61,17 @@ CATALOGUE: tuple[Mapping[str, Any], ...] = (
 
 FAILING: Mapping[str, Any] = {"sleep": 1.0, "greeting": "Oops", "exitcode": 3}
 """The run that fails on purpose (the step exits with code 3)."""
+
+STUDY_WORKFLOW = "quadratic"
+STUDY_SPACE: Mapping[str, Any] = {"x": [0.0, 1.5], "y": [-0.5], "method": ["a", "b", "c"],
+                                  "sleep": 1.0}
+"""The demo's study: 6 argument sets of the quadratic workflow (best: x=1.5, method b)."""
+STUDY_ACTIVE = 3
+"""Runs of the study active at once."""
+
+
+def _succeeded(study: SweepResult) -> bool:
+    return study.stopped is None and all(run.is_success() for run in study.runs)
 
 DEMO_NAMES = "Ada\nGrace\nLinus\n"
 
@@ -142,18 +156,44 @@ class Demo:
             for aset, exc in outcome.errors:
                 click.echo(f"Error: {aset.origin} could not be started: {exc}", err=True)
             results = await _download(fs, outcome.runs(), directory)
+            if not self.as_json:
+                print_table(runs_table(
+                    outcome.runs(), arguments=_described(outcome), results=results, id_width=8
+                ))
+            study = await self._study(fs)
         expected = {run_id: intended[aset.origin] for run_id, aset in outcome.origins.items()}
         elapsed = time.monotonic() - started
         wrong = [run for run in outcome.runs() if run.state is not expected[run.run_id]]
         if self.as_json:
             doc = {"url": url, "group_id": wf.group_id, "user": username,
-                   "ok": not wrong and not outcome.errors}
-            print_json(_json(doc, outcome, expected, results, directory, elapsed))
-        else:
-            print_table(runs_table(
-                outcome.runs(), arguments=_described(outcome), results=results, id_width=8
-            ))
-        return self._verdict(outcome, wrong, expected, directory, elapsed)
+                   "ok": not wrong and not outcome.errors and _succeeded(study)}
+            print_json({**_json(doc, outcome, expected, results, directory, elapsed),
+                        "study": study.to_dict()})
+        code = self._verdict(outcome, wrong, expected, directory, elapsed)
+        if not _succeeded(study):
+            self.echo(f"The study did not end as intended: {study!r}")
+            return ExitCode.RUNS_FAILED
+        return code
+
+    async def _study(self, fs: AsyncFlowserv) -> SweepResult:
+        """A small sweep of the quadratic workflow (a grid, 3 runs at a time) and its table."""
+        group = await fs.create_group(STUDY_WORKFLOW, f"demo-study-{uuid.uuid4().hex[:8]}")
+        wf = await fs.workflow(STUDY_WORKFLOW, group.id)
+        space = grid(**STUDY_SPACE)
+        self.echo(f"Sweeping {len(space)} argument sets of the {STUDY_WORKFLOW} workflow "
+                  f"(at most {STUDY_ACTIVE} runs active at once)")
+        board = Board(expected=len(space))
+        with display_for(board, as_json=self.as_json, plain=self.plain) as display:
+            result = await wf.sweep(
+                space, max_active=STUDY_ACTIVE, poll_interval=FOLLOWING.poll_interval,
+                on_change=display.update, timeout=self.timeout,
+            )
+        if not self.as_json:
+            print_table(sweep_table(result))
+            best = max(result.to_records(), key=lambda r: r.get("score") or float("-inf"))
+            self.echo(f"Best of the study: x={best['x']}, y={best['y']}, "
+                      f"method={best['method']}: score {best.get('score')}")
+        return result
 
     async def _setup(self, fs: AsyncFlowserv) -> tuple[AsyncWorkflow, str]:
         """A new user, logged in, and a new group of the workflow; returns it and the user."""
@@ -280,7 +320,8 @@ def demo(count: int, concurrency: int, output: str | None, timeout: float, plain
     Starts a local flowServ server unless one is configured (--url, FLOWSERV_URL
     or FLOWSERV_API_*), creates a user and a group, submits a batch of runs of
     the sleeper workflow with a mix of arguments (one fails on purpose), shows
-    live progress, downloads the results and prints a summary table. Exit 0
+    live progress, downloads the results and prints a summary table; then a
+    small sweep of the quadratic workflow with its results table. Exit 0
     when every run ended as intended.
     """
     job = Demo(count, concurrency, Path(output) if output else None, timeout, plain, as_json)
