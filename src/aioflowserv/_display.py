@@ -12,7 +12,16 @@ The models get their drawings through the hook in ``_presenter``: at import,
 this module registers its :class:`Drawings` (``set_presenter``), which the
 models' ``__repr__``, ``_repr_html_``, ``__rich__`` and ``Timeline.summary`` /
 ``Timeline.html`` ask. ``aioflowserv`` imports this module, so a loaded package
-always draws its models.
+always draws its models. Classes of the modules above (a batch, a download, the
+watcher's statistics, a workflow) cannot be imported here: they derive from
+``_presenter.Drawn`` too and hand their drawings, written here against the
+protocols :class:`BatchView`, :class:`DownloadView`, :class:`WatchView` and
+:class:`WorkflowView`, to :func:`register` next to their definition.
+
+Every ``repr`` is one bounded line: a collection says how many and of what
+state, never its items, so that a batch of a thousand runs prints as short as
+one of two. HTML tables of collections show their first :data:`HTML_ROWS` rows
+and say how many more there are.
 
 Layer order: below it ``_presenter``, ``_parameters`` and ``_models`` (which
 never import it); above it the clients and the command line.
@@ -23,7 +32,8 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
@@ -33,23 +43,38 @@ from ._models import (
     Login,
     Parameter,
     ParameterIndex,
+    RankingEntry,
+    ResultColumn,
     Run,
+    RunFile,
     RunInfo,
     RunList,
     RunSpan,
     RunState,
     Timeline,
+    UploadedFile,
+    User,
     WorkflowInfo,
 )
 from ._presenter import set_presenter
 
 __all__ = [
+    "HTML_ROWS",
     "STATE_COLORS",
     "STATE_STYLES",
+    "BatchView",
     "Cell",
     "Column",
+    "DownloadView",
     "Drawings",
     "Table",
+    "WatchView",
+    "WorkflowView",
+    "batch_table",
+    "batch_text",
+    "download_table",
+    "download_text",
+    "register",
     "last_message",
     "leaderboard_table",
     "parameter_constraint",
@@ -61,7 +86,11 @@ __all__ = [
     "shorten",
     "state_counts",
     "timeline_table",
+    "watch_table",
+    "watch_text",
     "when",
+    "workflow_table",
+    "workflow_text",
 ]
 
 _STATE_LOOKS = {
@@ -84,6 +113,8 @@ QUEUED = "\u2591"
 """A terminal timeline's character for time in the queue (light shade)."""
 RAN = "\u2588"
 """A terminal timeline's character for running time (full block, coloured by state)."""
+HTML_ROWS = 100
+"""The most rows a collection's HTML table shows in a notebook (the rest are counted)."""
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -155,6 +186,8 @@ class Table:
     rows: Sequence[Sequence[str | Cell]]
     header: Sequence[str | Column] | None = None
     note: str | None = None
+    max_rows: int | None = None
+    """The most rows the HTML shows (the rest are counted in a last row); rich shows all."""
 
     def html(self) -> str:
         """An HTML table (escaped, inline styles), the title and note in its caption."""
@@ -172,10 +205,18 @@ class Table:
             )
             parts.append(f"<thead><tr>{head}</tr></thead>")
         parts.append("<tbody>")
-        for row in self.rows:
+        shown = self.rows if self.max_rows is None else self.rows[: self.max_rows]
+        for row in shown:
             cells = [_html_cell(_cell(value), "td" if i or self.header else "th")
                      for i, value in enumerate(row)]
             parts.append(f"<tr>{''.join(cells)}</tr>")
+        if len(shown) < len(self.rows):
+            width = max(len(self.header or ()), max((len(row) for row in shown), default=1))
+            parts.append(
+                f"<tr><td colspan='{width}' style='text-align:left;color:#888'>… and "
+                f"{plural(len(self.rows) - len(shown), 'more row')} (of {len(self.rows)})"
+                "</td></tr>"
+            )
         parts.append("</tbody></table>")
         return "".join(parts)
 
@@ -395,7 +436,9 @@ def _run_list_summary(runs: RunList[Any]) -> str:
 
 
 def _run_list_table(runs: RunList[Any]) -> Table:
-    return runs_table(runs, title=_run_list_summary(runs), created=True)
+    return attrs.evolve(
+        runs_table(runs, title=_run_list_summary(runs), created=True), max_rows=HTML_ROWS
+    )
 
 
 def _run_list_html(runs: RunList[Any]) -> str:
@@ -471,7 +514,8 @@ def leaderboard_table(board: Leaderboard) -> Table:
     ]
     columns = ", ".join(f"{c.label} = {c.name} ({c.dtype})" for c in board.columns)
     return Table(f"Leaderboard: {plural(len(board.rows), 'ranked run')}", rows, header,
-                 note=f"columns: {columns}" if columns else None)
+                 note=f"best first; columns: {columns}" if columns else "best first",
+                 max_rows=HTML_ROWS)
 
 
 def _login_repr(login: Login) -> str:
@@ -485,7 +529,7 @@ def _timeline_summary(timeline: Timeline) -> str:
 
 def _timeline_html(timeline: Timeline) -> str:
     rows = []
-    for span in timeline.spans:
+    for span in timeline.spans[:HTML_ROWS]:
         color = STATE_COLORS[span.state]
         queued = span.queued(timeline.total)
         bars = [_html_bar(timeline, span.created, queued, QUEUE_COLOR, f"queued {queued:.2f} s")]
@@ -501,10 +545,17 @@ def _timeline_html(timeline: Timeline) -> str:
             f'height:12px;background:#f3f3f3">{"".join(bars)}</div></td>'
             f'<td style="text-align:right">{span.ran(timeline.total):.1f} s</td></tr>'
         )
+    more = len(timeline.spans) - HTML_ROWS
+    if more > 0:
+        rows.append(
+            f'<tr><td colspan="4" style="color:#888">… and {plural(more, "more run")} '
+            f"(of {len(timeline.spans)})</td></tr>"
+        )
     return (
-        f"<div><div><b>{html.escape(_timeline_summary(timeline))}</b> "
-        f'<span style="color:#888">(pale: queued; from {timeline.start:%H:%M:%S} UTC)</span>'
-        f"</div><table>{''.join(rows)}</table></div>"
+        f"<table><caption style='text-align:left'><b>Timeline: "
+        f"{html.escape(_timeline_summary(timeline))}</b><br><small>pale: queued, then "
+        f"ran (colour: state); from {timeline.start:%Y-%m-%d %H:%M:%S} UTC</small></caption>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -579,6 +630,235 @@ def _axis(total: float, width: int) -> str:
     return "0s" + " " * max(1, width - 2 - len(right)) + right
 
 
+def _fields(title: str, rows: Iterable[tuple[str, str | Cell | None]],
+            note: str | None = None) -> Table:
+    """A field: value table of the rows whose value is known."""
+    return Table(title, [(name, value) for name, value in rows if value not in (None, "")],
+                 note=note)
+
+
+def _user_repr(user: User) -> str:
+    return f"<User {user.username!r} {user.id}>"
+
+
+def _user_table(user: User) -> Table:
+    return _fields(f"User {user.username!r}", [("id", user.id), ("username", user.username)])
+
+
+def _run_file_repr(entry: RunFile) -> str:
+    title = f" {shorten(entry.title, 40)!r}" if entry.title != entry.name else ""
+    return f"<RunFile {shorten(entry.name, 80)!r} {entry.id}{title}>"
+
+
+def _run_file_table(entry: RunFile) -> Table:
+    return _fields(f"Result file {entry.name!r}", [
+        ("id", entry.id), ("name", entry.name), ("title", entry.title),
+        ("caption", shorten(entry.caption or "", 80)), ("widget", entry.widget),
+        ("format", shorten(", ".join(f"{k}={v!r}" for k, v in entry.format.items()), 80)),
+    ], note="download: wf.get_file(run_id, file.id)")
+
+
+def _uploaded_repr(upload: UploadedFile) -> str:
+    created = f" uploaded {when(upload.created_at)}" if upload.created_at else ""
+    return f"<UploadedFile {shorten(upload.name, 80)!r} {upload.id}{created}>"
+
+
+def _uploaded_table(upload: UploadedFile) -> Table:
+    return _fields(f"Uploaded file {upload.name!r}", [
+        ("id", upload.id), ("name", upload.name), ("uploaded", when(upload.created_at)),
+    ])
+
+
+def _run_info_table(info: RunInfo) -> Table:
+    return _fields(f"Run {info.run_id}", [
+        ("run", info.run_id), ("state", Cell(info.state.value, info.state)),
+        ("created", when(info.created_at)),
+    ], note="a listing entry: fs.get_run(run_id) has the details")
+
+
+def _results_words(results: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={shorten(repr(value), 30)}" for name, value in results.items())
+
+
+def _ranking_repr(entry: RankingEntry) -> str:
+    results = f": {shorten(_results_words(entry.results), 120)}" if entry.results else ""
+    return f"<RankingEntry {entry.run_id} of {shorten(entry.group_name, 40)!r}{results}>"
+
+
+def _ranking_table(entry: RankingEntry) -> Table:
+    return _fields(f"Ranked run {entry.run_id}", [
+        ("run", entry.run_id), ("group", f"{entry.group_name} ({entry.group_id})"),
+        ("created", when(entry.created_at)), ("started", when(entry.started_at)),
+        ("finished", when(entry.finished_at)),
+        *((name, shorten(ResultColumn.format_value(value), 80))
+          for name, value in entry.results.items()),
+    ])
+
+
+class BatchView(Protocol):
+    """What a batch of run starts shows (``_batch.RunBatch``): a list, and its concurrency."""
+
+    concurrency: int
+    peak_concurrency: int
+    adaptive: bool
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Any: ...
+
+
+def _concurrency_words(batch: BatchView) -> str:
+    if batch.adaptive:
+        return (f"concurrency auto settled at {batch.concurrency} "
+                f"(peak {batch.peak_concurrency})")
+    return f"concurrency {batch.concurrency} (peak {batch.peak_concurrency})"
+
+
+def _batch_summary(batch: BatchView) -> str:
+    items = list(batch)
+    runs = [item for item in items if isinstance(item, Run)]
+    failed = len(items) - len(runs)
+    words = [plural(len(runs), "run") + (f": {state_counts(r.state for r in runs)}" if runs
+                                         else "")]
+    if failed:
+        words.append(f"{failed} not started")
+    return "; ".join(words)
+
+
+def batch_text(batch: BatchView) -> str:
+    """``<RunBatch: 20 runs: 18 SUCCESS, 2 ERROR; concurrency auto settled at 8 (peak 12)>``."""
+    return f"<RunBatch: {_batch_summary(batch)}; {_concurrency_words(batch)}>"
+
+
+def batch_table(batch: BatchView) -> Table:
+    """The batch in input order: #, run, state, seconds, files or message (or why not started)."""
+    header = (Column("#", right=True, wrap=False), Column("run", wrap=False),
+              Column("state", wrap=False), Column("seconds", right=True, wrap=False),
+              "files or message")
+    rows: list[tuple[str | Cell, ...]] = []
+    for index, item in enumerate(batch):
+        if isinstance(item, Run):
+            duration = item.duration
+            rows.append((str(index), item.run_id, Cell(item.state.value, item.state),
+                         f"{duration.total_seconds():.2f}" if duration is not None else "-",
+                         shorten(_result(item, {}), 80)))
+        else:
+            rows.append((str(index), "", "not started", "-",
+                         shorten(f"{type(item).__name__}: {item}", 80)))
+    return Table(f"RunBatch: {_batch_summary(batch)}", rows, header,
+                 note=_concurrency_words(batch), max_rows=HTML_ROWS)
+
+
+class DownloadView(Protocol):
+    """What a run's download shows (``_downloads.RunDownload``)."""
+
+    run_id: str
+    state: RunState
+    directory: Path
+    files: tuple[Path, ...]
+    skipped: bool
+
+
+def download_text(item: DownloadView) -> str:
+    """``<RunDownload r1 SUCCESS: 2 files in results/r1>`` (``; already on disk`` if skipped)."""
+    skipped = "; already on disk" if item.skipped else ""
+    where = shorten(str(item.directory), 80)
+    return (f"<RunDownload {item.run_id} {item.state.value}: "
+            f"{plural(len(item.files), 'file')} in {where}{skipped}>")
+
+
+def download_table(item: DownloadView) -> Table:
+    """The run, its state, its folder and its files (relative to the folder)."""
+    names = []
+    for path in item.files[:20]:
+        try:
+            names.append(str(path.relative_to(item.directory)))
+        except ValueError:
+            names.append(str(path))
+    if len(item.files) > 20:
+        names.append(f"… and {len(item.files) - 20} more")
+    return _fields(f"Download of run {item.run_id}", [
+        ("run", item.run_id), ("state", Cell(item.state.value, item.state)),
+        ("folder", str(item.directory)), ("files", ", ".join(names) or "none"),
+    ], note="already on disk: nothing was fetched" if item.skipped else None)
+
+
+class WatchView(Protocol):
+    """What a client's watcher shows (``_watch.WatchStats``)."""
+
+    runs: int
+    groups: int
+    streams: int
+    polling: bool
+    listings: int
+    fetches: int
+
+    @property
+    def idle(self) -> bool: ...
+
+
+def watch_text(stats: WatchView) -> str:
+    """``<WatchStats: 3 runs, 1 group, 0 streams; polling; 12 listings, 4 fetches>``."""
+    now = "idle" if stats.idle else "polling" if stats.polling else "waiting"
+    return (f"<WatchStats: {plural(stats.runs, 'run')}, {plural(stats.groups, 'group')}, "
+            f"{plural(stats.streams, 'stream')}; {now}; {plural(stats.listings, 'listing')}, "
+            f"{plural(stats.fetches, 'fetch')}>")
+
+
+def watch_table(stats: WatchView) -> Table:
+    """The watcher's counts, a row each."""
+    rows = [("runs waited for", str(stats.runs)), ("groups polled", str(stats.groups)),
+            ("streams (watch)", str(stats.streams)),
+            ("polling now", "yes" if stats.polling else "no"),
+            ("listings so far", str(stats.listings)), ("fetches so far", str(stats.fetches))]
+    return Table("Watcher", rows, note="idle: nothing is polled" if stats.idle else None)
+
+
+class WorkflowView(Protocol):
+    """What a workflow resource shows (``AsyncWorkflow``, the sync ``Workflow``)."""
+
+    @property
+    def identifier(self) -> str: ...
+
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def info(self) -> WorkflowInfo: ...
+
+
+def workflow_text(workflow: WorkflowView) -> str:
+    """``<AsyncWorkflow 'sleeper' group='1f6d...'>`` (the class's own name)."""
+    return f"<{type(workflow).__name__} {workflow.identifier!r} group={workflow.group_id!r}>"
+
+
+def workflow_table(workflow: WorkflowView) -> Table:
+    """The workflow's name, description and parameters, and the group runs start in."""
+    info = workflow.info
+    table = _workflow_table(info)
+    title = f"{type(workflow).__name__} {info.id!r} ({info.name}), group {workflow.group_id}"
+    return attrs.evolve(table, title=title)
+
+
+def register(
+    kind: type,
+    *,
+    text: Callable[[Any], str],
+    table: Callable[[Any], Table] | None = None,
+    page: Callable[[Any], str] | None = None,
+) -> None:
+    """Draw ``kind`` (a class of a module above this one, deriving from ``_presenter.Drawn``).
+
+    ``text`` writes its ``repr``; ``table`` its table (HTML and rich), or
+    ``page`` its HTML directly.
+    """
+    _TEXTS[kind] = text
+    if table is not None:
+        _TABLES[kind] = table
+    if page is not None:
+        _PAGES[kind] = page
+
+
 _TEXTS: dict[type, Callable[[Any], str]] = {
     Parameter: _parameter_repr,
     ParameterIndex: _parameter_index_repr,
@@ -590,6 +870,10 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     Leaderboard: _leaderboard_repr,
     Login: _login_repr,
     Timeline: lambda timeline: f"<Timeline: {_timeline_summary(timeline)}>",
+    User: _user_repr,
+    RunFile: _run_file_repr,
+    UploadedFile: _uploaded_repr,
+    RankingEntry: _ranking_repr,
 }
 _TABLES: dict[type, Callable[[Any], Table]] = {
     Parameter: lambda para: parameter_table([para]),
@@ -599,6 +883,11 @@ _TABLES: dict[type, Callable[[Any], Table]] = {
     Group: _group_table,
     WorkflowInfo: _workflow_table,
     Leaderboard: leaderboard_table,
+    RunInfo: _run_info_table,
+    User: _user_table,
+    RunFile: _run_file_table,
+    UploadedFile: _uploaded_table,
+    RankingEntry: _ranking_table,
 }
 _PAGES: dict[type, Callable[[Any], str]] = {RunList: _run_list_html, Timeline: _timeline_html}
 _RICH: dict[type, Callable[[Any], Any]] = {

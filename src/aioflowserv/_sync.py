@@ -39,8 +39,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncFlowserv
 from ._config import ClientOptions, Unpack
+from ._display import register, workflow_table, workflow_text
 from ._errors import BlockingCallError, ClientClosedError
 from ._files import FileHandle
+from ._presenter import Drawn
 from ._workflow import AsyncWorkflow
 
 if TYPE_CHECKING:
@@ -467,7 +469,7 @@ class SyncFileHandle(_Facade[FileHandle]):
         return io.BytesIO(self.read())
 
 
-class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",)):
+class Workflow(Drawn, _Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",)):
     """flowServ's ``Workflow`` client, synchronous, for one group of a workflow.
 
     ``Workflow(workflow_id, group_id, service=fs)`` (as in flowServ) or
@@ -482,9 +484,6 @@ class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",))
         self._async = service._here().call(
             lambda: service.async_client.workflow(workflow_id, group_id)
         )
-
-    def __repr__(self) -> str:
-        return f"<Workflow {self.identifier!r} group={self.group_id!r}>"
 
     def _target(self) -> AsyncWorkflow:
         client = self._flowserv.async_client
@@ -527,3 +526,6 @@ class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",))
         wait_all = _twin(AsyncWorkflow.wait_all)
         as_completed = _twin(AsyncWorkflow.as_completed)
         watch = _twin(AsyncWorkflow.watch)
+
+
+register(Workflow, text=workflow_text, table=workflow_table)

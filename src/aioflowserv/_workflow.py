@@ -14,11 +14,13 @@ from typing import Any, Literal, overload
 
 from ._batch import RunBatch
 from ._config import CANCEL_CONCURRENCY, DOWNLOAD_CONCURRENCY, STREAM_GIVE_UP, Unpack
+from ._display import register, workflow_table, workflow_text
 from ._downloads import OnDownload, RunDownload
 from ._errors import InvalidArgumentError
 from ._files import FileHandle
 from ._lifecycle import RunStates
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
+from ._presenter import Drawn
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
 from ._watch import OnChange, RunRef, WaitArgs
@@ -26,7 +28,7 @@ from ._watch import OnChange, RunRef, WaitArgs
 __all__ = ["AsyncWorkflow"]
 
 
-class AsyncWorkflow:
+class AsyncWorkflow(Drawn):
     """One workflow, seen through one of its groups: run it, watch runs, fetch results.
 
     Every method of flowServ's ``Workflow`` is here with the same name and
@@ -43,9 +45,6 @@ class AsyncWorkflow:
         self._info = info
         self._group = group
         self._owner = owner
-
-    def __repr__(self) -> str:
-        return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
 
     @property
     def identifier(self) -> str:
@@ -414,3 +413,6 @@ class AsyncWorkflow:
             self.group_id, poll_interval, max_interval=max_interval,
             give_up_after=give_up_after, heartbeat=heartbeat, idle_timeout=idle_timeout,
         )
+
+
+register(AsyncWorkflow, text=workflow_text, table=workflow_table)
