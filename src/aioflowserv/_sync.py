@@ -390,9 +390,13 @@ class Flowserv(_Facade[AsyncFlowserv], twin_of=AsyncFlowserv, without=("aclose",
         """The async client behind this facade (lives in the facade's own event loop)."""
         return self._client
 
-    def workflow(self, workflow_id: str, group_id: str) -> Workflow:
-        """A :class:`Workflow` for one group of a workflow, with its metadata loaded."""
-        return Workflow(workflow_id, group_id, service=self)
+    def workflow(self, workflow_id: str, group_id: str, *, refresh: bool = False) -> Workflow:
+        """A :class:`Workflow` for one group of a workflow, with its metadata loaded.
+
+        Kept by the client as :meth:`AsyncFlowserv.workflow` keeps it: a pair
+        seen before costs no request, unless ``refresh=True``.
+        """
+        return Workflow(workflow_id, group_id, service=self, refresh=refresh)
 
     if TYPE_CHECKING:  # the twins made from AsyncFlowserv, as type checkers are to see them
         url = _Same[str](AsyncFlowserv, "url")
@@ -477,12 +481,14 @@ class Workflow(Drawn, _Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("l
     Same methods as :class:`AsyncWorkflow`, returning plain values.
     """
 
-    def __init__(self, workflow_id: str, group_id: str, service: Flowserv) -> None:
+    def __init__(
+        self, workflow_id: str, group_id: str, service: Flowserv, *, refresh: bool = False
+    ) -> None:
         if not isinstance(service, Flowserv):
             raise TypeError(f"service must be a Flowserv client, not {type(service).__name__}")
         self._flowserv = service
         self._async = service._here().call(
-            lambda: service.async_client.workflow(workflow_id, group_id)
+            lambda: service.async_client.workflow(workflow_id, group_id, refresh=refresh)
         )
 
     def _target(self) -> AsyncWorkflow:
