@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._config import RESOLVE_SKEW
-from ._display import batch_table, batch_text, register
+from ._display import register
 from ._errors import FlowservError, NotFoundError, is_pushback
 from ._gather import gather
 from ._limit import Limit, Sample
@@ -32,6 +32,7 @@ from ._manifest import Manifest
 from ._models import Run
 from ._presenter import Drawn
 from ._submit import OnStarted, Submitter, aware, same_arguments
+from ._views import batch_table, batch_text
 
 if TYPE_CHECKING:
     import os

@@ -14,9 +14,8 @@ models' ``__repr__``, ``_repr_html_``, ``__rich__`` and ``Timeline.summary`` /
 ``Timeline.html`` ask. ``aioflowserv`` imports this module, so a loaded package
 always draws its models. Classes of the modules above (a batch, a download, the
 watcher's statistics, a workflow) cannot be imported here: they derive from
-``_presenter.Drawn`` too and hand their drawings, written here against the
-protocols :class:`BatchView`, :class:`DownloadView`, :class:`WatchView` and
-:class:`WorkflowView`, to :func:`register` next to their definition.
+``_presenter.Drawn`` too, and their modules hand their drawings (``_views``,
+written against protocols) to :func:`register` next to their definition.
 
 Every ``repr`` is one bounded line: a collection says how many and of what
 state, never its items, so that a batch of a thousand runs prints as short as
@@ -32,8 +31,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -62,19 +60,13 @@ __all__ = [
     "HTML_ROWS",
     "STATE_COLORS",
     "STATE_STYLES",
-    "BatchView",
     "Cell",
     "Column",
-    "DownloadView",
     "Drawings",
     "Table",
-    "WatchView",
-    "WorkflowView",
-    "batch_table",
-    "batch_text",
-    "download_table",
-    "download_text",
+    "field_table",
     "register",
+    "result_text",
     "last_message",
     "leaderboard_table",
     "parameter_constraint",
@@ -86,11 +78,8 @@ __all__ = [
     "shorten",
     "state_counts",
     "timeline_table",
-    "watch_table",
-    "watch_text",
     "when",
-    "workflow_table",
-    "workflow_text",
+    "workflow_info_table",
 ]
 
 _STATE_LOOKS = {
@@ -365,7 +354,8 @@ def _run_info_repr(info: RunInfo) -> str:
     return f"<RunInfo {info.run_id} {info.state.value}{created}>"
 
 
-def _result(run: Run, results: Mapping[str, str]) -> str:
+def result_text(run: Run, results: Mapping[str, str]) -> str:
+    """A run's result in a table: ``results[run_id]``, a success's files, or the last message."""
     if run.run_id in results:
         return results[run.run_id]
     if run.is_success():
@@ -420,7 +410,7 @@ def runs_table(
             row.append(when(run.created_at))
         duration = run.duration
         row.append(f"{duration.total_seconds():.2f}" if duration is not None else "-")
-        row.append(shorten(_result(run, results or {}), 80))
+        row.append(shorten(result_text(run, results or {}), 80))
         rows.append(row)
     return Table(title, rows, header)
 
@@ -486,7 +476,8 @@ def _workflow_repr(info: WorkflowInfo) -> str:
     return f"<WorkflowInfo {info.id!r} {info.name!r}: {', '.join(details)}>"
 
 
-def _workflow_table(info: WorkflowInfo) -> Table:
+def workflow_info_table(info: WorkflowInfo) -> Table:
+    """A workflow's name, description and parameters (a listing entry says it has none loaded)."""
     title = f"Workflow {info.id!r}: {info.name}"
     note = shorten(info.description or "", 200) or None
     if info.parameters is None:
@@ -630,7 +621,7 @@ def _axis(total: float, width: int) -> str:
     return "0s" + " " * max(1, width - 2 - len(right)) + right
 
 
-def _fields(title: str, rows: Iterable[tuple[str, str | Cell | None]],
+def field_table(title: str, rows: Iterable[tuple[str, str | Cell | None]],
             note: str | None = None) -> Table:
     """A field: value table of the rows whose value is known."""
     return Table(title, [(name, value) for name, value in rows if value not in (None, "")],
@@ -642,7 +633,7 @@ def _user_repr(user: User) -> str:
 
 
 def _user_table(user: User) -> Table:
-    return _fields(f"User {user.username!r}", [("id", user.id), ("username", user.username)])
+    return field_table(f"User {user.username!r}", [("id", user.id), ("username", user.username)])
 
 
 def _run_file_repr(entry: RunFile) -> str:
@@ -651,7 +642,7 @@ def _run_file_repr(entry: RunFile) -> str:
 
 
 def _run_file_table(entry: RunFile) -> Table:
-    return _fields(f"Result file {entry.name!r}", [
+    return field_table(f"Result file {entry.name!r}", [
         ("id", entry.id), ("name", entry.name), ("title", entry.title),
         ("caption", shorten(entry.caption or "", 80)), ("widget", entry.widget),
         ("format", shorten(", ".join(f"{k}={v!r}" for k, v in entry.format.items()), 80)),
@@ -664,13 +655,13 @@ def _uploaded_repr(upload: UploadedFile) -> str:
 
 
 def _uploaded_table(upload: UploadedFile) -> Table:
-    return _fields(f"Uploaded file {upload.name!r}", [
+    return field_table(f"Uploaded file {upload.name!r}", [
         ("id", upload.id), ("name", upload.name), ("uploaded", when(upload.created_at)),
     ])
 
 
 def _run_info_table(info: RunInfo) -> Table:
-    return _fields(f"Run {info.run_id}", [
+    return field_table(f"Run {info.run_id}", [
         ("run", info.run_id), ("state", Cell(info.state.value, info.state)),
         ("created", when(info.created_at)),
     ], note="a listing entry: fs.get_run(run_id) has the details")
@@ -686,158 +677,13 @@ def _ranking_repr(entry: RankingEntry) -> str:
 
 
 def _ranking_table(entry: RankingEntry) -> Table:
-    return _fields(f"Ranked run {entry.run_id}", [
+    return field_table(f"Ranked run {entry.run_id}", [
         ("run", entry.run_id), ("group", f"{entry.group_name} ({entry.group_id})"),
         ("created", when(entry.created_at)), ("started", when(entry.started_at)),
         ("finished", when(entry.finished_at)),
         *((name, shorten(ResultColumn.format_value(value), 80))
           for name, value in entry.results.items()),
     ])
-
-
-class BatchView(Protocol):
-    """What a batch of run starts shows (``_batch.RunBatch``): a list, and its concurrency."""
-
-    concurrency: int
-    peak_concurrency: int
-    adaptive: bool
-
-    def __len__(self) -> int: ...
-
-    def __iter__(self) -> Any: ...
-
-
-def _concurrency_words(batch: BatchView) -> str:
-    if batch.adaptive:
-        return (f"concurrency auto settled at {batch.concurrency} "
-                f"(peak {batch.peak_concurrency})")
-    return f"concurrency {batch.concurrency} (peak {batch.peak_concurrency})"
-
-
-def _batch_summary(batch: BatchView) -> str:
-    items = list(batch)
-    runs = [item for item in items if isinstance(item, Run)]
-    failed = len(items) - len(runs)
-    words = [plural(len(runs), "run") + (f": {state_counts(r.state for r in runs)}" if runs
-                                         else "")]
-    if failed:
-        words.append(f"{failed} not started")
-    return "; ".join(words)
-
-
-def batch_text(batch: BatchView) -> str:
-    """``<RunBatch: 20 runs: 18 SUCCESS, 2 ERROR; concurrency auto settled at 8 (peak 12)>``."""
-    return f"<RunBatch: {_batch_summary(batch)}; {_concurrency_words(batch)}>"
-
-
-def batch_table(batch: BatchView) -> Table:
-    """The batch in input order: #, run, state, seconds, files or message (or why not started)."""
-    header = (Column("#", right=True, wrap=False), Column("run", wrap=False),
-              Column("state", wrap=False), Column("seconds", right=True, wrap=False),
-              "files or message")
-    rows: list[tuple[str | Cell, ...]] = []
-    for index, item in enumerate(batch):
-        if isinstance(item, Run):
-            duration = item.duration
-            rows.append((str(index), item.run_id, Cell(item.state.value, item.state),
-                         f"{duration.total_seconds():.2f}" if duration is not None else "-",
-                         shorten(_result(item, {}), 80)))
-        else:
-            rows.append((str(index), "", "not started", "-",
-                         shorten(f"{type(item).__name__}: {item}", 80)))
-    return Table(f"RunBatch: {_batch_summary(batch)}", rows, header,
-                 note=_concurrency_words(batch), max_rows=HTML_ROWS)
-
-
-class DownloadView(Protocol):
-    """What a run's download shows (``_downloads.RunDownload``)."""
-
-    run_id: str
-    state: RunState
-    directory: Path
-    files: tuple[Path, ...]
-    skipped: bool
-
-
-def download_text(item: DownloadView) -> str:
-    """``<RunDownload r1 SUCCESS: 2 files in results/r1>`` (``; already on disk`` if skipped)."""
-    skipped = "; already on disk" if item.skipped else ""
-    where = shorten(str(item.directory), 80)
-    return (f"<RunDownload {item.run_id} {item.state.value}: "
-            f"{plural(len(item.files), 'file')} in {where}{skipped}>")
-
-
-def download_table(item: DownloadView) -> Table:
-    """The run, its state, its folder and its files (relative to the folder)."""
-    names = []
-    for path in item.files[:20]:
-        try:
-            names.append(str(path.relative_to(item.directory)))
-        except ValueError:
-            names.append(str(path))
-    if len(item.files) > 20:
-        names.append(f"… and {len(item.files) - 20} more")
-    return _fields(f"Download of run {item.run_id}", [
-        ("run", item.run_id), ("state", Cell(item.state.value, item.state)),
-        ("folder", str(item.directory)), ("files", ", ".join(names) or "none"),
-    ], note="already on disk: nothing was fetched" if item.skipped else None)
-
-
-class WatchView(Protocol):
-    """What a client's watcher shows (``_watch.WatchStats``)."""
-
-    runs: int
-    groups: int
-    streams: int
-    polling: bool
-    listings: int
-    fetches: int
-
-    @property
-    def idle(self) -> bool: ...
-
-
-def watch_text(stats: WatchView) -> str:
-    """``<WatchStats: 3 runs, 1 group, 0 streams; polling; 12 listings, 4 fetches>``."""
-    now = "idle" if stats.idle else "polling" if stats.polling else "waiting"
-    return (f"<WatchStats: {plural(stats.runs, 'run')}, {plural(stats.groups, 'group')}, "
-            f"{plural(stats.streams, 'stream')}; {now}; {plural(stats.listings, 'listing')}, "
-            f"{plural(stats.fetches, 'fetch')}>")
-
-
-def watch_table(stats: WatchView) -> Table:
-    """The watcher's counts, a row each."""
-    rows = [("runs waited for", str(stats.runs)), ("groups polled", str(stats.groups)),
-            ("streams (watch)", str(stats.streams)),
-            ("polling now", "yes" if stats.polling else "no"),
-            ("listings so far", str(stats.listings)), ("fetches so far", str(stats.fetches))]
-    return Table("Watcher", rows, note="idle: nothing is polled" if stats.idle else None)
-
-
-class WorkflowView(Protocol):
-    """What a workflow resource shows (``AsyncWorkflow``, the sync ``Workflow``)."""
-
-    @property
-    def identifier(self) -> str: ...
-
-    @property
-    def group_id(self) -> str: ...
-
-    @property
-    def info(self) -> WorkflowInfo: ...
-
-
-def workflow_text(workflow: WorkflowView) -> str:
-    """``<AsyncWorkflow 'sleeper' group='1f6d...'>`` (the class's own name)."""
-    return f"<{type(workflow).__name__} {workflow.identifier!r} group={workflow.group_id!r}>"
-
-
-def workflow_table(workflow: WorkflowView) -> Table:
-    """The workflow's name, description and parameters, and the group runs start in."""
-    info = workflow.info
-    table = _workflow_table(info)
-    title = f"{type(workflow).__name__} {info.id!r} ({info.name}), group {workflow.group_id}"
-    return attrs.evolve(table, title=title)
 
 
 def register(
@@ -881,7 +727,7 @@ _TABLES: dict[type, Callable[[Any], Table]] = {
     Run: _run_table,
     RunList: _run_list_table,
     Group: _group_table,
-    WorkflowInfo: _workflow_table,
+    WorkflowInfo: workflow_info_table,
     Leaderboard: leaderboard_table,
     RunInfo: _run_info_table,
     User: _user_table,

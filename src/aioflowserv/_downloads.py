@@ -28,12 +28,13 @@ import anyio
 import attrs
 
 from ._config import DOWNLOAD_CONCURRENCY, check_count
-from ._display import download_table, download_text, register
+from ._display import register
 from ._errors import InvalidArgumentError, UnsafePathError, add_note
 from ._gather import gather_outcomes
 from ._lifecycle import RunStates, check_states
 from ._models import Run, RunState
 from ._presenter import Drawn
+from ._views import download_table, download_text
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI

@@ -229,6 +229,7 @@ class Run(Drawn):
         )
 
     def __str__(self) -> str:
+        """The state's name (``SUCCESS``), as flowServ's ``Run`` prints; ``repr`` is the line."""
         return self.state.value
 
     @property

@@ -39,10 +39,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncFlowserv
 from ._config import ClientOptions, Unpack
-from ._display import register, workflow_table, workflow_text
+from ._display import register
 from ._errors import BlockingCallError, ClientClosedError
 from ._files import FileHandle
 from ._presenter import Drawn
+from ._views import workflow_table, workflow_text
 from ._workflow import AsyncWorkflow
 
 if TYPE_CHECKING:

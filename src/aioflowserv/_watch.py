@@ -51,7 +51,7 @@ from ._config import (
     check_id,
     check_seconds,
 )
-from ._display import register, watch_table, watch_text
+from ._display import register
 from ._errors import (
     FlowservError,
     InvalidResponseError,
@@ -65,6 +65,7 @@ from ._errors import (
 from ._gather import gather, gather_outcomes
 from ._models import Run, RunInfo, RunState
 from ._presenter import Drawn
+from ._views import watch_table, watch_text
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI

@@ -14,7 +14,7 @@ from typing import Any, Literal, overload
 
 from ._batch import RunBatch
 from ._config import CANCEL_CONCURRENCY, DOWNLOAD_CONCURRENCY, STREAM_GIVE_UP, Unpack
-from ._display import register, workflow_table, workflow_text
+from ._display import register
 from ._downloads import OnDownload, RunDownload
 from ._errors import InvalidArgumentError
 from ._files import FileHandle
@@ -23,6 +23,7 @@ from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, 
 from ._presenter import Drawn
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
+from ._views import workflow_table, workflow_text
 from ._watch import OnChange, RunRef, WaitArgs
 
 __all__ = ["AsyncWorkflow"]

@@ -1,0 +1,193 @@
+"""Drawings of what lies above the models: a batch, a download, the watcher's stats, a workflow.
+
+Their classes live in modules above ``_display`` (``_batch``, ``_downloads``,
+``_watch``, ``_workflow``, ``_sync``), which ``_display`` cannot import; the
+drawings are written here against protocols of what each shows, with the
+tables and words of ``_display``, and each class's module registers them
+(``_display.register``) next to the class. Like every ``repr`` of the
+package, the lines are bounded: a batch of a thousand runs prints as short
+as one of two.
+
+Layer order: above ``_display``, below the modules whose classes it draws.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from ._display import (
+    HTML_ROWS,
+    Cell,
+    Column,
+    Table,
+    field_table,
+    plural,
+    result_text,
+    shorten,
+    state_counts,
+    workflow_info_table,
+)
+from ._models import Run, RunState, WorkflowInfo
+
+__all__ = [
+    "BatchView",
+    "DownloadView",
+    "WatchView",
+    "WorkflowView",
+    "batch_table",
+    "batch_text",
+    "download_table",
+    "download_text",
+    "watch_table",
+    "watch_text",
+    "workflow_table",
+    "workflow_text",
+]
+
+
+class BatchView(Protocol):
+    """What a batch of run starts shows (``_batch.RunBatch``): a list, and its concurrency."""
+
+    concurrency: int
+    peak_concurrency: int
+    adaptive: bool
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Any: ...
+
+
+def _concurrency_words(batch: BatchView) -> str:
+    if batch.adaptive:
+        return (f"concurrency auto settled at {batch.concurrency} "
+                f"(peak {batch.peak_concurrency})")
+    return f"concurrency {batch.concurrency} (peak {batch.peak_concurrency})"
+
+
+def _batch_summary(batch: BatchView) -> str:
+    items = list(batch)
+    runs = [item for item in items if isinstance(item, Run)]
+    failed = len(items) - len(runs)
+    words = [plural(len(runs), "run") + (f": {state_counts(r.state for r in runs)}" if runs
+                                         else "")]
+    if failed:
+        words.append(f"{failed} not started")
+    return "; ".join(words)
+
+
+def batch_text(batch: BatchView) -> str:
+    """``<RunBatch: 20 runs: 18 SUCCESS, 2 ERROR; concurrency auto settled at 8 (peak 12)>``."""
+    return f"<RunBatch: {_batch_summary(batch)}; {_concurrency_words(batch)}>"
+
+
+def batch_table(batch: BatchView) -> Table:
+    """The batch in input order: #, run, state, seconds, files or message (or why not started)."""
+    header = (Column("#", right=True, wrap=False), Column("run", wrap=False),
+              Column("state", wrap=False), Column("seconds", right=True, wrap=False),
+              "files or message")
+    rows: list[tuple[str | Cell, ...]] = []
+    for index, item in enumerate(batch):
+        if isinstance(item, Run):
+            duration = item.duration
+            rows.append((str(index), item.run_id, Cell(item.state.value, item.state),
+                         f"{duration.total_seconds():.2f}" if duration is not None else "-",
+                         shorten(result_text(item, {}), 80)))
+        else:
+            rows.append((str(index), "", "not started", "-",
+                         shorten(f"{type(item).__name__}: {item}", 80)))
+    return Table(f"RunBatch: {_batch_summary(batch)}", rows, header,
+                 note=_concurrency_words(batch), max_rows=HTML_ROWS)
+
+
+class DownloadView(Protocol):
+    """What a run's download shows (``_downloads.RunDownload``)."""
+
+    run_id: str
+    state: RunState
+    directory: Path
+    files: tuple[Path, ...]
+    skipped: bool
+
+
+def download_text(item: DownloadView) -> str:
+    """``<RunDownload r1 SUCCESS: 2 files in results/r1>`` (``; already on disk`` if skipped)."""
+    skipped = "; already on disk" if item.skipped else ""
+    where = shorten(str(item.directory), 80)
+    return (f"<RunDownload {item.run_id} {item.state.value}: "
+            f"{plural(len(item.files), 'file')} in {where}{skipped}>")
+
+
+def download_table(item: DownloadView) -> Table:
+    """The run, its state, its folder and its files (relative to the folder)."""
+    names = []
+    for path in item.files[:20]:
+        try:
+            names.append(str(path.relative_to(item.directory)))
+        except ValueError:
+            names.append(str(path))
+    if len(item.files) > 20:
+        names.append(f"… and {len(item.files) - 20} more")
+    return field_table(f"Download of run {item.run_id}", [
+        ("run", item.run_id), ("state", Cell(item.state.value, item.state)),
+        ("folder", str(item.directory)), ("files", ", ".join(names) or "none"),
+    ], note="already on disk: nothing was fetched" if item.skipped else None)
+
+
+class WatchView(Protocol):
+    """What a client's watcher shows (``_watch.WatchStats``)."""
+
+    runs: int
+    groups: int
+    streams: int
+    polling: bool
+    listings: int
+    fetches: int
+
+    @property
+    def idle(self) -> bool: ...
+
+
+def watch_text(stats: WatchView) -> str:
+    """``<WatchStats: 3 runs, 1 group, 0 streams; polling; 12 listings, 4 fetches>``."""
+    now = "idle" if stats.idle else "polling" if stats.polling else "waiting"
+    return (f"<WatchStats: {plural(stats.runs, 'run')}, {plural(stats.groups, 'group')}, "
+            f"{plural(stats.streams, 'stream')}; {now}; {plural(stats.listings, 'listing')}, "
+            f"{plural(stats.fetches, 'fetch')}>")
+
+
+def watch_table(stats: WatchView) -> Table:
+    """The watcher's counts, a row each."""
+    rows = [("runs waited for", str(stats.runs)), ("groups polled", str(stats.groups)),
+            ("streams (watch)", str(stats.streams)),
+            ("polling now", "yes" if stats.polling else "no"),
+            ("listings so far", str(stats.listings)), ("fetches so far", str(stats.fetches))]
+    return Table("Watcher", rows, note="idle: nothing is polled" if stats.idle else None)
+
+
+class WorkflowView(Protocol):
+    """What a workflow resource shows (``AsyncWorkflow``, the sync ``Workflow``)."""
+
+    @property
+    def identifier(self) -> str: ...
+
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def info(self) -> WorkflowInfo: ...
+
+
+def workflow_text(workflow: WorkflowView) -> str:
+    """``<AsyncWorkflow 'sleeper' group='1f6d...'>`` (the class's own name)."""
+    return f"<{type(workflow).__name__} {workflow.identifier!r} group={workflow.group_id!r}>"
+
+
+def workflow_table(workflow: WorkflowView) -> Table:
+    """The workflow's name, description and parameters, and the group runs start in."""
+    info = workflow.info
+    table = workflow_info_table(info)
+    title = f"{type(workflow).__name__} {info.id!r} ({info.name}), group {workflow.group_id}"
+    return attrs.evolve(table, title=title)
