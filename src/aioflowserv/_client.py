@@ -411,15 +411,17 @@ class AsyncFlowserv:
         timeout: float | None = None,
         *,
         group_id: str | None = None,
+        progress: bool | None = None,
         **options: Unpack[WaitArgs],
     ) -> RunList[Run]:
         """Wait until all runs are final; return them in input order.
 
         ``group_id`` is the group of the bare run ids (each is looked up once
-        when it is not given). Options as for :meth:`AsyncWorkflow.wait`.
+        when it is not given). Options as for :meth:`AsyncWorkflow.wait`;
+        ``progress=True`` shows a live display (see :meth:`AsyncWorkflow.start_runs`).
         """
         checked = self._runs.options(timeout, **options)
-        return await self._runs.wait_all(runs, checked, group_id=group_id)
+        return await self._runs.wait_all(runs, checked, group_id=group_id, progress=progress)
 
     def as_completed(
         self,

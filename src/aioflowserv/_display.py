@@ -12,15 +12,9 @@ The models get their drawings through the hook in ``_presenter``: at import,
 this module registers its :class:`Drawings` (``set_presenter``), which the
 models' ``__repr__``, ``_repr_html_``, ``__rich__`` and ``Timeline.summary`` /
 ``Timeline.html`` ask. ``aioflowserv`` imports this module, so a loaded package
-always draws its models. Classes of the modules above (a batch, a download, the
-watcher's statistics, a workflow) cannot be imported here: they derive from
-``_presenter.Drawn`` too, and their modules hand their drawings (``_views``,
-written against protocols) to :func:`register` next to their definition.
-
-Every ``repr`` is one bounded line: a collection says how many and of what
-state, never its items, so that a batch of a thousand runs prints as short as
-one of two. HTML tables of collections show their first :data:`HTML_ROWS` rows
-and say how many more there are.
+always draws its models; ``_views`` adds more (:func:`register`). Every
+``repr`` is one bounded line (a collection counts its items, never lists
+them); HTML tables of collections show their first :data:`HTML_ROWS` rows.
 
 Layer order: below it ``_presenter``, ``_parameters`` and ``_models`` (which
 never import it); above it the clients and the command line.
@@ -29,6 +23,7 @@ never import it); above it the clients and the command line.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,17 +36,12 @@ from ._models import (
     Login,
     Parameter,
     ParameterIndex,
-    RankingEntry,
-    ResultColumn,
     Run,
-    RunFile,
     RunInfo,
     RunList,
     RunSpan,
     RunState,
     Timeline,
-    UploadedFile,
-    User,
     WorkflowInfo,
 )
 from ._presenter import set_presenter
@@ -63,10 +53,13 @@ __all__ = [
     "Cell",
     "Column",
     "Drawings",
+    "ProgressFigures",
+    "ProgressLine",
     "Table",
-    "field_table",
     "register",
     "result_text",
+    "clock_text",
+    "eta_text",
     "last_message",
     "leaderboard_table",
     "parameter_constraint",
@@ -74,6 +67,11 @@ __all__ = [
     "parameter_table",
     "parameter_type",
     "plural",
+    "progress_counts",
+    "progress_html",
+    "progress_rich",
+    "progress_summary",
+    "rate_text",
     "runs_table",
     "shorten",
     "state_counts",
@@ -621,88 +619,214 @@ def _axis(total: float, width: int) -> str:
     return "0s" + " " * max(1, width - 2 - len(right)) + right
 
 
-def field_table(title: str, rows: Iterable[tuple[str, str | Cell | None]],
-            note: str | None = None) -> Table:
-    """A field: value table of the rows whose value is known."""
-    return Table(title, [(name, value) for name, value in rows if value not in (None, "")],
-                 note=note)
-
-
-def _user_repr(user: User) -> str:
-    return f"<User {user.username!r} {user.id}>"
-
-
-def _user_table(user: User) -> Table:
-    return field_table(f"User {user.username!r}", [("id", user.id), ("username", user.username)])
-
-
-def _run_file_repr(entry: RunFile) -> str:
-    title = f" {shorten(entry.title, 40)!r}" if entry.title != entry.name else ""
-    return f"<RunFile {shorten(entry.name, 80)!r} {entry.id}{title}>"
-
-
-def _run_file_table(entry: RunFile) -> Table:
-    return field_table(f"Result file {entry.name!r}", [
-        ("id", entry.id), ("name", entry.name), ("title", entry.title),
-        ("caption", shorten(entry.caption or "", 80)), ("widget", entry.widget),
-        ("format", shorten(", ".join(f"{k}={v!r}" for k, v in entry.format.items()), 80)),
-    ], note="download: wf.get_file(run_id, file.id)")
-
-
-def _uploaded_repr(upload: UploadedFile) -> str:
-    created = f" uploaded {when(upload.created_at)}" if upload.created_at else ""
-    return f"<UploadedFile {shorten(upload.name, 80)!r} {upload.id}{created}>"
-
-
-def _uploaded_table(upload: UploadedFile) -> Table:
-    return field_table(f"Uploaded file {upload.name!r}", [
-        ("id", upload.id), ("name", upload.name), ("uploaded", when(upload.created_at)),
-    ])
-
-
-def _run_info_table(info: RunInfo) -> Table:
-    return field_table(f"Run {info.run_id}", [
-        ("run", info.run_id), ("state", Cell(info.state.value, info.state)),
-        ("created", when(info.created_at)),
-    ], note="a listing entry: fs.get_run(run_id) has the details")
-
-
-def _results_words(results: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name}={shorten(repr(value), 30)}" for name, value in results.items())
-
-
-def _ranking_repr(entry: RankingEntry) -> str:
-    results = f": {shorten(_results_words(entry.results), 120)}" if entry.results else ""
-    return f"<RankingEntry {entry.run_id} of {shorten(entry.group_name, 40)!r}{results}>"
-
-
-def _ranking_table(entry: RankingEntry) -> Table:
-    return field_table(f"Ranked run {entry.run_id}", [
-        ("run", entry.run_id), ("group", f"{entry.group_name} ({entry.group_id})"),
-        ("created", when(entry.created_at)), ("started", when(entry.started_at)),
-        ("finished", when(entry.finished_at)),
-        *((name, shorten(ResultColumn.format_value(value), 80))
-          for name, value in entry.results.items()),
-    ])
-
-
 def register(
     kind: type,
     *,
-    text: Callable[[Any], str],
+    text: Callable[[Any], str] | None = None,
     table: Callable[[Any], Table] | None = None,
     page: Callable[[Any], str] | None = None,
 ) -> None:
-    """Draw ``kind`` (a class of a module above this one, deriving from ``_presenter.Drawn``).
+    """Draw ``kind``, a class deriving from ``_presenter.Drawn`` (see ``_views``).
 
     ``text`` writes its ``repr``; ``table`` its table (HTML and rich), or
     ``page`` its HTML directly.
     """
-    _TEXTS[kind] = text
+    if text is not None:
+        _TEXTS[kind] = text
     if table is not None:
         _TABLES[kind] = table
     if page is not None:
         _PAGES[kind] = page
+
+
+# -- live progress (``progress=True`` and the command line's live line) --------------------
+
+
+@attrs.frozen
+class ProgressFigures:
+    """What a live progress display shows at one moment (made by ``_progress.Tally``).
+
+    ``counts`` are the runs in each state (every state, in the order of
+    :class:`RunState`), ``finished`` how many are no longer active, ``total``
+    how many are expected (None: unknown), ``rate`` runs ended per second
+    while watched (None: none yet), ``eta`` the seconds left at that rate
+    (None: unknown) and ``elapsed`` the seconds since the display opened.
+    """
+
+    title: str
+    counts: tuple[tuple[RunState, int], ...]
+    finished: int
+    total: int | None
+    elapsed: float
+    rate: float | None = None
+    eta: float | None = None
+
+    @property
+    def seen(self) -> int:
+        """How many runs the display knows of."""
+        return sum(n for _, n in self.counts)
+
+
+def clock_text(seconds: float, *, round_up: bool = False) -> str:
+    """``0:07``, ``12:34``, ``1:02:03``: seconds as a clock (never negative).
+
+    Whole seconds are cut down (an elapsed time), or rounded up (time left).
+    """
+    whole = max(0, math.ceil(seconds) if round_up else math.floor(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def rate_text(rate: float | None) -> str:
+    """``2.5 runs/s``, ``12 runs/min`` below one a second, ``""`` when unknown."""
+    if rate is None or rate <= 0:
+        return ""
+    if rate >= 1:
+        return f"{rate:.1f} runs/s"
+    per_minute = rate * 60
+    return f"{per_minute:.1f} runs/min" if per_minute < 10 else f"{per_minute:.0f} runs/min"
+
+
+def eta_text(eta: float | None) -> str:
+    """``ETA 0:35``, or ``""`` when the time left is unknown."""
+    return "" if eta is None else f"ETA {clock_text(eta, round_up=True)}"
+
+
+def _done_text(figures: ProgressFigures) -> str:
+    if figures.total is None:
+        return f"{figures.finished} ended"
+    return f"{figures.finished}/{figures.total}"
+
+
+def progress_summary(figures: ProgressFigures) -> str:
+    """The live line as plain text: ``title: 3/8, 2 running, 3 success; 0.5 runs/s; ETA 0:10``."""
+    counts = ", ".join(f"{n} {state.value.lower()}" for state, n in figures.counts if n)
+    parts = [f"{figures.title}: {_done_text(figures)}" + (f", {counts}" if counts else "")]
+    parts.extend(text for text in (rate_text(figures.rate), eta_text(figures.eta)) if text)
+    parts.append(f"elapsed {clock_text(figures.elapsed)}")
+    return "; ".join(parts)
+
+
+def progress_html(figures: ProgressFigures) -> str:
+    """The live display in a notebook: a title, a bar coloured by state, counts, rate and ETA."""
+    known = max(figures.total or 0, figures.seen, 1)
+    segments = "".join(
+        f'<div title="{n} {state.value}" style="width:{100 * n / known:.2f}%;'
+        f'background:{STATE_COLORS[state]}"></div>'
+        for state, n in figures.counts if n and not state.is_active
+    )
+    counts = " ".join(
+        f'<span style="color:{STATE_COLORS[state]};font-weight:bold">'
+        f"{n}&nbsp;{state.value.lower()}</span>"
+        for state, n in figures.counts if n
+    ) or '<span style="color:#888">no runs yet</span>'
+    extra = " · ".join(
+        html.escape(text) for text in (
+            rate_text(figures.rate), eta_text(figures.eta),
+            f"elapsed {clock_text(figures.elapsed)}",
+        ) if text
+    )
+    return (
+        '<div style="font-family:monospace;line-height:1.5">'
+        f"<b>{html.escape(figures.title)}</b> {html.escape(_done_text(figures))}"
+        '<div style="display:flex;width:360px;height:10px;background:#eee;margin:2px 0">'
+        f"{segments}</div>{counts}"
+        f' <span style="color:#888">{extra}</span></div>'
+    )
+
+
+def progress_counts(figures: ProgressFigures) -> Any:
+    """The counts by state as a ``rich.text.Text`` (``3 running  2 success``), coloured."""
+    from rich.text import Text
+
+    text = Text()
+    for state, n in figures.counts:
+        if n:
+            if text:
+                text.append("  ")
+            text.append(f"{n} {state.value.lower()}", style=STATE_STYLES[state])
+    return text
+
+
+BAR = "\u2501"
+"""The character of a terminal progress bar (a heavy horizontal line)."""
+BAR_WIDTH = 20
+"""The widest progress bar drawn in a terminal, in characters."""
+MIN_BAR_WIDTH = 6
+"""A narrower bar is left out."""
+MIN_TITLE_WIDTH = 12
+"""The title keeps this many characters before the bar gives way."""
+
+
+def _progress_figures_text(figures: ProgressFigures) -> Any:
+    """``3/8  2 running  3 success  0.5 runs/s  ETA 0:10  elapsed 0:06`` (a rich Text)."""
+    from rich.text import Text
+
+    text = Text(_done_text(figures))
+    counts = progress_counts(figures)
+    if counts:
+        text.append("  ")
+        text.append_text(counts)
+    for part in (rate_text(figures.rate), eta_text(figures.eta)):
+        if part:
+            text.append(f"  {part}")
+    text.append(f"  elapsed {clock_text(figures.elapsed)}", style="dim")
+    return text
+
+
+def _progress_bar(figures: ProgressFigures, width: int) -> Any:
+    """The ended runs as a bar of ``width`` characters, coloured by final state (a rich Text)."""
+    from rich.text import Text
+
+    known = max(figures.total or 0, figures.seen, 1)
+    bar = Text()
+    for state, n in figures.counts:
+        if n and not state.is_active:
+            bar.append(BAR * round(width * n / known), style=STATE_STYLES[state])
+    bar.truncate(width)
+    bar.append(BAR * (width - bar.cell_len), style="grey23")
+    return bar
+
+
+@attrs.frozen
+class ProgressLine:
+    """The live line in a terminal: title, bar, figures; the title gives way when narrow.
+
+    A rich renderable (rich is imported only when it is drawn).
+    """
+
+    figures: ProgressFigures
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        """One line as wide as the console allows: the figures whole, the title cut to fit."""
+        from rich.text import Text
+
+        figures = _progress_figures_text(self.figures)
+        room = options.max_width - figures.cell_len - 1  # for the title and the bar
+        title = Text(self.figures.title, style="bold")
+        title_width = min(title.cell_len, room)
+        bar_width = 0
+        if self.figures.total is not None:
+            title_width = min(title.cell_len, room,
+                              max(room - MIN_BAR_WIDTH - 1, MIN_TITLE_WIDTH))
+            bar_width = min(BAR_WIDTH, room - title_width - 1)
+            bar_width = bar_width if bar_width >= MIN_BAR_WIDTH else 0
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if title_width > 0:
+            title.truncate(title_width, overflow="ellipsis")
+            line.append_text(title)
+            line.append(" ")
+        if bar_width:
+            line.append_text(_progress_bar(self.figures, bar_width))
+            line.append(" ")
+        line.append_text(figures)
+        yield line
+
+
+def progress_rich(figures: ProgressFigures) -> Any:
+    """The live line in a terminal, as a rich renderable (:class:`ProgressLine`)."""
+    return ProgressLine(figures)
 
 
 _TEXTS: dict[type, Callable[[Any], str]] = {
@@ -716,10 +840,6 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     Leaderboard: _leaderboard_repr,
     Login: _login_repr,
     Timeline: lambda timeline: f"<Timeline: {_timeline_summary(timeline)}>",
-    User: _user_repr,
-    RunFile: _run_file_repr,
-    UploadedFile: _uploaded_repr,
-    RankingEntry: _ranking_repr,
 }
 _TABLES: dict[type, Callable[[Any], Table]] = {
     Parameter: lambda para: parameter_table([para]),
@@ -729,11 +849,6 @@ _TABLES: dict[type, Callable[[Any], Table]] = {
     Group: _group_table,
     WorkflowInfo: workflow_info_table,
     Leaderboard: leaderboard_table,
-    RunInfo: _run_info_table,
-    User: _user_table,
-    RunFile: _run_file_table,
-    UploadedFile: _uploaded_table,
-    RankingEntry: _ranking_table,
 }
 _PAGES: dict[type, Callable[[Any], str]] = {RunList: _run_list_html, Timeline: _timeline_html}
 _RICH: dict[type, Callable[[Any], Any]] = {
@@ -781,3 +896,4 @@ class Drawings:
 
 
 set_presenter(Drawings())
+

@@ -17,9 +17,18 @@ is turned into that flag once, where a public call enters (:meth:`Runs.follow`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -46,9 +55,10 @@ from ._errors import (
 )
 from ._gather import Background, gather
 from ._lifecycle import RunStates, cancel_runs, rerun
-from ._limit import limit_for
+from ._limit import Limit, limit_for
 from ._models import Group, Parameter, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
+from ._progress import Progress, open_progress
 from ._routes import Routes
 from ._submit import Submitter
 from ._transport import HTTPClient
@@ -234,6 +244,7 @@ class Runs:
         postproc: PostprocFollower | None,
         return_exceptions: bool,
         manifest: str | os.PathLike[str] | None,
+        progress: bool | None = None,
     ) -> RunBatch:
         """Start one run per argument set (see :meth:`AsyncWorkflow.start_runs`).
 
@@ -241,7 +252,8 @@ class Runs:
         the batch's limit (and manifest); with ``wait`` the runs are waited for
         (and, with ``postproc``, the post-processing they triggered). The runs
         started are cancelled on the server if the batch is cancelled and the
-        options say ``cancel_remote``.
+        options say ``cancel_remote``. With ``progress``, a live display
+        follows the starts and the waits (see :mod:`._progress`).
         """
         limit = limit_for(concurrency)
         batch: list[Prepared] = []
@@ -251,6 +263,25 @@ class Runs:
             except ArgumentError as exc:
                 add_note(exc, f"in argument set #{index} of the batch")
                 raise
+        display = open_progress(progress, total=len(batch), title=f"runs of group {group_id}")
+        with _showing(display, options) as options:
+            return await self._start_batch(
+                group_id, batch, options, limit=limit, wait=wait, postproc=postproc,
+                return_exceptions=return_exceptions, manifest=manifest,
+            )
+
+    async def _start_batch(
+        self,
+        group_id: str,
+        batch: list[Prepared],
+        options: WaitOptions,
+        *,
+        limit: Limit,
+        wait: bool,
+        postproc: PostprocFollower | None,
+        return_exceptions: bool,
+        manifest: str | os.PathLike[str] | None,
+    ) -> RunBatch:
         started: list[str] = []
 
         def on_started(run: Run) -> None:
@@ -307,10 +338,31 @@ class Runs:
         return final_run
 
     async def wait_all(
-        self, runs: Iterable[RunRef], options: WaitOptions, *, group_id: str | None = None
+        self,
+        runs: Iterable[RunRef],
+        options: WaitOptions,
+        *,
+        group_id: str | None = None,
+        progress: bool | None = None,
     ) -> RunList[Run]:
-        """Wait until every run ended; the final snapshots in input order."""
-        return RunList(await self._watcher.wait_all(runs, options, group_id=group_id))
+        """Wait until every run ended; the final snapshots in input order.
+
+        With ``progress``, a live display follows the runs (see :mod:`._progress`).
+        """
+        if not progress:
+            return RunList(await self._watcher.wait_all(runs, options, group_id=group_id))
+        refs = list(runs)
+        display = open_progress(progress, total=len(refs), title=f"waiting for {len(refs)} runs")
+        with _showing(display, options) as options:
+            if display is not None:
+                for ref in refs:
+                    if not isinstance(ref, str):
+                        display.update(ref)
+            finals = await self._watcher.wait_all(refs, options, group_id=group_id)
+            if display is not None:
+                for run in finals:
+                    display.update(run)
+        return RunList(finals)
 
     async def as_completed(
         self,
@@ -401,3 +453,20 @@ class Runs:
             self._api, group_id, directory, states=states, concurrency=concurrency,
             on_download=on_download, return_exceptions=return_exceptions,
         )
+
+
+@contextlib.contextmanager
+def _showing(display: Progress | None, options: WaitOptions) -> Iterator[WaitOptions]:
+    """Options whose ``on_change`` also feeds ``display``; the display closed after the block."""
+    if display is None:
+        yield options
+        return
+    with display:
+        callback = options.on_change
+
+        def on_change(run: Run) -> None:
+            if callback is not None:
+                notify(callback, run)  # the caller's failure is logged, the display goes on
+            display.update(run)
+
+        yield attrs.evolve(options, on_change=on_change)

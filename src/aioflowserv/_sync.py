@@ -531,6 +531,7 @@ class Workflow(Drawn, _Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("l
         download_results = _twin(AsyncWorkflow.download_results)
         wait = _twin(AsyncWorkflow.wait)
         wait_all = _twin(AsyncWorkflow.wait_all)
+        optimize = _twin(AsyncWorkflow.optimize)
         as_completed = _twin(AsyncWorkflow.as_completed)
         watch = _twin(AsyncWorkflow.watch)
 

@@ -1,18 +1,20 @@
-"""Drawings of what lies above the models: a batch, a download, the watcher's stats, a workflow.
+"""More drawings: the small models (users, files, listing entries, ranked runs) and what lies above.
 
-Their classes live in modules above ``_display`` (``_batch``, ``_downloads``,
-``_watch``, ``_workflow``, ``_sync``), which ``_display`` cannot import; the
-drawings are written here against protocols of what each shows, with the
-tables and words of ``_display``, and each class's module registers them
-(``_display.register``) next to the class. Like every ``repr`` of the
-package, the lines are bounded: a batch of a thousand runs prints as short
-as one of two.
+The small models are drawn here and registered at import (``_display.register``).
+The classes of the modules above ``_display`` (``_batch``, ``_downloads``,
+``_watch``, ``_workflow``, ``_sync``: a batch, a download, the watcher's
+statistics, a workflow) cannot be imported here: their drawings are written
+against protocols of what each shows, and each class's module registers them
+next to the class. Both use the tables and words of ``_display``. Like every
+``repr`` of the package, the lines are bounded: a batch of a thousand runs
+prints as short as one of two.
 
 Layer order: above ``_display``, below the modules whose classes it draws.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,14 +25,25 @@ from ._display import (
     Cell,
     Column,
     Table,
-    field_table,
     plural,
+    register,
     result_text,
     shorten,
     state_counts,
+    when,
     workflow_info_table,
 )
-from ._models import Run, RunState, WorkflowInfo
+from ._models import (
+    RankingEntry,
+    ResultColumn,
+    Run,
+    RunFile,
+    RunInfo,
+    RunState,
+    UploadedFile,
+    User,
+    WorkflowInfo,
+)
 
 __all__ = [
     "BatchView",
@@ -41,11 +54,84 @@ __all__ = [
     "batch_text",
     "download_table",
     "download_text",
+    "field_table",
     "watch_table",
     "watch_text",
     "workflow_table",
     "workflow_text",
 ]
+
+
+def field_table(title: str, rows: Iterable[tuple[str, str | Cell | None]],
+            note: str | None = None) -> Table:
+    """A field: value table of the rows whose value is known."""
+    return Table(title, [(name, value) for name, value in rows if value not in (None, "")],
+                 note=note)
+
+
+def _user_repr(user: User) -> str:
+    return f"<User {user.username!r} {user.id}>"
+
+
+def _user_table(user: User) -> Table:
+    return field_table(f"User {user.username!r}", [("id", user.id), ("username", user.username)])
+
+
+def _run_file_repr(entry: RunFile) -> str:
+    title = f" {shorten(entry.title, 40)!r}" if entry.title != entry.name else ""
+    return f"<RunFile {shorten(entry.name, 80)!r} {entry.id}{title}>"
+
+
+def _run_file_table(entry: RunFile) -> Table:
+    return field_table(f"Result file {entry.name!r}", [
+        ("id", entry.id), ("name", entry.name), ("title", entry.title),
+        ("caption", shorten(entry.caption or "", 80)), ("widget", entry.widget),
+        ("format", shorten(", ".join(f"{k}={v!r}" for k, v in entry.format.items()), 80)),
+    ], note="download: wf.get_file(run_id, file.id)")
+
+
+def _uploaded_repr(upload: UploadedFile) -> str:
+    created = f" uploaded {when(upload.created_at)}" if upload.created_at else ""
+    return f"<UploadedFile {shorten(upload.name, 80)!r} {upload.id}{created}>"
+
+
+def _uploaded_table(upload: UploadedFile) -> Table:
+    return field_table(f"Uploaded file {upload.name!r}", [
+        ("id", upload.id), ("name", upload.name), ("uploaded", when(upload.created_at)),
+    ])
+
+
+def _run_info_table(info: RunInfo) -> Table:
+    return field_table(f"Run {info.run_id}", [
+        ("run", info.run_id), ("state", Cell(info.state.value, info.state)),
+        ("created", when(info.created_at)),
+    ], note="a listing entry: fs.get_run(run_id) has the details")
+
+
+def _results_words(results: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={shorten(repr(value), 30)}" for name, value in results.items())
+
+
+def _ranking_repr(entry: RankingEntry) -> str:
+    results = f": {shorten(_results_words(entry.results), 120)}" if entry.results else ""
+    return f"<RankingEntry {entry.run_id} of {shorten(entry.group_name, 40)!r}{results}>"
+
+
+def _ranking_table(entry: RankingEntry) -> Table:
+    return field_table(f"Ranked run {entry.run_id}", [
+        ("run", entry.run_id), ("group", f"{entry.group_name} ({entry.group_id})"),
+        ("created", when(entry.created_at)), ("started", when(entry.started_at)),
+        ("finished", when(entry.finished_at)),
+        *((name, shorten(ResultColumn.format_value(value), 80))
+          for name, value in entry.results.items()),
+    ])
+
+
+register(User, text=_user_repr, table=_user_table)
+register(RunFile, text=_run_file_repr, table=_run_file_table)
+register(UploadedFile, text=_uploaded_repr, table=_uploaded_table)
+register(RankingEntry, text=_ranking_repr, table=_ranking_table)
+register(RunInfo, table=_run_info_table)
 
 
 class BatchView(Protocol):

@@ -20,6 +20,7 @@ from ._errors import InvalidArgumentError
 from ._files import FileHandle
 from ._lifecycle import RunStates
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
+from ._optimize import optimize
 from ._presenter import Drawn
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
@@ -169,6 +170,7 @@ class AsyncWorkflow(Drawn):
         return_exceptions: bool = False,
         cancel_remote: bool | str = False,
         manifest: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
     ) -> RunBatch:
         """Start one run per argument set; returns the runs in input order.
 
@@ -200,6 +202,10 @@ class AsyncWorkflow(Drawn):
         say), the batch starts only what has no run yet and returns every run
         in input order. A manifest recorded for other arguments or another
         group raises :class:`InvalidArgumentError` before any request.
+
+        ``progress=True`` shows a live display of the runs (counts by state,
+        rate, time left): HTML updated in place in a notebook, a live line on
+        a terminal (with rich), nothing when the output is neither.
         """
         options, wait = self._runs.follow(
             poll_interval, timeout=timeout, max_interval=max_interval, on_change=on_change,
@@ -208,7 +214,55 @@ class AsyncWorkflow(Drawn):
         return await self._runs.start_batch(
             self.group_id, self._group.parameters, arguments, options,
             concurrency=concurrency, wait=wait, postproc=self._postproc if postproc else None,
-            return_exceptions=return_exceptions, manifest=manifest,
+            return_exceptions=return_exceptions, manifest=manifest, progress=progress,
+        )
+
+    async def optimize(
+        self,
+        study: Any,
+        *,
+        objective: str,
+        n_trials: int,
+        max_active: int = 1,
+        space: Mapping[str, Any] | None = None,
+        worker: str | None = None,
+        poll_interval: float | None = None,
+        max_interval: float | None = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Optimize the arguments with an optuna study: each trial is one run of this group.
+
+        Needs the ``optuna`` extra. Up to ``max_active`` trials are in flight:
+        a trial's arguments are suggested from ``space``, its run started and
+        waited for (the client's shared watcher), and the study told the run's
+        value of ``objective``, a result column of the workflow (checked
+        before the first run: :class:`InvalidArgumentError` lists the
+        columns), as the leaderboard reports it. A run that ends in ERROR or
+        CANCELED is a failed trial. ``trial.user_attrs["run_id"]`` (and
+        ``["group_id"]``) name each trial's run.
+
+        ``space=None`` explores the declared ranges (float and int parameters
+        with a finite ``range``) and choices (select parameters); the others
+        keep their defaults. A mapping overrides parameter by parameter: an
+        optuna distribution, a ``(low, high)`` tuple (two ints: integers), a
+        list of choices, ``None`` (keep the default) or a value to fix. Bounds
+        and choices are checked against the declarations first.
+
+        ``n_trials`` is the study's total: trials already in it count, and
+        several processes or machines sharing the study through an optuna
+        storage (journal file, PostgreSQL...) create exactly ``n_trials``
+        trials between them, one run each. A process started again with the
+        same study, group and ``worker`` (default: the group id; processes
+        sharing a group need distinct names) attaches to its trials' runs
+        instead of starting them again. ``poll_interval``/``max_interval``
+        pace the waits; ``progress=True`` shows a live display (see
+        :meth:`start_runs`). Returns the study (``study.best_trial``...).
+        """
+        options = self._runs.options(poll_interval=poll_interval, max_interval=max_interval)
+        return await optimize(
+            self._runs, self._results, self.group_id, self._group.parameters, study,
+            objective=objective, n_trials=n_trials, max_active=max_active, space=space,
+            worker=worker, options=options, progress=progress,
         )
 
     async def poll_run(self, run_id: str) -> Run:
@@ -339,14 +393,21 @@ class AsyncWorkflow(Drawn):
         )
 
     async def wait_all(
-        self, runs: Iterable[RunRef], timeout: float | None = None, **options: Unpack[WaitArgs]
+        self,
+        runs: Iterable[RunRef],
+        timeout: float | None = None,
+        *,
+        progress: bool | None = None,
+        **options: Unpack[WaitArgs],
     ) -> RunList[Run]:
         """Wait until every run ended; return the final snapshots in input order.
 
-        Options as for :meth:`wait`.
+        Options as for :meth:`wait`; ``progress=True`` shows a live display
+        (as for :meth:`start_runs`).
         """
         return await self._runs.wait_all(
-            runs, self._runs.options(timeout, **options), group_id=self.group_id
+            runs, self._runs.options(timeout, **options), group_id=self.group_id,
+            progress=progress,
         )
 
     def as_completed(

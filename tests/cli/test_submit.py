@@ -28,7 +28,7 @@ def test_submit_starts_one_run_with_typed_arguments(
 def test_submit_wait_follows_the_run_and_exits_0_on_success(
     invoke: Invoke, group_id: str
 ) -> None:
-    result = invoke("submit", "sleeper", group_id, "-a", "sleep=0.2", "--wait", "--json",
+    result = invoke("submit", "sleeper", group_id, "-a", "sleep=0.5", "--wait", "--json",
                     "--interval", "0.2")
     assert result.exit_code == 0, result.output
     doc = parse(result)

@@ -47,7 +47,7 @@ async def test_token_and_password_never_appear_in_debug_logs_of_a_full_flow(
         await fs.whoami()
         group = await fs.create_group("sleeper", f"g-{uuid.uuid4().hex[:8]}")
         wf = await fs.workflow("sleeper", group.id)
-        run = await wf.start_run({"sleep": 0.2, "names": b"Ada\n"}, poll_interval=0.1, timeout=60)
+        run = await wf.start_run({"sleep": QUICK, "names": b"Ada\n"}, poll_interval=0.1, timeout=60)
         assert run.is_success()
         await (await wf.get_file(run.run_id, run.files()[0].id)).save(tmp_path)
         await (await wf.get_file(run.run_id)).extract(tmp_path / "archive")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import aioflowserv as afs
-from tests.support.realserver import DEADLINE, POLL, unique
+from tests.support.realserver import DEADLINE, POLL, QUICK, unique
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,8 +19,8 @@ async def test_the_best_arguments_rank_first_with_their_score(
 ) -> None:
     group = await client.create_group("quadratic", unique("study"))
     wf = await client.workflow("quadratic", group.id)
-    best = {"x": 1.5, "y": -0.5, "method": "b", "sleep": 0.3}
-    worse = {"x": 0.0, "y": 0.0, "method": "a", "sleep": 0.3}
+    best = {"x": 1.5, "y": -0.5, "method": "b", "sleep": QUICK}
+    worse = {"x": 0.0, "y": 0.0, "method": "a", "sleep": QUICK}
     runs = await wf.start_runs([worse, best], poll_interval=POLL, timeout=DEADLINE)
     assert all(run.is_success() for run in runs)
     board = await wf.leaderboard(include_all=True)
@@ -37,7 +37,7 @@ async def test_a_run_asked_to_fail_fails_with_a_message(
 ) -> None:
     group = await client.create_group("quadratic", unique("fails"))
     wf = await client.workflow("quadratic", group.id)
-    run = await wf.start_run({"x": 1, "y": 1, "fail": True, "sleep": 0.3}, poll_interval=POLL,
+    run = await wf.start_run({"x": 1, "y": 1, "fail": True, "sleep": QUICK}, poll_interval=POLL,
                              timeout=DEADLINE)
     assert run.is_error()
     assert any("failing on purpose" in line for line in run.messages())

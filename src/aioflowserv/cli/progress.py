@@ -4,8 +4,9 @@ A :class:`Board` keeps the latest snapshot of each followed run. The work is
 the SDK's: :func:`submit_batch` starts runs with
 :meth:`AsyncWorkflow.start_runs` and :func:`follow` waits with
 :meth:`AsyncFlowserv.as_completed`, both with an ``on_change`` callback that
-updates the board and the display. On a terminal the display is a live bar
-(counts per state, elapsed time); otherwise it prints one plain line per state
+updates the board and the display. On a terminal the display is the SDK's live line
+(``progress=True``: counts per state, rate, time left, elapsed time);
+otherwise it prints one plain line per state
 change. Ctrl-C is caught by :func:`interruptible`, which stops the work (the
 SDK cancels the runs on the server too with ``--cancel-on-interrupt``) and
 lets the command report which runs are still active.
@@ -25,11 +26,11 @@ import anyio
 import attrs
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
-from .. import AsyncFlowserv, AsyncWorkflow, Run, RunBatch, RunState, RunWaitTimeout
-from .._display import STATE_STYLES, plural, state_counts
+from .. import AsyncFlowserv, AsyncWorkflow, Run, RunBatch, RunInfo, RunWaitTimeout
+from .._display import ProgressFigures, plural, state_counts
+from .._progress import Progress as LiveProgress
+from .._progress import Tally, TerminalSurface
 from .output import ExitCode, make_console
 
 if TYPE_CHECKING:
@@ -56,42 +57,36 @@ INTERRUPT_REASON = "interrupted by user (aioflowserv)"
 """The message of runs canceled by Ctrl-C with ``--cancel-on-interrupt``."""
 
 
-class Board:
-    """The latest known snapshot of each followed run, in the order given."""
+class Board(Tally):
+    """The latest known snapshot of each followed run, in the order given.
+
+    A :class:`~aioflowserv._progress.Tally` (the SDK's live display counts,
+    rates and times with the same one) that also keeps the runs themselves.
+    """
 
     def __init__(self, runs: Sequence[Run] = (), expected: int = 0) -> None:
-        self.runs: dict[str, Run] = {run.run_id: run for run in runs}
-        self.expected = expected
+        super().__init__(expected)
+        self.runs: dict[str, Run] = {}
         self.timed_out = False
+        for run in runs:
+            self.update(run)
 
-    @property
-    def total(self) -> int:
-        """How many runs are followed (or expected, while a batch is being submitted)."""
-        return max(len(self.runs), self.expected)
+    def update(self, run: Run | RunInfo) -> bool:
+        """Record a snapshot (of a new run too); True when the run's state changed.
 
-    @property
-    def finished(self) -> int:
-        """How many of them are no longer active."""
-        return sum(1 for run in self.runs.values() if not run.is_active())
-
-    def update(self, run: Run) -> bool:
-        """Record a snapshot (of a new run too); True when the run's state changed."""
+        A newer snapshot in the same state replaces the one kept; a stale one
+        (active, of a run seen ended) is ignored.
+        """
         old = self.runs.get(run.run_id)
-        if old is not None and not old.is_active() and run.is_active():
-            return False  # a stale snapshot arriving late
-        self.runs[run.run_id] = run
-        return old is None or old.state is not run.state
+        changed = super().update(run)
+        stale = old is not None and not old.is_active() and run.is_active()
+        if isinstance(run, Run) and not stale:
+            self.runs[run.run_id] = run
+        return changed
 
     def active(self) -> list[Run]:
         """Runs still active, in order."""
         return [run for run in self.runs.values() if run.is_active()]
-
-    def counts(self) -> dict[RunState, int]:
-        """How many runs are in each state (every state, in order)."""
-        counts = dict.fromkeys(RunState, 0)
-        for run in self.runs.values():
-            counts[run.state] += 1
-        return counts
 
     def summary(self) -> str:
         """``2 RUNNING, 3 SUCCESS, 1 ERROR`` (states with runs only)."""
@@ -146,56 +141,42 @@ class PlainDisplay(Display):
         self._echo(f"{self.elapsed():6.1f}s  {text}")
 
 
+class _BoardProgress(LiveProgress):
+    """The live line of a board: every run on it (or expected) counts in the total."""
+
+    def figures(self) -> ProgressFigures:
+        return self.tally.figures(self.title, self.tally.total)
+
+
 class LiveDisplay(Display):
-    """A live progress bar with counts per state and the elapsed time."""
+    """A live line: a bar, counts per state, rate, time left and elapsed time.
+
+    The SDK's ``progress=True`` line (:class:`~aioflowserv._progress.Progress`
+    on a :class:`~aioflowserv._progress.TerminalSurface`): the same drawing,
+    the same throttle (a few drawings a second, the last one on exit).
+    """
 
     def __init__(self, board: Board, console: Console, description: str = "runs") -> None:
         super().__init__(board)
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            console=console,
-            refresh_per_second=8,
+        self._progress = _BoardProgress(
+            None, description, TerminalSurface(console), tally=board
         )
-        self._task = self._progress.add_task(
-            description, total=max(board.total, 1), completed=board.finished,
-            counts=self._counts(),
-        )
-
-    def _counts(self) -> Text:
-        text = Text()
-        for state, n in self.board.counts().items():
-            if n:
-                if text:
-                    text.append("  ")
-                text.append(f"{n} {state.value.lower()}", style=STATE_STYLES[state])
-        return text
 
     def __enter__(self) -> LiveDisplay:
-        self._progress.start()
+        self._progress.draw()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._refresh()
-        self._progress.stop()
-
-    def _refresh(self) -> None:
-        self._progress.update(
-            self._task, total=max(self.board.total, 1), completed=self.board.finished,
-            counts=self._counts(),
-        )
+        self._progress.close()
 
     def changed(self, run: Run) -> None:
-        """Move the bar and the counts."""
-        self._refresh()
+        """Move the bar and the counts (at most a few times a second)."""
+        self._progress.update(run)
 
     def note(self, text: str) -> None:
-        """Show the note as the bar's description."""
-        self._progress.update(self._task, description=text)
-        self._refresh()
+        """Show the note as the line's title."""
+        self._progress.title = text
+        self._progress.draw()
 
 
 def display_for(board: Board, *, as_json: bool, plain: bool, only_live: bool = False) -> Display:
