@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import anyio
 
 from ._config import RESOLVE_SKEW
+from ._display import register
 from ._errors import FlowservError, NotFoundError, SubmissionUncertainError, is_pushback
 from ._gather import gather
 from ._limit import Limit, Sample
 from ._manifest import Manifest, ManifestEntry
 from ._models import Run
+from ._presenter import Drawn
 from ._submit import OnStarted, Submitter, aware, same_arguments
+from ._views import batch_table, batch_text
 
 if TYPE_CHECKING:
     import os
@@ -47,7 +50,7 @@ PushbackHook = Callable[[Callable[[], None]], contextlib.AbstractContextManager[
 (:meth:`~._transport.HTTPClient.observing_pushback`)."""
 
 
-class RunBatch(list[Any]):
+class RunBatch(Drawn, list[Any]):
     """What ``start_runs`` returns: a list of the runs in input order, and how it went.
 
     It is a plain ``list`` (of :class:`Run`, and, with ``return_exceptions=True``,
@@ -55,6 +58,9 @@ class RunBatch(list[Any]):
     ``concurrency``, the limit at the end of the batch (with
     ``concurrency="auto"``, what the limit settled on for this server), and
     ``peak_concurrency``, the most submissions that were in flight at once.
+    Its ``repr`` is one line however long the batch (``<RunBatch: 20 runs: 18
+    SUCCESS, 2 ERROR; concurrency auto settled at 8 (peak 12)>``); in a notebook
+    it shows as a table of the runs.
     """
 
     concurrency: int
@@ -70,12 +76,8 @@ class RunBatch(list[Any]):
         self.peak_concurrency = peak_concurrency
         self.adaptive = adaptive
 
-    def __repr__(self) -> str:
-        mode = "auto" if self.adaptive else "fixed"
-        return (
-            f"RunBatch({list.__repr__(self)}, concurrency={self.concurrency} ({mode}), "
-            f"peak_concurrency={self.peak_concurrency})"
-        )
+
+register(RunBatch, text=batch_text, table=batch_table)
 
 
 class Permit(NamedTuple):

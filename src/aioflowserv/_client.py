@@ -91,6 +91,7 @@ class AsyncFlowserv:
         settings = Settings.create(origin.url, type(self).__name__, **options)
         self._session = Session.open(settings, options, origin.token)
         self._runs = Runs(self._session)
+        self._workflows: dict[tuple[str, str], AsyncWorkflow] = {}
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else "open"
@@ -125,6 +126,7 @@ class AsyncFlowserv:
     @token.setter
     def token(self, value: str | None) -> None:
         self._session.http.token = value
+        self._workflows.clear()  # what one user was shown is not another's
 
     @property
     def watching(self) -> WatchStats:
@@ -216,13 +218,58 @@ class AsyncFlowserv:
 
     create_group = _route(FlowservAPI.create_group)
     get_group = _route(FlowservAPI.get_group)
-    update_group = _route(FlowservAPI.update_group)
-    delete_group = _route(FlowservAPI.delete_group)
 
-    async def workflow(self, workflow_id: str, group_id: str) -> AsyncWorkflow:
-        """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded."""
+    async def update_group(
+        self, group_id: str, *, name: str | None = None, members: Sequence[str] | None = None
+    ) -> Group:
+        """Rename a group or replace its member list (user ids).
+
+        A workflow of this group that :meth:`workflow` keeps is loaded anew
+        the next time it is asked for.
+        """
+        group = await self._session.api.update_group(group_id, name=name, members=members)
+        self._forget(group_id)
+        return group
+
+    async def delete_group(self, group_id: str) -> None:
+        """Delete a group (runs still active in it keep executing on the server)."""
+        await self._session.api.delete_group(group_id)
+        self._forget(group_id)
+
+    async def workflow(
+        self, workflow_id: str, group_id: str, *, refresh: bool = False
+    ) -> AsyncWorkflow:
+        """An :class:`AsyncWorkflow` for one group of a workflow, with its metadata loaded.
+
+        The first call for a (workflow, group) pair loads the workflow's
+        metadata and the group's parameter declarations (two requests, made
+        together); the client keeps the result, so later calls for the same
+        pair cost no request and return the same object (an app may call
+        ``fs.workflow(...)`` in every request handler). ``refresh=True``
+        loads it again and keeps the new one.
+
+        What is kept is dropped when this client changes the group
+        (:meth:`update_group`, :meth:`delete_group`) or its token (a login, a
+        logout). A group's parameters change only when the workflow is
+        updated on the server, which no client sees: after that, ask with
+        ``refresh=True`` (until then arguments are checked against the
+        declarations loaded first).
+        """
+        key = (workflow_id, group_id)
+        cached = self._workflows.get(key)
+        if cached is not None and not refresh:
+            return cached
+        token = self.token
         info, group = await self._runs.load(workflow_id, group_id)
-        return AsyncWorkflow(self._runs, info, group, owner=self)
+        loaded = AsyncWorkflow(self._runs, info, group, owner=self)
+        if self.token == token:  # a login while loading: what was loaded is not kept
+            self._workflows[key] = loaded
+        return loaded
+
+    def _forget(self, group_id: str) -> None:
+        """Drop the workflows kept for a group."""
+        for key in [key for key in self._workflows if key[1] == group_id]:
+            del self._workflows[key]
 
     async def leaderboard(
         self, workflow_id: str, order_by: OrderBy = None, include_all: bool = False

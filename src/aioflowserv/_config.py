@@ -30,10 +30,10 @@ import os
 import random
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -68,14 +68,18 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "DOWNLOAD_CONCURRENCY",
+    "ENV_LOG",
     "FATAL_AFTER",
     "FETCH_CONCURRENCY",
     "FIRST_POSTPROC_GRACE",
+    "HOOK_EVENTS",
+    "LOG_LEVELS",
     "POLL_GROWTH",
     "POLL_JITTER",
     "POSTPROC_GRACE",
     "PREFETCH_LIMIT",
     "RESOLVE_DELAYS",
+    "REQUEST_LOGGER",
     "RESOLVE_SKEW",
     "SERVER_START_TIMEOUT",
     "SERVER_STOP_TIMEOUT",
@@ -84,15 +88,18 @@ __all__ = [
     "USER_AGENT",
     "VERSION",
     "ClientOptions",
+    "EventHook",
     "Origin",
     "RetryPolicy",
     "Settings",
     "Unpack",
     "backoff",
     "check_count",
+    "check_event_hooks",
     "check_id",
     "check_seconds",
     "configured_url",
+    "log_level",
     "resolve_origin",
     "resolve_token",
     "resolve_url",
@@ -192,6 +199,14 @@ DEFAULT_PATH = "/flowserv/api/v1"
 ENV_URL = "FLOWSERV_URL"
 ENV_TOKEN = "FLOWSERV_ACCESS_TOKEN"
 ENV_PARTS = ("FLOWSERV_API_PROTOCOL", "FLOWSERV_API_HOST", "FLOWSERV_API_PORT", "FLOWSERV_API_PATH")
+ENV_LOG = "AIOFLOWSERV_LOG"
+"""The environment variable that switches on the ``aioflowserv`` logger (see :func:`log_level`)."""
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+"""The values of :data:`ENV_LOG` and the ``logging`` levels they stand for."""
+REQUEST_LOGGER = "aioflowserv.http"
+"""The logger of the request lines: one DEBUG line per try of each request."""
+HOOK_EVENTS = ("request", "response")
+"""The events of the ``event_hooks`` option (httpx's)."""
 _UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
 
@@ -464,6 +479,51 @@ def resolve_origin(
     )
 
 
+def log_level(environ: Mapping[str, str] | None = None) -> int | None:
+    """The level :data:`ENV_LOG` asks of the ``aioflowserv`` logger, or None when it is unset.
+
+    ``AIOFLOWSERV_LOG=debug`` shows a line for each try of each request
+    (method, path, status, try, milliseconds; never the token) on the
+    :data:`REQUEST_LOGGER`, besides the retries and warnings; ``info`` the
+    retries, batches' concurrency and warnings; ``warning`` and ``error``
+    less. Another value is a :class:`ConfigurationError`.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(ENV_LOG, "").strip().lower()
+    if not value:
+        return None
+    if value not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"{ENV_LOG}={env[ENV_LOG]!r} is not a log level: use one of {', '.join(LOG_LEVELS)}"
+        )
+    return LOG_LEVELS[value]
+
+
+EventHook = Callable[[Any], Any]
+"""A function called with each ``httpx.Request`` (or ``httpx.Response``); async or not."""
+
+
+def check_event_hooks(hooks: object) -> dict[str, tuple[EventHook, ...]]:
+    """``{"request": [...], "response": [...]}`` checked: known events, callables."""
+    if hooks is None:
+        return {}
+    if not isinstance(hooks, Mapping):
+        raise ConfigurationError(
+            "event_hooks must map 'request' and/or 'response' to lists of functions"
+        )
+    checked: dict[str, tuple[EventHook, ...]] = {}
+    for event, functions in hooks.items():
+        if event not in HOOK_EVENTS:
+            raise ConfigurationError(
+                f"event_hooks: unknown event {event!r} (use {' or '.join(map(repr, HOOK_EVENTS))})"
+            )
+        listed = (functions,) if callable(functions) else tuple(functions)
+        if not all(callable(function) for function in listed):
+            raise ConfigurationError(f"event_hooks[{event!r}] must be functions")
+        checked[event] = listed
+    return checked
+
+
 class ClientOptions(TypedDict, total=False):
     """The options both clients take besides ``url`` and ``token`` (all keyword-only).
 
@@ -479,7 +539,12 @@ class ClientOptions(TypedDict, total=False):
       wait, first and at most (:data:`DEFAULT_POLL_INTERVAL`,
       :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise;
     - ``profile``: the saved login (``aioflowserv login --profile NAME``) to
-      use when no ``url``/``token`` are given (see :func:`resolve_origin`).
+      use when no ``url``/``token`` are given (see :func:`resolve_origin`);
+    - ``event_hooks``: ``{"request": [f, ...], "response": [g, ...]}``, functions
+      (async or not) the internal ``httpx.AsyncClient`` calls with each
+      ``httpx.Request`` before it is sent and each ``httpx.Response`` when its
+      headers arrived, for every try: metrics, tracing, your own logging.
+      The request carries the token in its auth header: do not log headers.
     """
 
     timeout: float | None
@@ -490,6 +555,7 @@ class ClientOptions(TypedDict, total=False):
     poll_interval: float
     max_interval: float
     profile: str | None
+    event_hooks: Mapping[str, Sequence[EventHook]] | None
 
 
 @attrs.frozen(repr=False)
@@ -503,6 +569,7 @@ class Settings:
     verify: bool = True
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_INTERVAL
+    event_hooks: Mapping[str, tuple[EventHook, ...]] = attrs.field(factory=dict, hash=False)
 
     @classmethod
     def create(cls, url: str | None, owner: str, **options: Unpack[ClientOptions]) -> Settings:
@@ -526,6 +593,7 @@ class Settings:
             max_interval=check_seconds(
                 options.get("max_interval", DEFAULT_MAX_INTERVAL), "max_interval", setting=True
             ),
+            event_hooks=check_event_hooks(options.get("event_hooks")),
         )
 
     def __repr__(self) -> str:

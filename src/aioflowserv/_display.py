@@ -12,7 +12,9 @@ The models get their drawings through the hook in ``_presenter``: at import,
 this module registers its :class:`Drawings` (``set_presenter``), which the
 models' ``__repr__``, ``_repr_html_``, ``__rich__`` and ``Timeline.summary`` /
 ``Timeline.html`` ask. ``aioflowserv`` imports this module, so a loaded package
-always draws its models.
+always draws its models; ``_views`` adds more (:func:`register`). Every
+``repr`` is one bounded line (a collection counts its items, never lists
+them); HTML tables of collections show their first :data:`HTML_ROWS` rows.
 
 Layer order: below it ``_presenter``, ``_parameters`` and ``_models`` (which
 never import it); above it the clients and the command line.
@@ -34,7 +36,6 @@ from ._models import (
     Login,
     Parameter,
     ParameterIndex,
-    ResultColumn,
     Run,
     RunInfo,
     RunList,
@@ -46,6 +47,7 @@ from ._models import (
 from ._presenter import set_presenter
 
 __all__ = [
+    "HTML_ROWS",
     "STATE_COLORS",
     "STATE_STYLES",
     "Cell",
@@ -54,6 +56,8 @@ __all__ = [
     "ProgressFigures",
     "ProgressLine",
     "Table",
+    "register",
+    "result_text",
     "clock_text",
     "eta_text",
     "last_message",
@@ -73,6 +77,7 @@ __all__ = [
     "state_counts",
     "timeline_table",
     "when",
+    "workflow_info_table",
 ]
 
 _STATE_LOOKS = {
@@ -95,6 +100,8 @@ QUEUED = "\u2591"
 """A terminal timeline's character for time in the queue (light shade)."""
 RAN = "\u2588"
 """A terminal timeline's character for running time (full block, coloured by state)."""
+HTML_ROWS = 100
+"""The most rows a collection's HTML table shows in a notebook (the rest are counted)."""
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -166,6 +173,8 @@ class Table:
     rows: Sequence[Sequence[str | Cell]]
     header: Sequence[str | Column] | None = None
     note: str | None = None
+    max_rows: int | None = None
+    """The most rows the HTML shows (the rest are counted in a last row); rich shows all."""
 
     def html(self) -> str:
         """An HTML table (escaped, inline styles), the title and note in its caption."""
@@ -183,10 +192,18 @@ class Table:
             )
             parts.append(f"<thead><tr>{head}</tr></thead>")
         parts.append("<tbody>")
-        for row in self.rows:
+        shown = self.rows if self.max_rows is None else self.rows[: self.max_rows]
+        for row in shown:
             cells = [_html_cell(_cell(value), "td" if i or self.header else "th")
                      for i, value in enumerate(row)]
             parts.append(f"<tr>{''.join(cells)}</tr>")
+        if len(shown) < len(self.rows):
+            width = max(len(self.header or ()), max((len(row) for row in shown), default=1))
+            parts.append(
+                f"<tr><td colspan='{width}' style='text-align:left;color:#888'>… and "
+                f"{plural(len(self.rows) - len(shown), 'more row')} (of {len(self.rows)})"
+                "</td></tr>"
+            )
         parts.append("</tbody></table>")
         return "".join(parts)
 
@@ -335,7 +352,8 @@ def _run_info_repr(info: RunInfo) -> str:
     return f"<RunInfo {info.run_id} {info.state.value}{created}>"
 
 
-def _result(run: Run, results: Mapping[str, str]) -> str:
+def result_text(run: Run, results: Mapping[str, str]) -> str:
+    """A run's result in a table: ``results[run_id]``, a success's files, or the last message."""
     if run.run_id in results:
         return results[run.run_id]
     if run.is_success():
@@ -390,7 +408,7 @@ def runs_table(
             row.append(when(run.created_at))
         duration = run.duration
         row.append(f"{duration.total_seconds():.2f}" if duration is not None else "-")
-        row.append(shorten(_result(run, results or {}), 80))
+        row.append(shorten(result_text(run, results or {}), 80))
         rows.append(row)
     return Table(title, rows, header)
 
@@ -406,7 +424,9 @@ def _run_list_summary(runs: RunList[Any]) -> str:
 
 
 def _run_list_table(runs: RunList[Any]) -> Table:
-    return runs_table(runs, title=_run_list_summary(runs), created=True)
+    return attrs.evolve(
+        runs_table(runs, title=_run_list_summary(runs), created=True), max_rows=HTML_ROWS
+    )
 
 
 def _run_list_html(runs: RunList[Any]) -> str:
@@ -454,7 +474,8 @@ def _workflow_repr(info: WorkflowInfo) -> str:
     return f"<WorkflowInfo {info.id!r} {info.name!r}: {', '.join(details)}>"
 
 
-def _workflow_table(info: WorkflowInfo) -> Table:
+def workflow_info_table(info: WorkflowInfo) -> Table:
+    """A workflow's name, description and parameters (a listing entry says it has none loaded)."""
     title = f"Workflow {info.id!r}: {info.name}"
     note = shorten(info.description or "", 200) or None
     if info.parameters is None:
@@ -482,7 +503,8 @@ def leaderboard_table(board: Leaderboard) -> Table:
     ]
     columns = ", ".join(f"{c.label} = {c.name} ({c.dtype})" for c in board.columns)
     return Table(f"Leaderboard: {plural(len(board.rows), 'ranked run')}", rows, header,
-                 note=f"columns: {columns}" if columns else None)
+                 note=f"best first; columns: {columns}" if columns else "best first",
+                 max_rows=HTML_ROWS)
 
 
 def _login_repr(login: Login) -> str:
@@ -496,7 +518,7 @@ def _timeline_summary(timeline: Timeline) -> str:
 
 def _timeline_html(timeline: Timeline) -> str:
     rows = []
-    for span in timeline.spans:
+    for span in timeline.spans[:HTML_ROWS]:
         color = STATE_COLORS[span.state]
         queued = span.queued(timeline.total)
         bars = [_html_bar(timeline, span.created, queued, QUEUE_COLOR, f"queued {queued:.2f} s")]
@@ -512,10 +534,17 @@ def _timeline_html(timeline: Timeline) -> str:
             f'height:12px;background:#f3f3f3">{"".join(bars)}</div></td>'
             f'<td style="text-align:right">{span.ran(timeline.total):.1f} s</td></tr>'
         )
+    more = len(timeline.spans) - HTML_ROWS
+    if more > 0:
+        rows.append(
+            f'<tr><td colspan="4" style="color:#888">… and {plural(more, "more run")} '
+            f"(of {len(timeline.spans)})</td></tr>"
+        )
     return (
-        f"<div><div><b>{html.escape(_timeline_summary(timeline))}</b> "
-        f'<span style="color:#888">(pale: queued; from {timeline.start:%H:%M:%S} UTC)</span>'
-        f"</div><table>{''.join(rows)}</table></div>"
+        f"<table><caption style='text-align:left'><b>Timeline: "
+        f"{html.escape(_timeline_summary(timeline))}</b><br><small>pale: queued, then "
+        f"ran (colour: state); from {timeline.start:%Y-%m-%d %H:%M:%S} UTC</small></caption>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -588,6 +617,26 @@ def _axis(total: float, width: int) -> str:
     """``0s ... 12.3s`` spread over ``width`` characters."""
     right = f"{total:.1f}s"
     return "0s" + " " * max(1, width - 2 - len(right)) + right
+
+
+def register(
+    kind: type,
+    *,
+    text: Callable[[Any], str] | None = None,
+    table: Callable[[Any], Table] | None = None,
+    page: Callable[[Any], str] | None = None,
+) -> None:
+    """Draw ``kind``, a class deriving from ``_presenter.Drawn`` (see ``_views``).
+
+    ``text`` writes its ``repr``; ``table`` its table (HTML and rich), or
+    ``page`` its HTML directly.
+    """
+    if text is not None:
+        _TEXTS[kind] = text
+    if table is not None:
+        _TABLES[kind] = table
+    if page is not None:
+        _PAGES[kind] = page
 
 
 # -- live progress (``progress=True`` and the command line's live line) --------------------
@@ -798,7 +847,7 @@ _TABLES: dict[type, Callable[[Any], Table]] = {
     Run: _run_table,
     RunList: _run_list_table,
     Group: _group_table,
-    WorkflowInfo: _workflow_table,
+    WorkflowInfo: workflow_info_table,
     Leaderboard: leaderboard_table,
 }
 _PAGES: dict[type, Callable[[Any], str]] = {RunList: _run_list_html, Timeline: _timeline_html}
@@ -847,115 +896,3 @@ class Drawings:
 
 
 set_presenter(Drawings())
-
-
-# -- studies: spaces, sweep results, failures (appended; drawn through the same dicts) ------
-
-from ._space import Space  # noqa: E402 - the drawings of studies, kept together at the end
-from ._study import FailureSummary, SweepResult  # noqa: E402
-
-SHOWN_NAMES = 5
-"""The most parameter names a space's repr lists."""
-SHOWN_ROWS = 20
-"""The most rows a study's table shows (the rest is counted in a note)."""
-
-
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:SHOWN_NAMES])
-    more = len(names) - SHOWN_NAMES
-    return f"{shown} (+{more} more)" if more > 0 else shown
-
-
-def _space_kinds(space: Space) -> str:
-    first, second = getattr(space, "first", None), getattr(space, "second", None)
-    if isinstance(first, Space) and isinstance(second, Space):
-        return f"{_space_kinds(first)} + {_space_kinds(second)}"
-    outer, inner = getattr(space, "outer", None), getattr(space, "inner", None)
-    if isinstance(outer, Space) and isinstance(inner, Space):
-        return f"({_space_kinds(outer)}) * ({_space_kinds(inner)})"
-    seed = getattr(space, "seed", None)
-    return f"{space.kind} (seed {seed})" if seed is not None else space.kind
-
-
-def _space_repr(space: Space) -> str:
-    return f"<Space {_space_kinds(space)}: {plural(len(space), 'set')} of {_names(space.names)}>"
-
-
-def _space_table(space: Space) -> Table:
-    dimensions = space.dimensions()
-    rows = [[name, shorten(values, 80)] for name, values in dimensions[:SHOWN_ROWS]]
-    more = len(dimensions) - SHOWN_ROWS
-    return Table(
-        f"Space {_space_kinds(space)}: {plural(len(space), 'argument set')}", rows,
-        ["Parameter", "Values"], note=f"and {more} more" if more > 0 else None,
-    )
-
-
-def _failure_repr(summary: FailureSummary) -> str:
-    if not summary:
-        return "<FailureSummary: no failed runs>"
-    shown = "; ".join(f"{shorten(c.cause, 40)!r} x{c.count}" for c in summary.causes[:3])
-    more = f"; +{len(summary) - 3} more" if len(summary) > 3 else ""
-    return (
-        f"<FailureSummary: {plural(summary.total, 'ERROR run')}, "
-        f"{plural(len(summary), 'cause')}: {shown}{more}>"
-    )
-
-
-def failure_table(summary: FailureSummary) -> Table:
-    """A sweep's failures by cause: the cause, how many, an example run."""
-    rows: list[list[str | Cell]] = [
-        [shorten(cause.cause, 100), str(cause.count), cause.example.run_id]
-        for cause in summary.causes[:SHOWN_ROWS]
-    ]
-    more = len(summary) - SHOWN_ROWS
-    return Table(
-        f"Failures: {plural(summary.total, 'ERROR run')} by cause", rows,
-        ["Cause", Column("Runs", right=True), "Example run"],
-        note=f"and {plural(more, 'more cause')}" if more > 0 else None,
-    )
-
-
-def _sweep_line(result: SweepResult) -> str:
-    counts = ", ".join(f"{count} {state}" for state, count in result.counts().items())
-    parts = [f"{plural(len(result.sets), 'argument set')}: {counts or 'none'}"]
-    if result.reused:
-        parts.append(f"{result.reused} reused")
-    if result.stopped:
-        parts.append(f"stopped: {shorten(result.stopped, 80)}")
-    return "; ".join(parts)
-
-
-def _sweep_repr(result: SweepResult) -> str:
-    return f"<SweepResult: {_sweep_line(result)}>"
-
-
-def sweep_table(result: SweepResult) -> Table:
-    """A sweep's records, the first :data:`SHOWN_ROWS` of them: arguments, state, results."""
-    records = result.to_records()
-    hidden = ("created_at", "started_at", "finished_at", "reused")
-    every = result.keys()
-    keys = [key for key in every if key not in hidden]
-    rows: list[list[str | Cell]] = []
-    for record in records[:SHOWN_ROWS]:
-        row: list[str | Cell] = []
-        for key in keys:
-            value = record[key]
-            if key == "state":
-                known = value in RunState.__members__
-                row.append(Cell(value, RunState(value)) if known else value)
-            else:
-                row.append(shorten(ResultColumn.format_value(value), 30))
-        rows.append(row)
-    notes = [_sweep_line(result)]
-    if len(records) > SHOWN_ROWS:
-        notes.append(f"first {SHOWN_ROWS} of {len(records)} rows (to_records() has all)")
-    return Table("Sweep", rows, keys, note="; ".join(notes))
-
-
-_TEXTS[Space] = _space_repr
-_TEXTS[FailureSummary] = _failure_repr
-_TEXTS[SweepResult] = _sweep_repr
-_TABLES[Space] = _space_table
-_TABLES[FailureSummary] = failure_table
-_TABLES[SweepResult] = sweep_table

@@ -28,10 +28,13 @@ import anyio
 import attrs
 
 from ._config import DOWNLOAD_CONCURRENCY, check_count
+from ._display import register
 from ._errors import InvalidArgumentError, UnsafePathError, add_note
 from ._gather import gather_outcomes
 from ._lifecycle import RunStates, check_states
 from ._models import Run, RunState
+from ._presenter import Drawn
+from ._views import download_table, download_text
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -52,8 +55,8 @@ OnDownload = Callable[["RunDownload"], Any]
 """Called with each run once its folder is complete (downloaded now or found on disk)."""
 
 
-@attrs.frozen
-class RunDownload:
+@attrs.frozen(repr=False)
+class RunDownload(Drawn):
     """The results of one run on disk.
 
     ``directory`` is the run's folder, ``files`` the result files in it (the
@@ -71,6 +74,9 @@ class RunDownload:
     def metadata(self) -> Path:
         """The run's JSON description: :meth:`Run.to_dict` plus ``local_files`` (path, size)."""
         return self.directory / METADATA
+
+
+register(RunDownload, text=download_text, table=download_table)
 
 
 def _folder(root: Path, run_id: str) -> Path:

@@ -122,8 +122,8 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-@attrs.frozen
-class User:
+@attrs.frozen(repr=False)
+class User(Drawn):
     """A user account: ``id`` and ``username``. Tokens are never kept here."""
 
     id: str
@@ -140,8 +140,8 @@ class User:
         return {"id": self.id, "username": self.username}
 
 
-@attrs.frozen
-class RunFile:
+@attrs.frozen(repr=False)
+class RunFile(Drawn):
     """One result file of a run.
 
     ``id`` is used for downloads, ``name`` is the output key (or the relative
@@ -229,6 +229,7 @@ class Run(Drawn):
         )
 
     def __str__(self) -> str:
+        """The state's name (``SUCCESS``), as flowServ's ``Run`` prints; ``repr`` is the line."""
         return self.state.value
 
     @property
@@ -318,7 +319,7 @@ class Run(Drawn):
 
 
 @attrs.frozen(repr=False)
-class RunInfo(Described):
+class RunInfo(Drawn):
     """An entry of a group's run listing: id, state and creation time."""
 
     run_id: str
@@ -346,8 +347,8 @@ class RunInfo(Described):
         }
 
 
-@attrs.frozen
-class UploadedFile:
+@attrs.frozen(repr=False)
+class UploadedFile(Drawn):
     """A file uploaded to a group. ``name`` is the server's sanitized file name."""
 
     id: str
@@ -668,8 +669,8 @@ class ResultColumn:
             return value
 
 
-@attrs.frozen
-class RankingEntry:
+@attrs.frozen(repr=False)
+class RankingEntry(Drawn):
     """One row of a leaderboard: a run, its group, its times and its results by column."""
 
     group_id: str

@@ -6,6 +6,10 @@ that people look at derive from :class:`Described` (a short ``repr``) or
 console); their methods ask the one :class:`Presenter` that ``_display``
 registers with :func:`set_presenter` when it is imported. ``aioflowserv``
 imports ``_display``, so every model is drawn once the package is loaded.
+Classes of the modules above ``_display`` (a batch, a download, the watcher's
+statistics, the workflows) derive from :class:`Drawn` too, and hand their
+drawings (written in ``_display``) to ``_display.register`` next to their
+definition.
 
 Layer order: ``_errors``, ``_config``, ``_saved``, ``_presenter`` (which
 imports nothing of the package), ``_arguments``, ``_parameters``, ``_models``

@@ -155,8 +155,17 @@ class Space(Drawn):
 
     kind: str = "space"
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many argument sets the space gives, exactly, however large.
+
+        ``len()`` gives the same, up to ``sys.maxsize``, which a grid of many
+        dimensions can pass.
+        """
         raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.size
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
@@ -283,7 +292,8 @@ class _Grid(Space):
     def __init__(self, dims: Mapping[str, tuple[Any, ...]]) -> None:
         self._dims = dict(dims)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return math.prod(len(values) for values in self._dims.values())
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -315,7 +325,8 @@ class _Zipped(_Grid):
             )
         self._length = lengths.pop() if lengths else 1
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return self._length
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -337,7 +348,8 @@ class _Sample(Space):
             for name, value in dims.items()
         }
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -370,8 +382,9 @@ class _Chain(Space):
         self.first = first
         self.second = second
 
-    def __len__(self) -> int:
-        return len(self.first) + len(self.second)
+    @property
+    def size(self) -> int:
+        return self.first.size + self.second.size
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         yield from self.first
@@ -386,7 +399,7 @@ class _Chain(Space):
 
     def _parts(self, offset: int) -> Iterator[tuple[int, Space]]:
         yield from self.first._parts(offset)
-        yield from self.second._parts(offset + len(self.first))
+        yield from self.second._parts(offset + self.first.size)
 
     def _leaves(self) -> Iterator[tuple[str, tuple[Any, ...] | Distribution]]:
         yield from self.first._leaves()
@@ -400,8 +413,9 @@ class _Product(Space):
         self.outer = outer
         self.inner = inner
 
-    def __len__(self) -> int:
-        return len(self.outer) * len(self.inner)
+    @property
+    def size(self) -> int:
+        return self.outer.size * self.inner.size
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for left in self.outer:

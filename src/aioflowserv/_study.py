@@ -28,7 +28,7 @@ import attrs
 from ._arguments import Declaration, cast
 from ._errors import FlowservError, InvalidArgumentError
 from ._models import ResultColumn, Run, RunList, RunState
-from ._presenter import Drawn
+from ._presenter import Described, Drawn
 
 __all__ = [
     "RECORD_FIELDS",
@@ -224,8 +224,8 @@ def failure_cause(run: Run) -> str:
     return _NUMBER.sub("<n>", text)[:300]
 
 
-@attrs.frozen
-class FailureCause:
+@attrs.frozen(repr=False)
+class FailureCause(Described):
     """ERROR runs that failed the same way: the ``cause``, how many, and an ``example`` run."""
 
     cause: str

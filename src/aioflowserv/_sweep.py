@@ -207,7 +207,10 @@ class Sweeper:
                 self._recalled = await self._batcher.recall(self._group_id, self._manifest)
                 # Earlier attempts ended in ERROR: they count towards max_failures.
                 self._failures += sum(e.attempt for e in self._manifest.entries.values())
-            total = len(arguments) if isinstance(arguments, Sized) else None
+            total = (
+                arguments.size if isinstance(arguments, Space)
+                else len(arguments) if isinstance(arguments, Sized) else None
+            )
             self._progress = open_progress(plan.progress, total=total, title=plan.title)
             await self._run(source)
             if total is not None and self._invalid is None:

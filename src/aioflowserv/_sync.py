@@ -39,8 +39,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncFlowserv
 from ._config import ClientOptions, Unpack
+from ._display import register
 from ._errors import BlockingCallError, ClientClosedError
 from ._files import FileHandle
+from ._presenter import Drawn
+from ._views import workflow_table, workflow_text
 from ._workflow import AsyncWorkflow
 
 if TYPE_CHECKING:
@@ -388,9 +391,13 @@ class Flowserv(_Facade[AsyncFlowserv], twin_of=AsyncFlowserv, without=("aclose",
         """The async client behind this facade (lives in the facade's own event loop)."""
         return self._client
 
-    def workflow(self, workflow_id: str, group_id: str) -> Workflow:
-        """A :class:`Workflow` for one group of a workflow, with its metadata loaded."""
-        return Workflow(workflow_id, group_id, service=self)
+    def workflow(self, workflow_id: str, group_id: str, *, refresh: bool = False) -> Workflow:
+        """A :class:`Workflow` for one group of a workflow, with its metadata loaded.
+
+        Kept by the client as :meth:`AsyncFlowserv.workflow` keeps it: a pair
+        seen before costs no request, unless ``refresh=True``.
+        """
+        return Workflow(workflow_id, group_id, service=self, refresh=refresh)
 
     if TYPE_CHECKING:  # the twins made from AsyncFlowserv, as type checkers are to see them
         url = _Same[str](AsyncFlowserv, "url")
@@ -467,7 +474,7 @@ class SyncFileHandle(_Facade[FileHandle]):
         return io.BytesIO(self.read())
 
 
-class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",)):
+class Workflow(Drawn, _Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",)):
     """flowServ's ``Workflow`` client, synchronous, for one group of a workflow.
 
     ``Workflow(workflow_id, group_id, service=fs)`` (as in flowServ) or
@@ -475,16 +482,15 @@ class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",))
     Same methods as :class:`AsyncWorkflow`, returning plain values.
     """
 
-    def __init__(self, workflow_id: str, group_id: str, service: Flowserv) -> None:
+    def __init__(
+        self, workflow_id: str, group_id: str, service: Flowserv, *, refresh: bool = False
+    ) -> None:
         if not isinstance(service, Flowserv):
             raise TypeError(f"service must be a Flowserv client, not {type(service).__name__}")
         self._flowserv = service
         self._async = service._here().call(
-            lambda: service.async_client.workflow(workflow_id, group_id)
+            lambda: service.async_client.workflow(workflow_id, group_id, refresh=refresh)
         )
-
-    def __repr__(self) -> str:
-        return f"<Workflow {self.identifier!r} group={self.group_id!r}>"
 
     def _target(self) -> AsyncWorkflow:
         client = self._flowserv.async_client
@@ -529,3 +535,6 @@ class Workflow(_Facade[AsyncWorkflow], twin_of=AsyncWorkflow, without=("load",))
         optimize = _twin(AsyncWorkflow.optimize)
         as_completed = _twin(AsyncWorkflow.as_completed)
         watch = _twin(AsyncWorkflow.watch)
+
+
+register(Workflow, text=workflow_text, table=workflow_table)

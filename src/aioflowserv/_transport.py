@@ -6,13 +6,22 @@ retries idempotent requests (capped exponential backoff with jitter, honouring
 into aioflowserv exceptions that say what to do (an invalid token, a URL
 without the API path), and streams downloads. Transport failures are mapped by one context manager,
 :func:`map_httpx_errors`, around sending and around reading streamed bodies
-alike: no httpx exception and no httpx object leaves this module.
+alike: no httpx exception and no httpx object leaves this module (the
+``event_hooks`` option, :class:`~._config.ClientOptions`, hands the user's
+functions each request and response, as httpx's own event hooks do).
+
+Each try of each request is one DEBUG line of the ``aioflowserv.http``
+logger: method, path, status (or the failure), try number and milliseconds,
+never the token (it travels in a header, which is not logged). The
+``AIOFLOWSERV_LOG`` environment variable switches the ``aioflowserv`` loggers
+on without code (:func:`apply_log_setting`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import inspect
 import json
 import logging
 import re
@@ -25,7 +34,16 @@ import anyio
 import attrs
 import httpx
 
-from ._config import DEFAULT_PATH, USER_AGENT, RetryPolicy, Settings, backoff
+from ._config import (
+    DEFAULT_PATH,
+    REQUEST_LOGGER,
+    USER_AGENT,
+    EventHook,
+    RetryPolicy,
+    Settings,
+    backoff,
+    log_level,
+)
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -48,9 +66,10 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._arguments import FileSource
 
-__all__ = ["HTTPClient", "StreamedBody", "check_token", "map_httpx_errors"]
+__all__ = ["HTTPClient", "StreamedBody", "apply_log_setting", "check_token", "map_httpx_errors"]
 
 logger = logging.getLogger("aioflowserv")
+request_logger = logging.getLogger(REQUEST_LOGGER)
 
 _TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
 _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
@@ -61,6 +80,51 @@ LOGIN_HINT = (
     "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
 )
 
+
+
+class _LogSettingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stderr handler ``AIOFLOWSERV_LOG`` adds when nothing else would show the lines."""
+
+
+def apply_log_setting(environ: Mapping[str, str] | None = None) -> None:
+    """Set the ``aioflowserv`` logger's level from ``AIOFLOWSERV_LOG`` (when it is set).
+
+    When neither that logger nor the root logger has a handler (an app that
+    configured no logging), a handler writing to stderr is added, once; an
+    app that configured logging gets the lines through its own handlers.
+    """
+    level = log_level(environ)
+    if level is None:
+        return
+    package = logging.getLogger("aioflowserv")
+    package.setLevel(level)
+    if not package.handlers and not logging.getLogger().handlers:
+        handler = _LogSettingHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+
+
+def _async_hook(function: EventHook) -> Callable[[Any], Any]:
+    """An event hook httpx's async client can await, from a function that is async or not."""
+
+    async def hook(message: Any) -> None:
+        result = function(message)
+        if inspect.isawaitable(result):
+            await result
+
+    return hook
+
+
+def _log_try(
+    method: str, path: str, outcome: int | str, attempt: int, started: float
+) -> None:
+    """The request line of one try (see the module docstring)."""
+    elapsed = (time.perf_counter() - started) * 1000
+    request_logger.debug(
+        "%s %s -> %s (try %d, %.1f ms)", method, path, outcome, attempt, elapsed,
+        extra={"http_method": method, "http_path": path, "http_status": outcome,
+               "attempt": attempt, "elapsed_ms": round(elapsed, 1)},
+    )
 
 
 def check_token(token: str | None) -> str | None:
@@ -235,7 +299,11 @@ class HTTPClient:
         # merging each relative path onto its base URL, about a quarter of its
         # per-request work (``_config.check_id`` checks path segments before they get here).
         self._base = settings.url + "/"
+        apply_log_setting()
+        hooks = {event: [_async_hook(function) for function in functions]
+                 for event, functions in settings.event_hooks.items()}
         self._client = httpx.AsyncClient(
+            event_hooks=hooks,
             base_url=self._base,
             timeout=settings.timeout,
             transport=transport,
@@ -368,7 +436,7 @@ class HTTPClient:
         while True:
             tries.count += 1
             try:
-                response = await self._send_once(call, tries.timeout())
+                response = await self._send_once(call, tries.timeout(), tries.count)
             except APIConnectionError as error:
                 self._pushed_back()
                 pause = backoff(policy, tries.count)
@@ -490,8 +558,13 @@ class HTTPClient:
             return False
         return response.status_code == 200 and isinstance(doc, dict) and "routes" in doc
 
-    async def _send_once(self, call: _Call, timeout: httpx.Timeout | None) -> httpx.Response:
-        """One try (``timeout``: None for the client's); an upload's content is opened for it."""
+    async def _send_once(
+        self, call: _Call, timeout: httpx.Timeout | None, attempt: int = 1
+    ) -> httpx.Response:
+        """One try (``timeout``: None for the client's); an upload's content is opened for it.
+
+        ``attempt`` numbers the try in the request line.
+        """
         method, path, upload = call.method, call.path, call.upload
         started = time.perf_counter()
         content = _open_upload(upload) if upload is not None else None
@@ -506,7 +579,8 @@ class HTTPClient:
             )
             with map_httpx_errors(method, path, self.settings.url):
                 response = await self._client.send(request, stream=call.stream)
-        except APIConnectionError:
+        except APIConnectionError as error:
+            _log_try(method, path, type(error).__name__, attempt, started)
             raise
         except OSError as exc:  # httpx maps socket errors: this is reading an upload
             if upload is None:
@@ -517,9 +591,8 @@ class HTTPClient:
         finally:
             if upload is not None and upload.path is not None:
                 content.close()  # type: ignore[union-attr]
-        if logger.isEnabledFor(logging.DEBUG):
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.debug("%s %s -> %d (%.1f ms)", method, path, response.status_code, elapsed)
+        if request_logger.isEnabledFor(logging.DEBUG):
+            _log_try(method, path, response.status_code, attempt, started)
         return response
 
     async def _status_error(

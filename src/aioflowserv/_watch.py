@@ -51,6 +51,7 @@ from ._config import (
     check_id,
     check_seconds,
 )
+from ._display import register
 from ._errors import (
     FlowservError,
     InvalidResponseError,
@@ -63,6 +64,8 @@ from ._errors import (
 )
 from ._gather import gather, gather_outcomes
 from ._models import Run, RunInfo, RunState
+from ._presenter import Drawn
+from ._views import watch_table, watch_text
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -131,8 +134,8 @@ class WaitOptions:
         return attrs.evolve(self, deadline=anyio.current_time() + self.timeout)
 
 
-@attrs.frozen
-class WatchStats:
+@attrs.frozen(repr=False)
+class WatchStats(Drawn):
     """What a client's watcher is doing, and has done: a read-only view (``fs.watching``).
 
     ``runs`` is how many runs are waited for, ``groups`` how many groups are
@@ -153,6 +156,9 @@ class WatchStats:
     def idle(self) -> bool:
         """True when nothing is watched, so nothing is polled or sent."""
         return not self.runs and not self.groups and not self.polling
+
+
+register(WatchStats, text=watch_text, table=watch_table)
 
 
 @attrs.define(eq=False)

@@ -15,21 +15,24 @@ from typing import Any, Literal, overload
 
 from ._batch import RunBatch
 from ._config import CANCEL_CONCURRENCY, DOWNLOAD_CONCURRENCY, STREAM_GIVE_UP, Unpack
+from ._display import register
 from ._downloads import OnDownload, RunDownload
 from ._errors import InvalidArgumentError
 from ._files import FileHandle
 from ._lifecycle import RunStates
 from ._models import Group, Leaderboard, ParameterIndex, Run, RunInfo, RunList, WorkflowInfo
 from ._optimize import optimize
+from ._presenter import Drawn
 from ._results import OrderBy, WorkflowResults
 from ._runs import Runs
 from ._study import SweepResult
+from ._views import workflow_table, workflow_text
 from ._watch import OnChange, RunRef, WaitArgs
 
 __all__ = ["AsyncWorkflow"]
 
 
-class AsyncWorkflow:
+class AsyncWorkflow(Drawn):
     """One workflow, seen through one of its groups: run it, watch runs, fetch results.
 
     Every method of flowServ's ``Workflow`` is here with the same name and
@@ -46,9 +49,6 @@ class AsyncWorkflow:
         self._info = info
         self._group = group
         self._owner = owner
-
-    def __repr__(self) -> str:
-        return f"<AsyncWorkflow {self.identifier!r} group={self.group_id!r}>"
 
     @property
     def identifier(self) -> str:
@@ -548,3 +548,6 @@ class AsyncWorkflow:
             self.group_id, poll_interval, max_interval=max_interval,
             give_up_after=give_up_after, heartbeat=heartbeat, idle_timeout=idle_timeout,
         )
+
+
+register(AsyncWorkflow, text=workflow_text, table=workflow_table)

@@ -1,54 +1,25 @@
-"""The Studies guide (docs/guides/studies.md): every Python example runs against the real server.
+"""The Studies guide (docs/guides/studies.md) has an example for each part.
 
-Examples read the server and token from FLOWSERV_URL and FLOWSERV_ACCESS_TOKEN
-(a fresh user per example) and run in a fresh directory, as the README's do
-(``tests/docs/test_readme.py``); the collector of every docs page's examples
-will take this over.
+Its examples run with every other example of the docs, against the session's
+real server as a fresh user (tests/docs/test_examples.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from tests.support.docs import DOCS, page_blocks, python_examples
 
-import pytest
-
-from aioflowserv import _config
-from aioflowserv.testing import FlowservServer
-from tests.support.readme import Block, blocks
-
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "studies.md"
+GUIDE = DOCS / "guides" / "studies.md"
 
 
-def examples() -> list[Block]:
-    """The guide's Python blocks (each a program)."""
-    text = GUIDE.read_text(encoding="utf-8")
-    return [block for block in blocks(text) if block.language == "python"]
-
-
-@pytest.mark.parametrize("block", examples(), ids=lambda b: f"studies.md:{b.line}")
-def test_python_example_runs(
-    block: Block,
-    server: FlowservServer,
-    user: dict[str, Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    for name in (*_config.ENV_PARTS, "FLOWSERV_URL", "FLOWSERV_ACCESS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FLOWSERV_URL", server.url)
-    monkeypatch.setenv("FLOWSERV_ACCESS_TOKEN", user["token"])
-    monkeypatch.chdir(tmp_path)
-    code = compile("\n" * (block.line - 1) + block.code, str(GUIDE), "exec")
-    exec(code, {"__name__": "__main__"})
-    assert capsys.readouterr().out.strip()  # every example shows what it got
-
-
-def test_the_guide_covers_every_part_of_a_study() -> None:
-    headings = {block.heading for block in examples()}
-    assert headings >= {
+def test_the_guide_has_an_example_for_each_part() -> None:
+    examples = [block for block in page_blocks(GUIDE) if block.language == "python"]
+    assert {block.heading for block in examples} >= {
         "Argument spaces", "A sweep, at most K runs at a time", "Reuse what is done",
         "Failures and retries", "Results tables",
     }
-    assert "## Optimizing with optuna" in GUIDE.read_text(encoding="utf-8")
+
+
+def test_the_guides_examples_are_run_with_the_others() -> None:
+    assert {block.line for block in python_examples() if block.page == GUIDE} == {
+        block.line for block in page_blocks(GUIDE) if block.language == "python"
+    }

@@ -61,7 +61,7 @@ async def test_token_and_password_never_appear_in_debug_logs_of_a_full_flow(
             await fs.whoami()
     records = debug_logs.records
     assert any(r.name.startswith("httpcore") for r in records)  # DEBUG logging was on
-    assert any(r.name == "aioflowserv" for r in records)
+    assert any(r.name == "aioflowserv.http" for r in records)  # the request lines
     for secret in secrets:
         assert secret not in debug_logs.text
         for record in records:

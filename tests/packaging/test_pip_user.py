@@ -77,7 +77,7 @@ def test_server_start_login_and_the_sdk_with_no_arguments(
     whoami = run([
         "python", "-c", "import aioflowserv as afs; print(afs.Flowserv().whoami())"
     ], env=env, cwd=cwd)
-    assert "username='newcomer'" in whoami.stdout
+    assert "<User 'newcomer' " in whoami.stdout
     assert str(REPO) not in whoami.stdout
     where = run(["python", "-c", "import aioflowserv; print(aioflowserv.__file__)"],
                 env=env, cwd=cwd)

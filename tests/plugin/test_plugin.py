@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aioflowserv.testing import find_server_python
-from tests.support.readme import example_test_files
+from tests.support.docs import example_test_files
 
 INNER = Path(__file__).parent / "inner"
 Outcomes = dict[str, str]

@@ -83,12 +83,16 @@ def test_every_model_people_look_at_has_a_line_a_page_and_a_table(model: Any) ->
     assert rendered(model).strip()
 
 
-def test_listing_entries_and_logins_have_a_line_only() -> None:
+def test_listing_entries_have_a_line_and_a_page_that_says_they_are_entries() -> None:
     info = afs.RunInfo(run_id="r1", state=afs.RunState.RUNNING, created_at=T0)
     assert repr(info) == "<RunInfo r1 RUNNING created 2026-11-26 15:00:00>"
-    assert not hasattr(info, "_repr_html_")
+    assert "a listing entry" in info._repr_html_()
+
+
+def test_logins_have_a_line_only_and_never_the_token() -> None:
     login = Login(user_id="u1", username="alice", token="s3cret")
     assert repr(login) == "Login(user_id='u1', username='alice')"
+    assert not hasattr(login, "_repr_html_")
 
 
 def test_each_state_has_one_colour_for_pages_and_one_style_for_terminals() -> None:

@@ -30,7 +30,8 @@ from aioflowserv._config import (
 )
 from aioflowserv.cli.commands import cli
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def doc(obj: object) -> str:
@@ -39,8 +40,8 @@ def doc(obj: object) -> str:
 
 
 def readme() -> str:
-    """The README as one line of words (a quote may be wrapped)."""
-    return " ".join(README.read_text(encoding="utf-8").split())
+    """The README and the guides as one line of words (a quote may be wrapped)."""
+    return " ".join(" ".join(page.read_text(encoding="utf-8") for page in PAGES).split())
 
 
 def cli_help(*path: str) -> str:

@@ -26,9 +26,9 @@ import click
 
 from ... import AsyncFlowserv, AsyncWorkflow, Run, RunState, SweepResult, grid
 from ..._config import configured_url
-from ..._display import sweep_table
 from ..._localserver import FlowservServer
 from ..._serverenv import FlowservServerError
+from ..._views import sweep_table
 from ..app import command, json_option, options
 from ..arguments import ArgumentSet
 from ..output import (

@@ -27,9 +27,10 @@ from ... import grid as make_grid
 from ... import integers as make_integers
 from ... import sample as make_sample
 from ... import uniform as make_uniform
-from ..._display import Table, failure_table, shorten, sweep_table
+from ..._display import Table, shorten
 from ..._models import ResultColumn
 from ..._study import group_records
+from ..._views import failure_table, sweep_table
 from ..app import call, command, json_option, options
 from ..arguments import coerce, parse_assignments
 from ..completion import complete_groups, complete_workflows
@@ -191,10 +192,10 @@ def sweep(
             seed=seed,
         )
         space.check(await wf.parameters())
-        board = Board(expected=len(space))
+        board = Board(expected=space.size)
         result: SweepResult | None = None
         with display_for(board, as_json=as_json, plain=plain) as display:
-            display.note(f"sweep of {plural(len(space), 'argument set')}")
+            display.note(f"sweep of {plural(space.size, 'argument set')}")
             async with interruptible() as interrupt:
                 result = await wf.sweep(
                     space, max_active=max_active, reuse="success" if reuse else None,
