@@ -31,10 +31,19 @@ logger = logging.getLogger("aioflowserv")
 class Callback:
     """A user's ``on_change``, called with each snapshot until it raises, then keeping the error."""
 
-    __slots__ = ("error", "function", "run_id")
+    __slots__ = ("error", "function", "left", "name", "run_id")
 
-    def __init__(self, function: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        function: Callable[[Any], Any],
+        name: str = "on_change",
+        left: str = "the runs were left as they are on the server",
+    ) -> None:
         self.function = function
+        self.name = name
+        """The parameter the callback was given as, for the note on its error."""
+        self.left = left
+        """What the note says was left when the call ended (without runs started)."""
         self.error: Exception | None = None
         """The first exception the callback raised (None: none yet)."""
         self.run_id: str | None = None
@@ -62,16 +71,16 @@ class Callback:
         if error is None:
             return
         where = f" for run {self.run_id}" if self.run_id else ""
-        note = f"raised by the on_change callback{where}; the call ended there"
+        note = f"raised by the {self.name} callback{where}; the call ended there"
         if started:
             ids = ", ".join(started)
             logger.warning(
-                "the on_change callback raised %s; %d runs were started and keep running: %s",
-                type(error).__name__, len(started), ids,
+                "the %s callback raised %s; %d runs were started and keep running: %s",
+                self.name, type(error).__name__, len(started), ids,
             )
             note += f"; the runs it started keep running: {ids}"
         else:
-            note += "; the runs were left as they are on the server"
+            note += f"; {self.left}"
         if note not in getattr(error, "__notes__", ()):
             add_note(error, note)
         raise error

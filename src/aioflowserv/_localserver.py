@@ -100,6 +100,7 @@ __all__ = [
     "SupervisorError",
     "data_dir",
     "free_port",
+    "has_data",
     "main",
     "moved_note",
     "pick_port",
@@ -125,6 +126,9 @@ SPECIFICATIONS = tuple(
     for suffix in (".json", ".yaml", ".yml")
 )
 """Where flowServ's own examples keep a template's specification, when no manifest names it."""
+
+INSTALLED = "workflows-installed"
+"""The marker file of a state directory whose database and workflows are set up."""
 
 _GUNICORN_CONFIG = '''"""gunicorn settings for flowServ 0.8.1, written by aioflowserv.
 
@@ -328,7 +332,7 @@ class FlowservServer:
     def install_workflows(self) -> None:
         """Create the database and install the workflow templates (once per state directory)."""
         suffix = "" if self.database == "sqlite" else f"-{self.database}"
-        marker = self.directory / f"workflows-installed{suffix}"
+        marker = self.directory / f"{INSTALLED}{suffix}"
         if self._installed or marker.exists():
             self._installed = True
             return
@@ -539,6 +543,11 @@ def data_dir() -> Path:
     return state_dir() / "server"
 
 
+def has_data(directory: Path | None = None) -> bool:
+    """True if a server ran on ``directory`` (default :func:`data_dir`) before: it has users."""
+    return any((directory or data_dir()).glob(f"{INSTALLED}*"))
+
+
 @attrs.frozen
 class ServerStatus:
     """What is known about the background server."""
@@ -551,12 +560,9 @@ class ServerStatus:
     log: str | None = None
     started_at: str | None = None
     shape: str | None = None
-    moved_from: str | None = None
-    """The server's previous address, when its last port was taken and it moved."""
-    moved_logins: tuple[str, ...] = ()
-    """The saved logins (profiles) that were moved to the new address with it."""
-    moved_as_asked: bool = False
-    """True when it moved because ``--port`` asked for another port."""
+    moved_from: str | None = None  # the last address, when the server did not keep it:
+    moved_logins: tuple[str, ...] = ()  # the profiles moved with it,
+    moved_as_asked: bool = False  # and whether --port asked for it
 
     def to_json(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -741,11 +747,9 @@ def _last_port(directory: Path) -> int | None:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True if a server could listen on ``port`` now.
+    """True if a server could listen on ``port`` now (bound with ``SO_REUSEADDR``, as servers do).
 
-    The check binds with ``SO_REUSEADDR`` as every server does (flask's and
-    gunicorn alike), so that connections left in TIME-WAIT by a server that
-    just stopped do not count: only another listening socket does.
+    Connections left in TIME-WAIT by a server that just stopped do not count.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -113,10 +113,11 @@ def map_httpx_errors(
             ) from None
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, httpx.ConnectError) and url:
-            detail = f"cannot connect to {url} ({detail})"
             meaning = unreachable() if unreachable is not None else None
-            if meaning:
-                detail = f"{meaning} ({detail})"
+            detail = (
+                f"{meaning} (nothing answers at {url})" if meaning
+                else f"cannot connect to {url} ({detail})"
+            )
         elif isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
             detail = f"the answer broke off ({detail})"
         raise APIConnectionError(

@@ -165,7 +165,7 @@ def test_the_last_port_is_free_while_connections_of_the_old_server_linger(tmp_pa
         accepted, _ = listener.accept()
         accepted.close()  # the server closes first: its side goes to TIME-WAIT
         client.close()
-    with socket.socket() as plain, pytest.raises(OSError):
+    with socket.socket() as plain, pytest.raises(OSError, match="in use"):
         plain.bind(("127.0.0.1", port))  # the check that moved every restart to a new port
     (tmp_path / "port").write_text(f"{port}\n")
     assert _localserver.port_is_free(port)
