@@ -1,7 +1,9 @@
 """The README: every Python example runs against the real server; the reference matches the code.
 
 Examples read the server and token from FLOWSERV_URL and FLOWSERV_ACCESS_TOKEN
-(a fresh user per example) and run in a fresh directory. Example test files
+(a fresh user per example) and run in a fresh directory, twice each: a reader
+runs an example again (it makes its group with ``exist_ok=True``, and logs in
+as a user who may exist already). Example test files
 (first line ``# test_x.py``) are run with the pytest plugin by tests/plugin.
 """
 
@@ -45,8 +47,9 @@ def test_python_example_runs(
     monkeypatch.setenv("FLOWSERV_ACCESS_TOKEN", user["token"])
     monkeypatch.chdir(tmp_path)
     code = compile("\n" * (block.line - 1) + block.code, str(README), "exec")
-    exec(code, {"__name__": "__main__"})
-    assert capsys.readouterr().out.strip()  # every example shows what it got
+    for _ in range(2):  # as a reader does: an example runs again as it did the first time
+        exec(code, {"__name__": "__main__"})
+        assert capsys.readouterr().out.strip()  # every example shows what it got
 
 
 def test_the_readme_has_python_examples_for_each_part_of_the_guide() -> None:
