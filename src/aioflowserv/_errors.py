@@ -90,9 +90,11 @@ class BlockingCallError(FlowservError, RuntimeError):
     """A blocking call of the sync facade was made from the client's own event-loop thread.
 
     Callbacks such as ``on_change`` run in that thread: a sync call there would
-    wait for the very loop it blocks. Record what the callback needs (append
-    the run to a list, put it on a ``queue.Queue``) and call the client after
-    the wait, or use :class:`AsyncFlowserv`.
+    wait for the very loop it blocks. It is raised in the callback, ends the
+    call the callback was given to (a wait, a start), and reaches that call's
+    caller. Record what the callback needs (append the run to a list, put it
+    on a ``queue.Queue``) and call the client after the wait, or use
+    :class:`AsyncFlowserv`.
     """
 
 
