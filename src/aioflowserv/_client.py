@@ -89,7 +89,7 @@ class AsyncFlowserv:
     ) -> None:
         origin = resolve_origin(url, token, profile=options.get("profile"))
         settings = Settings.create(origin.url, type(self).__name__, **options)
-        self._session = Session.open(settings, options, origin.token)
+        self._session = Session.open(settings, options, origin.token, origin=origin)
         self._runs = Runs(self._session)
         self._workflows: dict[tuple[str, str], AsyncWorkflow] = {}
 
@@ -188,7 +188,7 @@ class AsyncFlowserv:
         is checked first (once per client), so that a wrong one is not missed.
         :meth:`get_workflow` has a workflow's parameters.
         """
-        await self._session.http.check_token()
+        await self._session.http.check_token("GET", Routes.list_workflows.path())
         return await self._session.api.list_workflows()
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
@@ -197,8 +197,8 @@ class AsyncFlowserv:
         Without a valid token the server leaves the groups out silently: a
         token the client holds is checked first (once per client).
         """
-        check_id(workflow_id, "workflow_id")
-        await self._session.http.check_token()
+        path = Routes.get_workflow.path(workflow_id)
+        await self._session.http.check_token("GET", path)
         return await self._session.api.get_workflow(workflow_id)
 
     async def list_groups(self, workflow_id: str) -> list[Group]:
@@ -210,14 +210,38 @@ class AsyncFlowserv:
         """
         check_id(workflow_id, "workflow_id")
         self._session.api.check_auth(Routes.list_groups, workflow_id)
-        await self._session.http.check_token()
+        await self._session.http.check_token("GET", Routes.list_groups.path(workflow_id))
         groups = await self._session.api.list_groups(workflow_id)
         if not groups:
             await self._session.api.get_workflow(workflow_id)  # NotFoundError if unknown
         return groups
 
-    create_group = _route(FlowservAPI.create_group)
-    get_group = _route(FlowservAPI.get_group)
+    async def create_group(
+        self,
+        workflow_id: str,
+        name: str,
+        members: Sequence[str] | None = None,
+        *,
+        exist_ok: bool = False,
+    ) -> Group:
+        """Create a group of a workflow; the caller becomes a member.
+
+        ``members`` are user ids of further members. Group names are unique
+        per workflow: a name in use raises :class:`InvalidRequestError`,
+        unless ``exist_ok`` is True and the group is the caller's, which is
+        then returned as it is (found with one listing; ``members`` are not
+        applied to it). Scripts and examples that make their group by name
+        can so run twice.
+        """
+        return await self._runs.create_group(workflow_id, name, members, exist_ok=exist_ok)
+
+    async def get_group(self, group_id: str) -> Group:
+        """A group with its members, parameters, uploaded files and runs.
+
+        The server answers this whatever the token: a token the client holds
+        is checked first (once per client), so that a wrong one is not missed.
+        """
+        return await self._runs.get_group(group_id)
 
     async def update_group(
         self, group_id: str, *, name: str | None = None, members: Sequence[str] | None = None
@@ -356,7 +380,14 @@ class AsyncFlowserv:
         )
         return await self._runs.rerun(run, options, wait=wait)
 
-    cancel_run = _route(FlowservAPI.cancel_run)
+    async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
+        """Cancel an active run, with an optional reason (kept in its messages).
+
+        A run that already ended raises :class:`RunNotActiveError`, whose
+        ``state`` is the run's (the server does not say it; the run is read
+        once to tell).
+        """
+        return await self._runs.cancel_run(run_id, reason)
 
     async def cancel_runs(
         self,
@@ -369,7 +400,9 @@ class AsyncFlowserv:
         """Cancel a group's active runs; see :meth:`AsyncWorkflow.cancel_runs`."""
         return await self._runs.cancel_runs(group_id, states, reason, concurrency=concurrency)
 
-    delete_run = _route(FlowservAPI.delete_run)
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run that is no longer active (an active one: the error says its state)."""
+        await self._runs.delete_run(run_id)
     download_run_file = _route(FlowservAPI.download_run_file)
     download_run_archive = _route(FlowservAPI.download_run_archive)
 

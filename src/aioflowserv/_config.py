@@ -39,7 +39,15 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from ._errors import RETRY_STATUS, ConfigurationError, InvalidArgumentError
-from ._saved import ENV_PROFILE, config_path, local_server_url, profile_name, saved_logins
+from ._saved import (
+    ENV_PROFILE,
+    config_path,
+    last_local_url,
+    local_server_url,
+    profile_name,
+    same_server,
+    saved_logins,
+)
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict, Unpack
@@ -76,6 +84,7 @@ __all__ = [
     "LOG_LEVELS",
     "POLL_GROWTH",
     "POLL_JITTER",
+    "PORT_WAIT",
     "POSTPROC_GRACE",
     "PREFETCH_LIMIT",
     "RESOLVE_DELAYS",
@@ -181,6 +190,10 @@ to start answering."""
 SERVER_STOP_TIMEOUT = 15.0
 """Seconds a stopping local process (the background server's supervisor, PostgreSQL) gets
 before it is killed."""
+
+PORT_WAIT = 2.0
+"""Seconds ``aioflowserv server start`` waits for its last port to be let go (a server still
+stopping) before it chooses another one."""
 
 SUPERVISOR_START_TIMEOUT = 120.0
 """Seconds ``aioflowserv server start`` waits for the background server to answer (its
@@ -392,7 +405,11 @@ class Origin:
     ``url_source`` and ``token_source`` are ``"argument"``, ``"profile"``,
     ``"environment"`` (the token: ``"FLOWSERV_ACCESS_TOKEN"``), ``"saved
     login"``, ``"local server"`` or ``"default"``; ``profile`` names the saved
-    login used, and ``username`` its user.
+    login used, and ``username`` its user. ``local_server`` is True when the
+    URL is the address of the local server of ``aioflowserv server start``
+    (running, or where it last ran), whatever the source: a saved login made
+    against it, say. Errors use it to say "the local server is not running"
+    instead of "cannot connect", and to leave out advice about proxies.
     """
 
     url: str
@@ -401,16 +418,14 @@ class Origin:
     token_source: str | None
     username: str | None = None
     profile: str | None = None
+    local_server: bool = False
 
     def __repr__(self) -> str:
         return (
             f"Origin(url={self.url!r}, url_source={self.url_source!r}, "
-            f"token_source={self.token_source!r}, profile={self.profile!r})"
+            f"token_source={self.token_source!r}, profile={self.profile!r}, "
+            f"local_server={self.local_server!r})"
         )
-
-
-def _same_server(a: str, b: str) -> bool:
-    return a.rstrip("/") == b.rstrip("/")
 
 
 def resolve_origin(
@@ -460,7 +475,7 @@ def resolve_origin(
         where = f"profile {name!r} in {config_path()}" if saved else source
         raise ConfigurationError(f"{exc} (from the {where})") from None
     # A saved token only ever goes to the server it was issued by.
-    mine = login if login is not None and _same_server(login.url, checked) else None
+    mine = login if login is not None and same_server(login.url, checked) else None
     token_source: str | None = None
     if token is not None:
         token_source = "argument"
@@ -472,10 +487,12 @@ def resolve_origin(
     elif mine is not None:
         token, token_source = mine.token, "saved login"
     uses_login = saved or token_source in ("profile", "saved login")
+    local = last_local_url() if source != "local server" else checked
     return Origin(
         checked, token or None, source, token_source,
         username=mine.username if mine is not None and uses_login else None,
         profile=name if uses_login else None,
+        local_server=local is not None and same_server(local, checked),
     )
 
 

@@ -1,7 +1,8 @@
 """Bulk downloads: the results of many runs of a group into one directory tree.
 
 Each run gets a folder named by its id, holding its result files (the run's
-archive, unpacked safely by :meth:`FileHandle.extract`) and
+archive, unpacked safely by :meth:`FileHandle.extract`, each file at the path
+the server names it by: ``RUN_ID/results/greetings.txt``) and
 :data:`METADATA`, the run's JSON form (:meth:`Run.to_dict`: state, times,
 arguments, messages, result files) plus ``local_files``, the files unpacked
 in the folder with their sizes. The JSON is written last, atomically: a
@@ -9,14 +10,16 @@ folder that has it, with every file it lists at its size, is complete, and
 since the results of a finished run never change, a later download skips it
 without asking the server anything. An interrupted download therefore
 continues where it stopped. Runs are downloaded a few at a time; one that
-fails does not stop the others.
+fails does not stop the others. A failure of the ``on_download`` callback (the
+caller's code: a closed output pipe, say) stops the download (no new run is
+begun, and the callback is not called again) and is raised, as a failure of
+``on_change`` ends a wait.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import re
 import tempfile
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from ._callback import Callback, check, failure
 from ._config import DOWNLOAD_CONCURRENCY, check_count
 from ._display import register
 from ._errors import InvalidArgumentError, UnsafePathError, add_note
@@ -46,8 +50,6 @@ METADATA = "flowserv-run.json"
 
 
 FINAL_STATES = frozenset({RunState.SUCCESS, RunState.ERROR, RunState.CANCELED})
-
-logger = logging.getLogger("aioflowserv")
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -179,15 +181,18 @@ async def download_results(
     # One look at the disk for every run: those complete there are not fetched again.
     on_disk = await anyio.to_thread.run_sync(_look, root, chosen)
 
+    callback = None if on_download is None else Callback(
+        on_download, "on_download", "the runs not downloaded yet are fetched by a new download"
+    )
+
     def report(run_id: str, result: RunDownload) -> RunDownload:
-        if on_download is not None:
-            try:
-                on_download(result)
-            except Exception:
-                logger.exception("on_download callback failed for run %s", run_id)
+        if callback is not None:
+            callback(result)
         return result
 
-    async def fetch(run_id: str) -> RunDownload:
+    async def fetch(run_id: str) -> RunDownload | None:
+        if failure(callback) is not None:
+            return None  # the callback failed: no new run is begun (raised below)
         found = on_disk[run_id]
         if isinstance(found, RunDownload):
             return report(run_id, found)
@@ -202,6 +207,7 @@ async def download_results(
 
     calls = [functools.partial(fetch, run_id) for run_id in chosen]
     results: list[Any] = await gather_outcomes(calls, limit=concurrency)
+    check(callback)
     failures = [item for item in results if isinstance(item, BaseException)]
     if failures and not return_exceptions:
         add_note(

@@ -15,7 +15,8 @@ Every exception raised by aioflowserv derives from :class:`FlowservError`::
     ├── InvalidResponseError                  an answer that is not flowServ's
     ├── APIStatusError                        an error status, with the server's message
     │   ├── InvalidRequestError               400
-    │   │   └── PayloadTooLargeError          413
+    │   │   ├── PayloadTooLargeError          413
+    │   │   └── RunNotActiveError             cancelling a run that already ended (.state)
     │   ├── UnauthenticatedError              no token, or an invalid or expired one
     │   ├── UnauthorizedError                 403 "not authorized"
     │   ├── NotFoundError                     404
@@ -26,6 +27,11 @@ Every exception raised by aioflowserv derives from :class:`FlowservError`::
 
 Messages name the request (method and path) and the server's own text, never
 the token: tokens travel in a header, and headers are never rendered here.
+flowServ's texts that carry Python object reprs (``invalid operation for run in
+state <bound method RunObject.state of <... object at 0x...>>``) are cleaned
+here, in :func:`server_message`, the one place an answer's text is read; where
+the client knows more (the run's state), it says so in a typed error
+(:class:`RunNotActiveError`, made by the caller that can read the run).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ _E = TypeVar("_E", bound="_RequestError")
 _X = TypeVar("_X", bound=BaseException)
 
 __all__ = [
+    "STATE_REFUSED",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -53,6 +60,7 @@ __all__ = [
     "InvalidResponseError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RunNotActiveError",
     "RunWaitTimeout",
     "ServerError",
     "SubmissionUncertainError",
@@ -61,6 +69,8 @@ __all__ = [
     "UnknownParameterError",
     "UnsafePathError",
     "add_note",
+    "clean_message",
+    "for_request",
 ]
 
 
@@ -80,9 +90,11 @@ class BlockingCallError(FlowservError, RuntimeError):
     """A blocking call of the sync facade was made from the client's own event-loop thread.
 
     Callbacks such as ``on_change`` run in that thread: a sync call there would
-    wait for the very loop it blocks. Record what the callback needs (append
-    the run to a list, put it on a ``queue.Queue``) and call the client after
-    the wait, or use :class:`AsyncFlowserv`.
+    wait for the very loop it blocks. It is raised in the callback, ends the
+    call the callback was given to (a wait, a start), and reaches that call's
+    caller. Record what the callback needs (append the run to a list, put it
+    on a ``queue.Queue``) and call the client after the wait, or use
+    :class:`AsyncFlowserv`.
     """
 
 
@@ -221,6 +233,21 @@ class PayloadTooLargeError(InvalidRequestError):
     """413: an upload is larger than the server accepts."""
 
 
+class RunNotActiveError(InvalidRequestError):
+    """400: the run is no longer active (it ended before the cancel arrived), so nothing changed.
+
+    flowServ answers such a cancel with a 400 that does not name the state; the
+    client reads the run once to say it. ``state`` is the run's state (an
+    :class:`aioflowserv.RunState`: SUCCESS, ERROR or CANCELED) and ``run`` the
+    snapshot read (typed ``Any`` here: the exceptions sit below the models).
+    Group cancels (``cancel_runs``) and ``cancel_remote`` treat it as
+    "nothing to cancel".
+    """
+
+    state: Any = None
+    run: Any = None
+
+
 class UnauthenticatedError(APIStatusError):
     """No token, or one the server does not accept: invalid or expired ("not logged in").
 
@@ -331,9 +358,32 @@ def add_note(exc: BaseException, note: str) -> None:
         add(note)
 
 
+_OBJECT_REPR = re.compile(r"<(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*) object at 0x[0-9a-fA-F]+>")
+_BOUND_METHOD = re.compile(r"<bound method [^<>]*>")
+_STATE_REFUSED = re.compile(r"^invalid operation for run in state\b")
+STATE_REFUSED = "invalid operation for the run in its current state"
+"""flowServ's refusal to cancel a run that ended or delete one that is active, cleaned."""
+
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def clean_message(text: str) -> str:
+    """The text of a flowServ answer without the Python object reprs some of them carry.
+
+    ``invalid operation for run in state <bound method RunObject.state of
+    <flowserv.model.base.RunObject object at 0x7f...>>`` (a cancel of a run
+    that ended, a delete of one still active) becomes
+    :data:`STATE_REFUSED`; any other ``<... object at 0x...>`` becomes its
+    class name and a ``<bound method ...>`` is dropped.
+    """
+    if "<" not in text:
+        return text
+    if _STATE_REFUSED.match(text):
+        return STATE_REFUSED
+    cleaned = _BOUND_METHOD.sub("?", _OBJECT_REPR.sub(r"\1", text))
+    return _SPACE.sub(" ", cleaned).strip()
 
 
 def server_message(body: bytes, content_type: str = "") -> str:
@@ -341,6 +391,7 @@ def server_message(body: bytes, content_type: str = "") -> str:
 
     flowServ answers with ``{"message": ...}``, ``{"error": ...}`` or, for
     errors raised by Werkzeug itself, an HTML page. Anything else is shortened.
+    Python object reprs in flowServ's texts are cleaned (:func:`clean_message`).
     """
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
@@ -354,7 +405,7 @@ def server_message(body: bytes, content_type: str = "") -> str:
             for key in ("message", "error"):
                 value = doc.get(key)
                 if isinstance(value, str) and value:
-                    return value
+                    return clean_message(value)
     if "html" in content_type or text.lstrip().startswith("<"):
         # Werkzeug pages have a <title> and a <p> with the explanation.
         body_text = _SPACE.sub(" ", _TAG.sub(" ", _TITLE.sub("", text))).strip()
@@ -432,6 +483,23 @@ def with_detail(error: _E, detail: str | None = None, *, message: str | None = N
         copy.message = message
     if detail:
         copy.detail = f"{copy.detail}; {detail}" if copy.detail else detail
+    copy._render()
+    return copy
+
+
+def for_request(error: _E, method: str, path: str) -> _E:
+    """A copy of ``error`` that names another request (the caller's, not an internal one).
+
+    A check made on the caller's behalf (the token's ``whoami`` before a
+    listing) fails as the request the caller made: ``GET workflows``, not
+    ``GET users/whoami``. Everything else the error carries stays.
+    """
+    copy = copy_error(error)
+    if isinstance(copy, APIConnectionError) and copy.method:
+        old = f"{copy.method} {copy.path}: "
+        if copy._text.startswith(old):
+            copy._text = f"{method} {path}: {copy._text[len(old):]}"
+    copy.method, copy.path = method, path
     copy._render()
     return copy
 

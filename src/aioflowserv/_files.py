@@ -4,6 +4,16 @@ Names in server answers are untrusted. Saving never writes outside the
 directory the caller chose, and never leaves a partial file behind: content
 goes to a temporary file next to the target, which is renamed into place
 only when complete.
+
+One layout rule for every archive: a file lands at the path the server names
+it by, under the directory chosen. A run's ``results/greetings.txt`` (the
+path its workflow writes it to, and its :attr:`FileHandle.name`) is unpacked
+to ``DIR/results/greetings.txt`` by
+``get_file(run_id).extract(DIR)`` and by ``aioflowserv download RUN -o DIR``;
+post-processing outputs likewise (``extract`` of ``get_postproc_file()``,
+``download --postproc``); a group's bulk download puts each run's files in a
+folder of its own (``DIR/RUN_ID/results/greetings.txt``). A single file
+saved with :meth:`FileHandle.save` into a directory takes its base name.
 """
 
 from __future__ import annotations
@@ -117,12 +127,14 @@ class FileHandle:
     ) -> list[Path]:
         """Unpack a ``.tar.gz`` archive (a run's results) into ``directory``.
 
-        Every member is checked before anything is written: only regular
-        files and directories, no absolute paths, no ``..``, nothing that
-        would land outside ``directory``. The files are unpacked into a
-        staging directory and moved into place once all are on disk, so a
-        failure half-way leaves ``directory`` as it was. Returns the files
-        written.
+        Each file keeps the path the server names it by: a run's
+        ``results/greetings.txt`` lands at ``directory/results/greetings.txt``
+        (the rule of every download, see the module docstring). Every member
+        is checked before anything is written: only regular files and
+        directories, no absolute paths, no ``..``, nothing that would land
+        outside ``directory``. The files are unpacked into a staging
+        directory and moved into place once all are on disk, so a failure
+        half-way leaves ``directory`` as it was. Returns the files written.
 
         With ``strip_common_dir``, the one top directory that holds every
         member (a run's ``results/``) is left out: ``results/greetings.txt``

@@ -1,4 +1,4 @@
-"""A run's life after it was started: reruns and group-wide cancels.
+"""A run's life after it was started: reruns, cancels and deletes; and groups made once.
 
 A rerun starts a new run in the same group with the arguments the server
 kept for the old one, file arguments included: they point at files uploaded
@@ -6,28 +6,58 @@ to the group, which are checked to still be there before anything is sent
 (flowServ would answer a missing one with a bare 404). The start itself goes
 through the submitter, so it is never sent twice.
 
-A group-wide cancel reads the group's listing once and cancels the runs that
-are still active (or in the chosen states) a few at a time, forwarding the
-reason. A run that ended before its cancel arrived is left out of the result.
+A cancel of a run that already ended is refused by flowServ with a 400 that
+does not say the state (``invalid operation for run in state <bound method
+...>``): :func:`cancel_run` reads the run once and raises
+:class:`RunNotActiveError` naming it; :func:`delete_run` likewise says that a
+run is still active. A group-wide cancel reads the group's listing once and
+cancels the runs that are still active (or in the chosen states) a few at a
+time, forwarding the reason. A run that ended before its cancel arrived is
+left out of the result.
+
+:func:`create_group` with ``exist_ok`` returns the caller's group of that
+name when it exists (flowServ's group names are unique per workflow), so that
+a script or an example can run twice.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._config import CANCEL_CONCURRENCY, check_count, check_id
-from ._errors import InvalidArgumentError, InvalidRequestError, NotFoundError
+from ._errors import (
+    STATE_REFUSED,
+    FlowservError,
+    InvalidArgumentError,
+    InvalidRequestError,
+    NotFoundError,
+    RunNotActiveError,
+    retyped,
+    with_detail,
+)
 from ._gather import gather
-from ._models import Run, RunState
+from ._models import Group, Run, RunState
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._submit import Submitter
     from ._watch import RunRef
 
-__all__ = ["RunStates", "cancel_runs", "check_states", "rerun"]
+__all__ = [
+    "RunStates",
+    "cancel_run",
+    "cancel_runs",
+    "check_states",
+    "create_group",
+    "delete_run",
+    "group_exists",
+    "rerun",
+]
+
+_GROUP_EXISTS = re.compile(r"^group '.*' exists$")
 
 
 RunStates = Iterable["RunState | str"] | RunState | str | None
@@ -135,15 +165,95 @@ async def cancel_runs(
 
     async def cancel(run_id: str) -> Run | None:
         try:
-            return await api.cancel_run(run_id, reason)
+            return await cancel_run(api, run_id, reason)
         except NotFoundError:
             return None  # deleted meanwhile
-        except InvalidRequestError:
-            current = await api.get_run(run_id)
-            if current.is_active():
-                raise
+        except RunNotActiveError:
             return None  # it ended before the cancel arrived
 
     calls = [functools.partial(cancel, run_id) for run_id in chosen]
     canceled = await gather(calls, limit=concurrency) if calls else []
     return [run for run in canceled if run is not None]
+
+
+async def _current(api: FlowservAPI, run_id: str) -> Run | None:
+    """The run's snapshot, to explain a refusal; None when it cannot be read."""
+    try:
+        return await api.get_run(run_id)
+    except FlowservError:
+        return None
+
+
+async def cancel_run(api: FlowservAPI, run_id: str, reason: str | None = None) -> Run:
+    """Cancel one run; a run that already ended raises :class:`RunNotActiveError` with its state.
+
+    The run is read only after flowServ refused the cancel for the run's state.
+    """
+    try:
+        return await api.cancel_run(run_id, reason)
+    except InvalidRequestError as exc:
+        if exc.message != STATE_REFUSED:
+            raise
+        current = await _current(api, run_id)
+        if current is None or current.is_active():
+            raise
+        refused = with_detail(
+            retyped(exc, RunNotActiveError),
+            f"run {current.run_id} already ended ({current.state.value}): nothing to cancel",
+        )
+        refused.state, refused.run = current.state, current
+        raise refused from None
+
+
+async def delete_run(api: FlowservAPI, run_id: str) -> None:
+    """Delete a run that is no longer active; for an active one, the error says its state."""
+    try:
+        await api.delete_run(run_id)
+    except InvalidRequestError as exc:
+        if exc.message != STATE_REFUSED:
+            raise
+        current = await _current(api, run_id)
+        if current is None or not current.is_active():
+            raise
+        raise with_detail(
+            exc, f"run {current.run_id} is still {current.state.value}: cancel it first"
+        ) from None
+
+
+def group_exists(error: BaseException) -> bool:
+    """True when ``error`` is flowServ's refusal of a group name already used in the workflow."""
+    return isinstance(error, InvalidRequestError) and bool(_GROUP_EXISTS.match(error.message))
+
+
+async def create_group(
+    api: FlowservAPI,
+    workflow_id: str,
+    name: str,
+    members: Sequence[str] | None = None,
+    *,
+    exist_ok: bool = False,
+) -> Group:
+    """Create a group of a workflow; with ``exist_ok``, the caller's group of that name if any.
+
+    The group is created first (one request when the name is new); when the
+    name is taken, one listing of the caller's groups finds it, and its full
+    record is returned as it is (``members`` are not applied to it). A name
+    taken by someone else's group still raises, saying so.
+    """
+    try:
+        return await api.create_group(workflow_id, name, members)
+    except InvalidRequestError as exc:
+        if not group_exists(exc):
+            raise
+        if not exist_ok:
+            raise with_detail(
+                exc, f"exist_ok=True returns it if it is yours (list_groups({workflow_id!r}) "
+                "lists your groups)"
+            ) from None
+        for group in await api.list_groups(workflow_id):
+            if group.name == name:
+                return await api.get_group(group.id)
+        raise with_detail(
+            exc, "it is not one of your groups (group names are unique per workflow): choose "
+            "another name"
+        ) from None

@@ -31,8 +31,16 @@ it cleanly, with every workflow step it started. The supervisor records its
 process id and the server's URL in a state file,
 ``$XDG_STATE_HOME/aioflowserv/server.json``, so that :func:`status` and
 :func:`stop` find it from any shell. The server keeps its data (users, groups,
-runs) in ``$XDG_STATE_HOME/aioflowserv/server/`` across restarts, and reuses
-its last port when it is free. ``aioflowserv demo`` runs a
+runs) in ``$XDG_STATE_HOME/aioflowserv/server/`` across restarts, and its
+address: it starts on its last port again (:func:`pick_port`). The check binds
+the port with ``SO_REUSEADDR``, as the server itself does: the connections the
+old server closed linger in TIME-WAIT for a minute, and a check without it
+(what moved every restart to a new port) took them for another program. Only
+when the port is really taken (a listening socket, still there after
+:data:`~aioflowserv._config.PORT_WAIT` seconds) does the server move to
+another one; the saved logins of the old address then move with it
+(:func:`aioflowserv._saved.move_logins`), and the state file says so
+(``moved_from``, ``moved_logins``). ``aioflowserv demo`` runs a
 :class:`FlowservServer` in the foreground instead.
 """
 
@@ -50,7 +58,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -61,13 +69,21 @@ import httpx
 
 from ._config import (
     DEFAULT_PATH,
+    PORT_WAIT,
     SERVER_START_TIMEOUT,
     SERVER_STOP_TIMEOUT,
     SUPERVISOR_START_TIMEOUT,
     check_count,
 )
 from ._errors import ConfigurationError
-from ._saved import process_alive, read_server_state, server_state_file, state_dir
+from ._saved import (
+    move_logins,
+    process_alive,
+    read_server_state,
+    remember_local_url,
+    server_state_file,
+    state_dir,
+)
 from ._serverenv import (
     SERVER_PINS,
     TEMPLATES,
@@ -84,7 +100,11 @@ __all__ = [
     "SupervisorError",
     "data_dir",
     "free_port",
+    "has_data",
     "main",
+    "moved_note",
+    "pick_port",
+    "port_is_free",
     "run_foreground",
     "start",
     "status",
@@ -106,6 +126,9 @@ SPECIFICATIONS = tuple(
     for suffix in (".json", ".yaml", ".yml")
 )
 """Where flowServ's own examples keep a template's specification, when no manifest names it."""
+
+INSTALLED = "workflows-installed"
+"""The marker file of a state directory whose database and workflows are set up."""
 
 _GUNICORN_CONFIG = '''"""gunicorn settings for flowServ 0.8.1, written by aioflowserv.
 
@@ -309,7 +332,7 @@ class FlowservServer:
     def install_workflows(self) -> None:
         """Create the database and install the workflow templates (once per state directory)."""
         suffix = "" if self.database == "sqlite" else f"-{self.database}"
-        marker = self.directory / f"workflows-installed{suffix}"
+        marker = self.directory / f"{INSTALLED}{suffix}"
         if self._installed or marker.exists():
             self._installed = True
             return
@@ -520,6 +543,11 @@ def data_dir() -> Path:
     return state_dir() / "server"
 
 
+def has_data(directory: Path | None = None) -> bool:
+    """True if a server ran on ``directory`` (default :func:`data_dir`) before: it has users."""
+    return any((directory or data_dir()).glob(f"{INSTALLED}*"))
+
+
 @attrs.frozen
 class ServerStatus:
     """What is known about the background server."""
@@ -532,6 +560,9 @@ class ServerStatus:
     log: str | None = None
     started_at: str | None = None
     shape: str | None = None
+    moved_from: str | None = None  # the last address, when the server did not keep it:
+    moved_logins: tuple[str, ...] = ()  # the profiles moved with it,
+    moved_as_asked: bool = False  # and whether --port asked for it
 
     def to_json(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -580,6 +611,9 @@ def status() -> ServerStatus:
         log=doc.get("log"),
         started_at=doc.get("started_at"),
         shape=doc.get("shape"),
+        moved_from=doc.get("moved_from"),
+        moved_logins=tuple(doc.get("moved_logins") or ()),
+        moved_as_asked=bool(doc.get("moved_as_asked")),
     )
 
 
@@ -704,20 +738,55 @@ def _port_file(directory: Path) -> Path:
     return directory / "port"
 
 
-def _pick_port(directory: Path, port: int | None) -> int | None:
-    """The requested port, else the last one used when it is free, else None (any)."""
-    if port:
-        return port
+def _last_port(directory: Path) -> int | None:
+    """The port the server of ``directory`` last ran on, if one is recorded."""
     try:
-        last = int(_port_file(directory).read_text().strip())
+        return int(_port_file(directory).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a server could listen on ``port`` now (bound with ``SO_REUSEADDR``, as servers do).
+
+    Connections left in TIME-WAIT by a server that just stopped do not count.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", last))
+            sock.bind((host, port))
         except OSError:
+            return False
+    return True
+
+
+def pick_port(directory: Path, port: int | None = None, wait: float = PORT_WAIT) -> int | None:
+    """The port to start on: ``port``, else the last one of ``directory``, else None (any).
+
+    The last port is waited for up to ``wait`` seconds (a server still stopping
+    lets go of it); if it is still taken then, by another program, None.
+    """
+    if port:
+        return port
+    last = _last_port(directory)
+    if last is None:
+        return None
+    deadline = time.monotonic() + wait
+    while not port_is_free(last):
+        if time.monotonic() >= deadline:
             return None
+        time.sleep(0.1)
     return last
+
+
+def moved_note(old_url: str, new_url: str, profiles: Sequence[str], *, asked: bool = False) -> str:
+    """What to tell the user when the server did not keep its address (``asked``: ``--port``)."""
+    why = "as asked" if asked else "its last port was taken by another program"
+    logins = (
+        f"the saved logins of the old address ({', '.join(profiles)}) moved with it"
+        if profiles else "no saved login pointed at the old address"
+    )
+    return f"the server moved from {old_url} to {new_url} ({why}); {logins}"
 
 
 def run_foreground(
@@ -744,9 +813,10 @@ def run_foreground(
     directory.mkdir(parents=True, exist_ok=True)
     server: FlowservServer | None = None
     try:
+        last = _last_port(directory)
         try:
             server = FlowservServer(
-                python=python, port=_pick_port(directory, port), directory=directory,
+                python=python, port=pick_port(directory, port), directory=directory,
                 workers=workers, database=database,
             )
             server.start()
@@ -754,6 +824,14 @@ def run_foreground(
             echo(f"error: {exc}")
             return None
         _port_file(directory).write_text(f"{server.port}\n")
+        remember_local_url(server.url)
+        moved: dict[str, Any] = {}
+        if last is not None and last != server.port:
+            old = f"http://{server.host}:{last}{DEFAULT_PATH}"
+            moved = {
+                "moved_from": old, "moved_logins": move_logins(old, server.url),
+                "moved_as_asked": bool(port),
+            }
         if state is not None:
             _write_state({
                 "pid": os.getpid(),
@@ -763,8 +841,14 @@ def run_foreground(
                 "log": str(server.log_path),
                 "started_at": datetime.now(timezone.utc).isoformat(),
                 "shape": server.shape,
+                **moved,
             }, state)
         echo(f"flowServ server ({server.shape}) running at {server.url} (data in {directory})")
+        if moved:
+            echo(moved_note(
+                moved["moved_from"], server.url, moved["moved_logins"],
+                asked=moved["moved_as_asked"],
+            ))
         while server.running:
             time.sleep(0.5)
         echo(f"the flowServ server exited; see {server.log_path}")

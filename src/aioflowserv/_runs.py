@@ -37,11 +37,13 @@ import attrs
 from ._api import FlowservAPI
 from ._arguments import Prepared, check_wire_arguments, prepare_arguments
 from ._batch import Batcher, RunBatch
+from ._callback import check
 from ._config import (
     CANCEL_CONCURRENCY,
     DOWNLOAD_CONCURRENCY,
     STREAM_GIVE_UP,
     ClientOptions,
+    Origin,
     Settings,
     check_id,
     check_seconds,
@@ -55,7 +57,7 @@ from ._errors import (
     add_note,
 )
 from ._gather import Background, gather
-from ._lifecycle import RunStates, cancel_runs, rerun
+from ._lifecycle import RunStates, cancel_run, cancel_runs, create_group, delete_run, rerun
 from ._limit import Limit, limit_for
 from ._models import Group, Leaderboard, Parameter, Run, RunInfo, RunList, WorkflowInfo
 from ._postproc import PostprocFollower
@@ -85,9 +87,15 @@ class Session:
     watcher: Watcher
 
     @classmethod
-    def open(cls, settings: Settings, options: ClientOptions, token: str | None) -> Session:
-        """Build the layers for checked settings (``options`` gives the transport)."""
-        http = HTTPClient(settings, token, options.get("transport"))
+    def open(
+        cls, settings: Settings, options: ClientOptions, token: str | None, *,
+        origin: Origin | None = None,
+    ) -> Session:
+        """Build the layers for checked settings (``options`` gives the transport).
+
+        ``origin`` says where the URL and token came from, for error messages.
+        """
+        http = HTTPClient(settings, token, options.get("transport"), origin=origin)
         api = FlowservAPI(http)
         background = Background()
         submitter = Submitter(api, background)
@@ -152,8 +160,10 @@ class Runs:
         """
         check_id(workflow_id, "workflow_id")
         check_id(group_id, "group_id")
-        # Reading the group needs a token: without one, fail before either request goes out.
+        # Reading the group needs a token: without one, fail before either request goes out;
+        # the server answers it even for a wrong token, which is checked first (once).
         self._api.check_auth(Routes.get_group, group_id)
+        await self._api.http.check_token("GET", Routes.get_group.path(group_id))
         calls: list[Callable[[], Awaitable[Any]]] = [
             functools.partial(self._api.get_workflow, workflow_id),
             functools.partial(self._api.get_group, group_id),
@@ -225,8 +235,12 @@ class Runs:
     async def _finish(
         self, run: Run, options: WaitOptions, wait: bool, postproc: PostprocFollower | None
     ) -> Run:
-        """With ``wait``, wait for a started run, then for the post-processing it triggered."""
+        """With ``wait``, wait for a started run, then for the post-processing it triggered.
+
+        A failure of ``on_change`` (at the start, or in the wait) is raised here.
+        """
         if not wait:
+            check(options.on_change, [run.run_id])
             return run
         options = options.starting_now()  # the timeout bounds the wait, not the start
         (final,) = await self._watcher.wait_all([run], options)
@@ -296,6 +310,7 @@ class Runs:
             results: list[Any] = await self._batcher.run(
                 group_id, batch, limit=limit, on_started=on_started, manifest=manifest
             )
+            check(options.on_change, started)  # on_change failed: raise, naming the runs
             if wait:
                 waiting = options.starting_now()  # the timeout bounds the wait, not the starts
                 await self._wait_in_place(results, attrs.evolve(waiting, cancel_remote=None))
@@ -440,7 +455,29 @@ class Runs:
         finally:
             await stream.aclose()
 
+    # -- groups ------------------------------------------------------------------
+
+    async def create_group(
+        self, workflow_id: str, name: str, members: Sequence[str] | None, *, exist_ok: bool
+    ) -> Group:
+        """Create a group (with ``exist_ok``: the caller's group of that name, if it exists)."""
+        return await create_group(self._api, workflow_id, name, members, exist_ok=exist_ok)
+
+    async def get_group(self, group_id: str) -> Group:
+        """A group's full record, the token checked first (the server would not check it)."""
+        self._api.check_auth(Routes.get_group, group_id)
+        await self._api.http.check_token("GET", Routes.get_group.path(group_id))
+        return await self._api.get_group(group_id)
+
     # -- reading, cancelling, downloading -----------------------------------------
+
+    async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
+        """Cancel a run (one that already ended: :class:`RunNotActiveError` with its state)."""
+        return await cancel_run(self._api, run_id, reason)
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run (an active one: the error says its state)."""
+        await delete_run(self._api, run_id)
 
     async def list_runs(self, group_id: str) -> RunList[RunInfo]:
         """Id, state and creation time of every run of a group, oldest first."""

@@ -9,7 +9,10 @@ Three places, following the XDG base directories:
   ``default`` profile);
 - the local server started by ``aioflowserv server start``:
   ``$XDG_STATE_HOME/aioflowserv/server.json`` (``~/.local/state/...``), with
-  the supervisor's process id and the server's URL;
+  the supervisor's process id and the server's URL, while it runs; and
+  ``last-server.json`` beside it, the address it last ran at, kept after it
+  stops (so that a call to a stopped local server can say so, and a saved
+  login can follow the server when it has to move to another port);
 - the flowServ server's own virtual environment, for users who installed
   aioflowserv with pip: ``$XDG_DATA_HOME/aioflowserv/server-venv``
   (``~/.local/share/...``).
@@ -43,11 +46,15 @@ __all__ = [
     "config_dir",
     "config_path",
     "data_dir",
+    "last_local_url",
     "load_config",
     "local_server_url",
+    "move_logins",
     "process_alive",
     "profile_name",
     "read_server_state",
+    "remember_local_url",
+    "same_server",
     "save_login",
     "saved_login",
     "saved_logins",
@@ -64,6 +71,7 @@ DEFAULT_PROFILE = "default"
 
 CONFIG_NAME = "config.json"
 SERVER_STATE_NAME = "server.json"
+LAST_SERVER_NAME = "last-server.json"
 SERVER_VENV_NAME = "server-venv"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -222,6 +230,32 @@ def save_login(url: str, username: str, token: str, profile: str | None = None) 
     return path
 
 
+def same_server(a: str, b: str) -> bool:
+    """True when two API URLs name the same server (a trailing slash aside)."""
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def move_logins(old_url: str, new_url: str) -> list[str]:
+    """Point every saved login of ``old_url`` at ``new_url``; returns the profiles moved.
+
+    For the local server when it had to move to another port: its users and
+    tokens moved with it (the same data directory), so the logins stay valid.
+    """
+    doc = load_config()
+    profiles = _profiles(doc)
+    moved = []
+    for name, entry in profiles.items():
+        login = SavedLogin.from_json(str(name), entry)
+        if login is not None and same_server(login.url, old_url):
+            profiles[name] = attrs.evolve(login, url=new_url).to_json()
+            moved.append(str(name))
+    if moved:
+        doc.pop("login", None)
+        doc["profiles"] = profiles
+        _write_private(config_path(), doc)
+    return moved
+
+
 def clear_login(profile: str | None = None) -> bool:
     """Forget a profile's saved login; True if there was one."""
     name = profile_name(profile)
@@ -278,3 +312,28 @@ def local_server_url() -> str | None:
     if doc is None or not isinstance(doc.get("url"), str) or not process_alive(doc["pid"]):
         return None
     return str(doc["url"])
+
+
+def remember_local_url(url: str) -> None:
+    """Record the address the local server runs at (kept after it stops)."""
+    path = state_dir() / LAST_SERVER_NAME
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def last_local_url() -> str | None:
+    """The address of the local server of ``aioflowserv server start``: running, or last used.
+
+    None when no local server was ever started (with this ``$XDG_STATE_HOME``).
+    """
+    running = local_server_url()
+    if running is not None:
+        return running
+    try:
+        doc = json.loads((state_dir() / LAST_SERVER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = doc.get("url") if isinstance(doc, dict) else None
+    return url if isinstance(url, str) else None

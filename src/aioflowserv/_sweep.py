@@ -61,6 +61,7 @@ import attrs
 
 from ._arguments import Declaration, FileSource, Prepared, prepare_arguments
 from ._batch import Batcher, Permit, Submissions
+from ._callback import check, failure
 from ._config import CLEANUP_TIMEOUT, check_count, check_seconds
 from ._errors import (
     ArgumentError,
@@ -182,6 +183,7 @@ class Sweeper:
         self._reusable: dict[Hashable, list[Run]] = {}
         self._invalid: ArgumentError | None = None
         self._deadline = math.inf
+        self._scope: anyio.CancelScope | None = None
         # The waits see each state change; the sweep's own callback updates its sets. They
         # poll at a steady interval: a run may end at any tick, and its place is to be
         # refilled then (one listing per tick serves every run of the sweep).
@@ -213,6 +215,7 @@ class Sweeper:
             )
             self._progress = open_progress(plan.progress, total=total, title=plan.title)
             await self._run(source)
+            check(self._options.on_change, self._created)  # on_change raised: raise it here
             if total is not None and self._invalid is None:
                 # A finite input's sets that the sweep stopped before are its not_started.
                 for index, given, prepared in source:
@@ -257,9 +260,10 @@ class Sweeper:
         try:
             with self._submissions() as submissions:
                 with anyio.CancelScope(deadline=self._deadline) as scope:
+                    self._scope = scope
                     async with anyio.create_task_group() as tg:
                         await self._feed(tg, source, submissions)
-                if scope.cancelled_caught:
+                if scope.cancelled_caught and failure(self._options.on_change) is None:
                     self._stop(f"timeout: the sweep's {plan.timeout:g} s passed")
                     await self._after_timeout()
         except anyio.get_cancelled_exc_class():
@@ -476,8 +480,7 @@ class Sweeper:
         item.attempts += 1
         self._created.append(run.run_id)
         self._adopt(item, run)
-        if self._options.on_change is not None:
-            notify(self._options.on_change, run)
+        self._notify(run)
 
     def _adopt(self, item: _Set, run: Run) -> None:
         item.run = run
@@ -491,8 +494,18 @@ class Sweeper:
             item.run = run
         if self._progress is not None:
             self._progress.update(run)
-        if self._options.on_change is not None:
-            notify(self._options.on_change, run)
+        self._notify(run)
+
+    def _notify(self, run: Run) -> None:
+        """Hand a snapshot to the caller's ``on_change``; if it raised, the sweep ends."""
+        on_change = self._options.on_change
+        if on_change is None:
+            return
+        notify(on_change, run)
+        if failure(on_change) is not None and self._stopped is None:
+            self._stop("the on_change callback raised")
+            if self._scope is not None:
+                self._scope.cancel()  # the runs in flight are left as they are
 
     def _failed(self, run: Run) -> None:
         self._failures += 1

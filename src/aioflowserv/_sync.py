@@ -8,7 +8,9 @@ it also works from code that already runs an event loop (a Jupyter cell).
 Ctrl-C cancels the call in flight and returns at once. After ``os.fork()``
 the child builds a new portal and client on first use. Callbacks (``on_change``)
 run in the portal's thread: a sync call from there raises
-:class:`BlockingCallError`, which says what to do instead.
+:class:`BlockingCallError`, which says what to do instead; like any exception of
+a callback, it ends the call the callback was given to and is raised by that
+call, to the caller (see :mod:`aioflowserv._callback`).
 
 The sync classes are derived from the async ones: when a class is made, every
 public member of its async twin that it does not define itself becomes a

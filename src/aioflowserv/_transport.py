@@ -4,7 +4,11 @@ It owns the ``httpx.AsyncClient``, sends the token in exactly one header,
 retries idempotent requests (capped exponential backoff with jitter, honouring
 ``Retry-After``, within the policy's overall time limit), turns error answers
 into aioflowserv exceptions that say what to do (an invalid token, a URL
-without the API path), and streams downloads. Transport failures are mapped by one context manager,
+without the API path, a local server that is not running), and streams
+downloads. What a message can say depends on where the URL came from: the
+client's :class:`~aioflowserv._config.Origin` tells the local server of
+``aioflowserv server start`` (which is started by the command and needs no
+advice about proxies) from any other. Transport failures are mapped by one context manager,
 :func:`map_httpx_errors`, around sending and around reading streamed bodies
 alike: no httpx exception and no httpx object leaves this module (the
 ``event_hooks`` option, :class:`~._config.ClientOptions`, hands the user's
@@ -39,6 +43,7 @@ from ._config import (
     REQUEST_LOGGER,
     USER_AGENT,
     EventHook,
+    Origin,
     RetryPolicy,
     Settings,
     backoff,
@@ -55,6 +60,7 @@ from ._errors import (
     NotFoundError,
     UnauthenticatedError,
     UnauthorizedError,
+    for_request,
     is_pushback,
     may_retry,
     note_attempts,
@@ -62,6 +68,7 @@ from ._errors import (
     status_error,
     with_detail,
 )
+from ._saved import local_server_url, same_server
 
 if TYPE_CHECKING:
     from ._arguments import FileSource
@@ -75,10 +82,9 @@ _TOKEN_OK = re.compile(r"^[\x21-\x7e]*$")
 _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*")[^"]*')
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _WHOAMI = "users/whoami"
-LOGIN_HINT = (
-    "log in again (fs.login(...), or `aioflowserv login` for the saved login), "
-    "or pass another token (token=..., FLOWSERV_ACCESS_TOKEN)"
-)
+LOGIN_HINT = "log in again (fs.login(), `aioflowserv login`) or pass another token"
+LOCAL_DOWN = "the local flowServ server is not running: aioflowserv server start"
+"""Said when nothing answers at the local server's address."""
 
 
 
@@ -148,13 +154,17 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 @contextlib.contextmanager
-def map_httpx_errors(method: str, path: str, url: str = "") -> Iterator[None]:
+def map_httpx_errors(
+    method: str, path: str, url: str = "", unreachable: Callable[[], str | None] | None = None
+) -> Iterator[None]:
     """Turn httpx's transport failures inside the block into :class:`APIConnectionError`.
 
     Timeouts become :class:`APITimeoutError`. ``request_sent`` is False for
     failures that happen before a byte of the request went out (a refused
     connection, a connect or pool timeout). ``url`` (the API base URL) is
-    named when the server cannot be reached at all.
+    named when the server cannot be reached at all, after what
+    ``unreachable()`` says that means (when the client knows: the local
+    server is down; asked only then).
     """
     try:
         yield
@@ -168,7 +178,11 @@ def map_httpx_errors(method: str, path: str, url: str = "") -> Iterator[None]:
             ) from None
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, httpx.ConnectError) and url:
-            detail = f"cannot connect to {url} ({detail})"
+            meaning = unreachable() if unreachable is not None else None
+            detail = (
+                f"{meaning} (nothing answers at {url})" if meaning
+                else f"cannot connect to {url} ({detail})"
+            )
         elif isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
             detail = f"the answer broke off ({detail})"
         raise APIConnectionError(
@@ -284,8 +298,12 @@ class HTTPClient:
         settings: Settings,
         token: str | None,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        origin: Origin | None = None,
     ) -> None:
         self.settings = settings
+        self.origin = origin
+        """Where the URL and token came from (None: given as they are); for messages."""
         self._token: str | None = None
         self._valid_token: str | None = None
         self._api_checked = False
@@ -360,18 +378,24 @@ class HTTPClient:
         """The current token was just issued by the server (a login): no need to check it."""
         self._valid_token = self._token
 
-    async def check_token(self) -> None:
+    async def check_token(self, method: str, path: str) -> None:
         """Raise :class:`UnauthenticatedError` if the token is invalid or expired.
 
         Some routes answer whatever the token (the workflow listing, the groups
-        of a workflow: all of them, for an invalid token), so a wrong token
-        would go unnoticed there. The token is checked with ``whoami`` once,
-        then trusted for the life of the client (until it changes).
+        of a workflow: all of them, for an invalid token; a group's handle), so
+        a wrong token would go unnoticed there. The token is checked with
+        ``whoami`` once, then trusted for the life of the client (until it
+        changes). ``method`` and ``path`` are the request the caller is about
+        to make: a failure of the check is raised as that request's (the
+        caller never made a ``whoami``).
         """
         token = self._token
         if token is None or token == self._valid_token:
             return
-        await self.request("GET", _WHOAMI, auth=True)
+        try:
+            await self.request("GET", _WHOAMI, auth=True)
+        except (APIStatusError, APIConnectionError) as exc:
+            raise for_request(exc, method, path) from None
         if self._token == token:
             self._valid_token = token
 
@@ -480,40 +504,64 @@ class HTTPClient:
         """
         token_sent = self._token is not None
         if isinstance(error, UnauthenticatedError) and token_sent:
-            return self._invalid_token(error, error.message, self._not_taken())
+            return self._invalid_token(error, self._not_taken())
         if (
             isinstance(error, UnauthorizedError) and token_sent and error.path != _WHOAMI
             and await self._token_rejected()
         ):
-            return self._invalid_token(error, f"{error.message}; whoami: not logged in")
+            return self._invalid_token(error)
         if isinstance(error, NotFoundError) and error.html and not self._api_checked:
             return await self._check_api_url(error) or error
         return error
 
-    def _invalid_token(
-        self, error: APIStatusError, reason: str, more: str = ""
-    ) -> UnauthenticatedError:
-        """The server refused the token: the server's message, and what it means and to do."""
+    def _invalid_token(self, error: APIStatusError, more: str = "") -> UnauthenticatedError:
+        """The server refused the token: the server's word, what it means and what to do.
+
+        Short: the status and the server's text stay in the error's head; the
+        detail says "invalid or expired" and how to log in again, and ``more``
+        only what may apply here (a proxy that drops the header).
+        """
         self._valid_token = None
         invalid = with_detail(
             retyped(error, UnauthenticatedError),
-            f"the token is invalid or expired (the server said: {reason}){more}: {LOGIN_HINT}",
+            f"the token is invalid or expired: {LOGIN_HINT}{more}",
         )
         invalid.token_rejected = True
         return invalid
 
     def _not_taken(self) -> str:
-        """Why "not logged in" may come although the token was sent (after the server's words)."""
+        """Why "not logged in" may come although the token was sent (after the login hint).
+
+        A token the server took before has expired (or the user logged out
+        everywhere). Otherwise the header may not have arrived: a proxy or
+        gunicorn in front of flowServ drops header names with ``_`` (nginx
+        unless ``underscores_in_headers on;``, gunicorn unless
+        ``--header-map dangerous``); that advice is left out for the local
+        server of ``aioflowserv server start``, which is started so that it
+        keeps the header, and for header names without ``_``.
+        """
         if self._token_accepted:
-            return "; it took this token before, so it expired or the user logged out everywhere"
+            return "; it worked before, so it expired or the user logged out"
         header = self.settings.auth_header
-        dropped = (
-            ", and a proxy or web server in front of flowServ may drop header names with "
-            "underscores (nginx does unless `underscores_in_headers on;`, gunicorn unless "
-            "started with `--header-map dangerous`)"
-            if "_" in header else ""
+        local = self.origin is not None and self.origin.local_server
+        if "_" not in header or local:
+            return ""
+        return (
+            f"; behind a proxy, the {header!r} header may be dropped (nginx: "
+            "underscores_in_headers on; gunicorn: --header-map dangerous)"
         )
-        return f"; or the token never arrived: it travels in the {header!r} request header{dropped}"
+
+    def _unreachable(self) -> str | None:
+        """What a refused connection means, when the client knows: the local server is down."""
+        if self.origin is None or not self.origin.local_server:
+            return None
+        running = local_server_url()
+        if running is not None and not same_server(running, self.settings.url):
+            return (
+                f"the local flowServ server now runs at {running}: log in there "
+                f"(aioflowserv login --url {running}) or use that URL"
+            )
+        return LOCAL_DOWN
 
     async def _token_rejected(self) -> bool:
         """Ask ``whoami`` once (no retries) whether the server knows the token."""
@@ -577,7 +625,7 @@ class HTTPClient:
                 headers={"Accept": call.accept} if call.accept else None,
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
-            with map_httpx_errors(method, path, self.settings.url):
+            with map_httpx_errors(method, path, self.settings.url, self._unreachable):
                 response = await self._client.send(request, stream=call.stream)
         except APIConnectionError as error:
             _log_try(method, path, type(error).__name__, attempt, started)

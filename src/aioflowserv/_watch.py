@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import anyio
 import attrs
 
+from ._callback import Callback, failure, guard, notify
 from ._config import (
     CLEANUP_TIMEOUT,
     FATAL_AFTER,
@@ -71,14 +72,9 @@ if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._config import Settings
 
-__all__ = [
-    "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
-    "notify",
-]
+__all__ = ["OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher", "notify"]
 
 logger = logging.getLogger("aioflowserv")
-
-
 
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
@@ -124,7 +120,7 @@ class WaitOptions:
     max_interval: float
     deadline: float = math.inf
     timeout: float | None = None
-    on_change: OnChange | None = None
+    on_change: OnChange | None = attrs.field(default=None, converter=guard)
     cancel_remote: str | None = None
 
     def starting_now(self) -> WaitOptions:
@@ -371,6 +367,8 @@ class Watcher:
                         self._drop(waiter, entry)
                         yield _outcome(entry)
                     if waiter.remaining == 0:
+                        if isinstance(waiter.on_change, Callback):
+                            waiter.on_change.raise_failure()  # on the last run's final state
                         return
                     # The lead is only held inside this call, never across a yield.
                     with anyio.CancelScope(deadline=options.deadline) as scope:
@@ -595,7 +593,10 @@ class Watcher:
             candidate.wake.set()
             return
 
-    async def _drive(self, waiter: _Waiter, until: Callable[[], bool]) -> None:
+    async def _drive(self, waiter: _Waiter, condition: Callable[[], bool]) -> None:
+        def until() -> bool:  # a failure of the waiter's on_change ends it too (raised below)
+            return condition() or failure(waiter.on_change) is not None
+
         self._driving[waiter] = None
         try:
             while not until():
@@ -617,6 +618,8 @@ class Watcher:
                 # The lead may have been handed to this waiter just as it was done:
                 # pass it on, or the others would wait until it comes back.
                 self._hand_over()
+        if isinstance(waiter.on_change, Callback):
+            waiter.on_change.raise_failure()
 
     async def _lead(self, until: Callable[[], bool]) -> None:
         while not until():
@@ -853,12 +856,14 @@ class Watcher:
         )
 
     def _changed(self, entry: _Entry, run: Run | None) -> None:
-        callbacks = [w.on_change for w in entry.waiters if w.on_change is not None]
-        if not callbacks:
+        waiters = [w for w in entry.waiters if w.on_change is not None]
+        if not waiters:
             return
         snapshot = run or entry.last_seen()
-        for callback in callbacks:
-            notify(callback, snapshot)
+        for waiter in waiters:
+            notify(waiter.on_change, snapshot)  # type: ignore[arg-type]
+            if failure(waiter.on_change) is not None:
+                waiter.wake.set()  # its wait ends and raises it
 
     def _finish(self, entry: _Entry, *, result: Run | None = None,
                 error: BaseException | None = None) -> None:
@@ -875,14 +880,6 @@ class Watcher:
             waiter.finished.append(entry)
             waiter.remaining -= 1
             waiter.wake.set()
-
-
-def notify(callback: OnChange, run: Run) -> None:
-    """Call an ``on_change`` callback; its failure is logged, never raised into the wait."""
-    try:
-        callback(run)
-    except Exception:
-        logger.exception("on_change callback failed for run %s", run.run_id)
 
 
 def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:

@@ -343,8 +343,11 @@ class AsyncWorkflow(Drawn):
         return await self._api.get_run(run_id)
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
-        """Cancel an active run; ``reason`` becomes its message. Returns the canceled run."""
-        return await self._api.cancel_run(run_id, reason)
+        """Cancel an active run; ``reason`` becomes its message. Returns the canceled run.
+
+        A run that already ended raises :class:`RunNotActiveError` naming its state.
+        """
+        return await self._runs.cancel_run(run_id, reason)
 
     async def cancel_runs(
         self,
@@ -364,8 +367,8 @@ class AsyncWorkflow(Drawn):
         )
 
     async def delete_run(self, run_id: str) -> None:
-        """Delete a run that is no longer active."""
-        await self._api.delete_run(run_id)
+        """Delete a run that is no longer active (an active one: the error says its state)."""
+        await self._runs.delete_run(run_id)
 
     async def get_file(self, run_id: str, file_id: str | None = None) -> FileHandle:
         """A result file of a run, or, without ``file_id``, the run's result archive."""

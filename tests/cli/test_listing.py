@@ -75,11 +75,23 @@ def test_groups_json_lists_the_callers_groups(invoke: Invoke, group_id: str) -> 
     assert all(item["workflow_id"] == "sleeper" for item in listed)
 
 
-def test_create_group_with_a_taken_name_exits_3(invoke: Invoke) -> None:
+def test_create_group_with_a_taken_name_is_a_usage_error_naming_the_listing(
+    invoke: Invoke,
+) -> None:
     assert invoke("create-group", "sleeper", "cli-taken").exit_code == 0
     result = invoke("create-group", "sleeper", "cli-taken")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "exists" in result.stderr
+    assert "`aioflowserv groups sleeper`" in result.stderr
+    assert "--exist-ok" in result.stderr
+
+
+def test_create_group_with_exist_ok_prints_the_existing_groups_id(invoke: Invoke) -> None:
+    first = invoke("create-group", "sleeper", "cli-twice", "--exist-ok")
+    again = invoke("create-group", "sleeper", "cli-twice", "--exist-ok")
+    assert first.exit_code == again.exit_code == 0
+    assert first.stdout == again.stdout
+    assert len(again.stdout.strip()) == 32
 
 
 def test_runs_json_lists_the_runs_of_a_group_with_states(

@@ -80,19 +80,22 @@ def test_download_unpacks_the_archive_into_the_directory(
     assert result.exit_code == 0, result.output
     files = sorted(Path(p).relative_to(tmp_path / "out").as_posix()
                    for p in parse(result)["files"])
-    assert files == ["greetings.txt", "result.json"]  # not out/results/greetings.txt
-    assert (tmp_path / "out/greetings.txt").read_text() == "Hey Alice!\nHey Bob!\n"
-    assert not (tmp_path / "out/results").exists()
+    assert files == ["results/greetings.txt", "results/result.json"]  # the server's paths
+    assert (tmp_path / "out/results/greetings.txt").read_text() == "Hey Alice!\nHey Bob!\n"
 
 
-def test_download_into_a_folder_named_results_does_not_nest_it(
+def test_download_extract_and_postproc_share_one_layout(
     invoke: Invoke, sync_client: afs.Flowserv, group_id: str, tmp_path: Path
 ) -> None:
     run = finished_run(sync_client, group_id, sleep=QUICK)
-    assert invoke("download", run.run_id, "-o", "results/").exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
-        "greetings.txt", "result.json"
-    ]
+    assert invoke("download", run.run_id, "-o", "cli").exit_code == 0
+    sdk = sync_client.workflow("sleeper", group_id).get_file(run.run_id).extract(tmp_path / "sdk")
+    group = invoke("download", "--group", group_id, "-o", "group")
+    assert group.exit_code == 0, group.output
+    layout = sorted(p.relative_to(tmp_path / "cli").as_posix()
+                    for p in (tmp_path / "cli").rglob("*") if p.is_file())
+    assert layout == sorted(p.relative_to(tmp_path / "sdk").as_posix() for p in sdk)
+    assert all((tmp_path / "group" / run.run_id / name).is_file() for name in layout)
 
 
 def test_download_defaults_to_a_directory_named_after_the_run(
@@ -100,7 +103,7 @@ def test_download_defaults_to_a_directory_named_after_the_run(
 ) -> None:
     run = finished_run(sync_client, group_id, sleep=QUICK)
     assert invoke("download", run.run_id).exit_code == 0
-    assert (tmp_path / run.run_id / "result.json").is_file()
+    assert (tmp_path / run.run_id / "results" / "result.json").is_file()
 
 
 def test_download_of_one_file_by_name(

@@ -1,8 +1,9 @@
 """Every code example of the README and the guides runs (``tests/support/docs.py`` finds them).
 
-Python blocks run against the session's real flowServ server, as a fresh user
-in a fresh directory, with the server and the token in ``FLOWSERV_URL`` and
-``FLOWSERV_ACCESS_TOKEN`` (the examples pass neither), or, marked ``local``,
+Python blocks run twice (a reader runs an example again) against the
+session's real flowServ server, as a fresh user in a fresh directory, with the
+server and the token in ``FLOWSERV_URL`` and ``FLOWSERV_ACCESS_TOKEN`` (the
+examples pass neither), or, marked ``local``,
 with no server at all; each must print what it got. Program files (marked
 ``file``) are run by their own tests here; example test files by
 tests/plugin. Command lines of ``sh`` blocks use real commands and options.
@@ -40,9 +41,14 @@ FILE_TESTS = {"webapp.py": "test_web_app.py"}
 
 
 def run_block(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run a block twice, as a reader does: an example runs again as it did the first time.
+
+    It makes its group with ``exist_ok=True``, and logs in as a user who may exist.
+    """
     monkeypatch.chdir(tmp_path)
     code = compile("\n" * (block.line - 1) + block.code, str(block.page), "exec")
-    exec(code, {"__name__": "__main__"})
+    for _ in range(2):
+        exec(code, {"__name__": "__main__"})
 
 
 def clear_server_env(monkeypatch: pytest.MonkeyPatch) -> None:

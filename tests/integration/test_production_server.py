@@ -66,7 +66,7 @@ def test_a_gunicorn_that_drops_the_token_header_gets_an_explained_error(
                 fs.whoami()
     text = str(caught.value)
     assert caught.value.message == "not logged in"
-    assert "'api_key' request header" in text
+    assert "the 'api_key' header may be dropped" in text
     assert "--header-map dangerous" in text
 
 

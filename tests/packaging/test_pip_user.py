@@ -2,14 +2,18 @@
 
 Outside any clone, with nothing in the environment, ``aioflowserv server
 start`` and ``aioflowserv login --register NAME`` are all the setup the SDK
-needs: ``afs.Flowserv().whoami()`` then works with no arguments. The wheel
-carries the license and the project's URLs, and no ``dev`` extra. The
+needs: ``afs.Flowserv().whoami()`` then works with no arguments. A restarted
+server comes back at the same address, so the saved login keeps working (the
+second hour). The wheel carries the license and the project's URLs, and no
+``dev`` extra. The
 contributors' server venv is reused through ``AIOFLOWSERV_SERVER_PYTHON`` so
 the server is not installed twice (installing it is tested in tests/cli).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -82,6 +86,39 @@ def test_server_start_login_and_the_sdk_with_no_arguments(
     where = run(["python", "-c", "import aioflowserv; print(aioflowserv.__file__)"],
                 env=env, cwd=cwd)
     assert not where.stdout.startswith(str(REPO))  # the wheel's copy, not the source tree
+
+
+def test_a_restarted_server_keeps_its_address_and_the_saved_login_works(
+    user_env: tuple[dict[str, str], Path],
+) -> None:
+    env, cwd = user_env
+    run(["aioflowserv", "server", "start"], env=env, cwd=cwd)  # started, or running already
+    run(["aioflowserv", "login", "--register", "restarter", "--password-stdin"],
+        env=env, cwd=cwd, input="secret\n")
+    before = run(["aioflowserv", "server", "status", "--json"], env=env, cwd=cwd).stdout
+    run(["aioflowserv", "server", "stop"], env=env, cwd=cwd)
+    again = run(["aioflowserv", "server", "start"], env=env, cwd=cwd)
+    url = json.loads(before)["url"]
+    moved = "moved with it" in again.stdout
+    assert f"Started flowServ server at {url}" in again.stdout or moved, again.stdout
+    whoami = run(["aioflowserv", "whoami"], env=env, cwd=cwd)
+    assert whoami.stdout.startswith("restarter (id ")
+
+
+def test_server_start_into_a_closed_pipe_ends_quietly(
+    user_env: tuple[dict[str, str], Path],
+) -> None:
+    env, cwd = user_env
+    read, write = os.pipe()
+    os.close(read)  # `| head -1` that has exited already
+    try:
+        done = subprocess.run(["aioflowserv", "server", "start"], env=env, cwd=cwd,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert done.returncode in (0, 141), done.stderr
+    assert "Error" not in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_wheel_carries_the_license_and_the_project_urls(wheel: Path) -> None:

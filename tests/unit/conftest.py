@@ -31,8 +31,13 @@ NO_WAIT = afs.RetryPolicy(initial_wait=0, max_wait=0, jitter=0)
 
 @pytest.fixture
 def api() -> Iterator[respx.MockRouter]:
-    """The mocked API: routes are relative to :data:`BASE`; unrouted requests fail."""
+    """The mocked API: routes are relative to :data:`BASE`; unrouted requests fail.
+
+    ``whoami`` takes the token (a test may route it otherwise): the client checks
+    its token once before the reads the server answers whatever the token.
+    """
     with respx.mock(base_url=BASE, assert_all_called=False, assert_all_mocked=True) as router:
+        router.get("/users/whoami").respond(200, json={"id": "u1", "username": "alice"})
         yield router
 
 

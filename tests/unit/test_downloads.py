@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import tarfile
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -198,8 +197,23 @@ async def test_a_run_id_that_is_no_safe_folder_name_is_refused(
     assert list((tmp_path / "out").iterdir()) == []
 
 
-async def test_downloads_are_bounded_and_reported_as_they_end(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def test_downloads_are_bounded_and_reported_as_they_end(tmp_path: Path) -> None:
+    server = ResultsServer(delay=0.2)
+    for index in range(9):
+        server.add(f"{index:032x}", greetings=b"Hi\n")
+    seen: list[str] = []
+
+    async with afs.AsyncFlowserv(BASE, token=TOKEN, transport=server, retries=0) as fs:
+        done = await fs.download_results(
+            "g1", tmp_path, concurrency=3, on_download=lambda item: seen.append(item.run_id)
+        )
+    assert server.max_in_flight == 3
+    assert sorted(seen) == [d.run_id for d in done]
+    assert len(seen) == 9
+
+
+async def test_a_failing_on_download_callback_stops_the_download_and_is_raised(
+    tmp_path: Path,
 ) -> None:
     server = ResultsServer(delay=0.2)
     for index in range(9):
@@ -208,11 +222,13 @@ async def test_downloads_are_bounded_and_reported_as_they_end(
 
     def on_download(item: afs.RunDownload) -> None:
         seen.append(item.run_id)
-        raise RuntimeError("a broken callback is logged, not raised")
+        raise BrokenPipeError("the output's reader went away")
 
     async with afs.AsyncFlowserv(BASE, token=TOKEN, transport=server, retries=0) as fs:
-        with caplog.at_level(logging.ERROR, logger="aioflowserv"):
-            done = await fs.download_results("g1", tmp_path, concurrency=3, on_download=on_download)
-    assert server.max_in_flight == 3
-    assert sorted(seen) == [d.run_id for d in done]
-    assert len(caplog.records) == 9
+        with pytest.raises(BrokenPipeError):
+            await fs.download_results("g1", tmp_path, concurrency=3, on_download=on_download)
+    assert len(seen) == 1  # not called again
+    assert len(list(tmp_path.iterdir())) <= 3  # no run begun after it failed
+    async with afs.AsyncFlowserv(BASE, token=TOKEN, transport=server, retries=0) as fs:
+        again = await fs.download_results("g1", tmp_path)  # a new download fetches the rest
+    assert len(again) == 9

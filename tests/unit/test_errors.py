@@ -8,11 +8,13 @@ exception that carries the server's message, and never the token.
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 import respx
 
 import aioflowserv as afs
+from aioflowserv import _errors
 from tests.support.documents import TOKEN
 
 
@@ -184,7 +186,6 @@ async def test_error_messages_never_contain_the_token(
 
 # -- the one classification of failures, and errors explained without losing anything ----
 
-from aioflowserv import _errors  # noqa: E402 - the private classification, tested as a unit
 
 
 def status(code: int) -> afs.APIStatusError:
@@ -257,3 +258,46 @@ def test_a_misleading_server_message_can_be_replaced() -> None:
     explained = _errors.with_detail(error, message="workflow 'w' has no post-processing results")
     assert explained.message == "workflow 'w' has no post-processing results"
     assert str(explained) == "GET runs/r1: 404 workflow 'w' has no post-processing results"
+
+
+BOUND_METHOD = (
+    "invalid operation for run in state <bound method RunObject.state of "
+    "<flowserv.model.base.RunObject object at 0x7f5e740db610>>"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        (BOUND_METHOD, "invalid operation for the run in its current state"),
+        ("cannot use <flowserv.model.base.GroupObject object at 0x7f00> here",
+         "cannot use GroupObject here"),
+        ("duplicate user 'alice'", "duplicate user 'alice'"),
+    ],
+)
+def test_python_reprs_in_the_servers_text_are_never_shown_as_they_are(raw: str, clean: str) -> None:
+    error = _errors.status_error(400, json.dumps({"message": raw}).encode(), "application/json",
+                                 method="PUT", path="runs/r1")
+    assert error.message == clean
+    assert str(error) == f"PUT runs/r1: 400 {clean}"
+    assert "0x" not in str(error)
+
+
+def test_an_error_can_name_the_callers_request_instead_of_an_internal_one() -> None:
+    error = afs.APIConnectionError(
+        "GET users/whoami: cannot connect", method="GET", path="users/whoami", request_sent=False
+    )
+    renamed = _errors.for_request(error, "GET", "workflows")
+    assert str(renamed) == "GET workflows: cannot connect"
+    assert (renamed.method, renamed.path, renamed.request_sent) == ("GET", "workflows", False)
+    status = _errors.for_request(
+        _errors.status_error(403, b'{"message": "not logged in"}', method="GET",
+                             path="users/whoami"),
+        "GET", "groups/g1",
+    )
+    assert str(status) == "GET groups/g1: 403 not logged in"
+
+
+def test_run_not_active_error_is_an_invalid_request_error_in_the_tree() -> None:
+    assert issubclass(afs.RunNotActiveError, afs.InvalidRequestError)
+    assert "RunNotActiveError" in (_errors.__doc__ or "")

@@ -211,3 +211,92 @@ async def test_bad_options_are_refused_before_any_request(
     with pytest.raises(afs.InvalidArgumentError):
         await workflow.cancel_runs(states, reason, concurrency=concurrency)
     assert fake.count() == 0
+
+
+@pytest.mark.anyio
+async def test_cancelling_a_run_that_ended_names_its_state(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    done = fake.add_run(workflow.group_id, state="SUCCESS")
+    with pytest.raises(afs.RunNotActiveError) as caught:
+        await workflow.cancel_run(done, reason="too late")
+    error = caught.value
+    assert isinstance(error, afs.InvalidRequestError)
+    assert error.state is afs.RunState.SUCCESS
+    assert error.run.run_id == done
+    assert error.status_code == 400
+    assert str(error) == (
+        f"PUT runs/{done}: 400 invalid operation for the run in its current state: "
+        f"run {done} already ended (SUCCESS): nothing to cancel"
+    )
+    assert "bound method" not in str(error)
+    assert fake.count("get_run", target=done) == 1  # read once, after the refusal
+
+
+@pytest.mark.anyio
+async def test_the_client_cancel_of_an_ended_run_raises_the_same(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    done = fake.add_run(fake.add_group(), state="ERROR")
+    with pytest.raises(afs.RunNotActiveError) as caught:
+        await sdk.cancel_run(done)
+    assert caught.value.state is afs.RunState.ERROR
+
+
+@pytest.mark.anyio
+async def test_a_cancel_refused_for_an_active_run_is_raised_as_it_is(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    active = fake.add_run(workflow.group_id)
+    fake.fail("cancel_run", status=400, message="missing element 'reason'", times=1)
+    with pytest.raises(afs.InvalidRequestError) as caught:
+        await workflow.cancel_run(active)
+    assert not isinstance(caught.value, afs.RunNotActiveError)
+    assert fake.count("get_run") == 0  # a refusal for another reason: nothing to read
+
+
+@pytest.mark.anyio
+async def test_deleting_an_active_run_says_to_cancel_it_first(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    active = fake.add_run(workflow.group_id)
+    with pytest.raises(afs.InvalidRequestError) as caught:
+        await workflow.delete_run(active)
+    assert str(caught.value) == (
+        f"DELETE runs/{active}: 400 invalid operation for the run in its current state: "
+        f"run {active} is still RUNNING: cancel it first"
+    )
+
+
+@pytest.mark.anyio
+async def test_create_group_with_exist_ok_returns_the_callers_existing_group(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    first = await sdk.create_group("sleeper", "quickstart", exist_ok=True)
+    fake.reset_counts()
+    again = await sdk.create_group("sleeper", "quickstart", exist_ok=True)
+    assert again.id == first.id
+    assert again.parameters == first.parameters  # the full group, as a create returns it
+    assert fake.count("list_groups") == 1
+
+
+@pytest.mark.anyio
+async def test_create_group_without_exist_ok_refuses_an_existing_name_saying_what_to_do(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
+) -> None:
+    await sdk.create_group("sleeper", "quickstart")
+    with pytest.raises(afs.InvalidRequestError) as caught:
+        await sdk.create_group("sleeper", "quickstart")
+    assert caught.value.message == "group 'quickstart' exists"
+    assert "exist_ok=True" in str(caught.value)
+    assert "list_groups('sleeper')" in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_create_group_with_exist_ok_refuses_someone_elses_group(
+    api: respx.MockRouter, fs: afs.AsyncFlowserv
+) -> None:
+    api.post("/workflows/sleeper/groups").respond(400, json={"message": "group 'taken' exists"})
+    api.get("/workflows/sleeper/groups").respond(200, json={"groups": []})  # not among mine
+    with pytest.raises(afs.InvalidRequestError, match="not one of your groups"):
+        await fs.create_group("sleeper", "taken", exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,3 +151,37 @@ def test_a_server_that_cannot_start_in_the_foreground_says_why_and_records_nothi
     assert outcome is None
     assert lines[0].startswith("error: no flowServ server interpreter found")
     assert not state.exists()
+
+
+def test_the_last_port_is_free_while_connections_of_the_old_server_linger(tmp_path: Path) -> None:
+    # A server that stopped leaves the connections it closed in TIME-WAIT; only
+    # a bind without SO_REUSEADDR (what servers use) sees the port as taken.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first: its side goes to TIME-WAIT
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError, match="in use"):
+        plain.bind(("127.0.0.1", port))  # the check that moved every restart to a new port
+    (tmp_path / "port").write_text(f"{port}\n")
+    assert _localserver.port_is_free(port)
+    assert _localserver.pick_port(tmp_path, wait=0) == port
+
+
+def test_a_port_another_program_listens_on_is_given_up(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        (tmp_path / "port").write_text(f"{port}\n")
+        assert not _localserver.port_is_free(port)
+        assert _localserver.pick_port(tmp_path, wait=0) is None  # any free port then
+        assert _localserver.pick_port(tmp_path, 7777, wait=0) == 7777  # as asked
+
+
+def test_no_recorded_port_means_any() -> None:
+    assert _localserver.pick_port(Path("/nonexistent"), wait=0) is None

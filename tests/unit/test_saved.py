@@ -153,3 +153,24 @@ def test_a_saved_login_repr_hides_the_token(home: Path) -> None:
 
 def test_the_server_venv_lives_in_the_data_directory(home: Path) -> None:
     assert _saved.server_venv_dir() == home / "xdg_data_home" / "aioflowserv" / "server-venv"
+
+
+def test_moving_logins_points_every_login_of_the_old_address_at_the_new_one(home: Path) -> None:
+    _saved.save_login(LOCAL, "alice", "t1")
+    _saved.save_login(LOCAL + "/", "bob", "t2", profile="bob")
+    _saved.save_login(STAGING, "carol", "t3", profile="staging")
+    moved_to = "http://127.0.0.1:6001/flowserv/api/v1"
+    assert _saved.move_logins(LOCAL, moved_to) == ["default", "bob"]
+    logins = _saved.saved_logins()
+    assert [logins[name].url for name in ("default", "bob", "staging")] == [
+        moved_to, moved_to, STAGING,
+    ]
+    assert logins["bob"].token == "t2"  # the same server's data: the token is still valid
+    assert _saved.move_logins(LOCAL, moved_to) == []  # nothing left to move
+
+
+def test_the_local_servers_last_address_is_kept_after_it_stopped(home: Path) -> None:
+    assert _saved.last_local_url() is None
+    _saved.remember_local_url(LOCAL)
+    assert _saved.local_server_url() is None  # not running
+    assert _saved.last_local_url() == LOCAL

@@ -512,3 +512,23 @@ def test_the_sync_facade_sweeps() -> None:
     assert isinstance(result, afs.SweepResult)
     assert len(result.runs) == 4
 
+
+
+async def test_a_failing_on_change_ends_the_sweep_and_is_raised(
+    fake: FakeFlowserv, workflow: afs.AsyncWorkflow
+) -> None:
+    seen: list[str] = []
+
+    def fussy(run: afs.Run) -> None:
+        seen.append(run.run_id)
+        if not run.is_active():
+            raise ValueError("the app cannot take this run")
+
+    with anyio.fail_after(600), pytest.raises(ValueError, match="cannot take") as caught:
+        await workflow.sweep(
+            [{"sleep": s} for s in (1, 2, 3, 4, 5, 6)], max_active=2, on_change=fussy,
+            poll_interval=0.1,
+        )
+    assert len(fake.runs) < 6  # no set was started after the callback raised
+    assert set(seen) <= set(fake.runs)
+    assert any("on_change" in note for note in getattr(caught.value, "__notes__", []))

@@ -32,14 +32,14 @@ async def test_each_try_is_one_line_with_method_path_status_try_and_time(
     fake: FakeFlowserv, caplog: pytest.LogCaptureFixture
 ) -> None:
     group_id = fake.add_group()
-    fake.fail("get_group", status=503)
+    fake.fail("list_runs", status=503)
     no_pause = afs.RetryPolicy(initial_wait=0, jitter=0)
     with caplog.at_level(logging.DEBUG, logger=_config.REQUEST_LOGGER):
         async with client_for(fake, retries=no_pause) as fs:
-            await fs.get_group(group_id)
+            await fs.list_runs(group_id)
     lines = request_lines(caplog)
     assert [line.getMessage().split(" (")[0] for line in lines] == [
-        f"GET groups/{group_id} -> 503", f"GET groups/{group_id} -> 200",
+        f"GET groups/{group_id}/runs -> 503", f"GET groups/{group_id}/runs -> 200",
     ]
     assert [line.getMessage().split("(")[1].split(",")[0] for line in lines] == [
         "try 1", "try 2",
@@ -47,7 +47,7 @@ async def test_each_try_is_one_line_with_method_path_status_try_and_time(
     assert all(line.getMessage().endswith(" ms)") for line in lines)
     first = lines[0]
     assert (first.http_method, first.http_path, first.http_status, first.attempt) == (  # type: ignore[attr-defined]
-        "GET", f"groups/{group_id}", 503, 1,
+        "GET", f"groups/{group_id}/runs", 503, 1,
     )
     assert isinstance(first.elapsed_ms, float)  # type: ignore[attr-defined]
 
@@ -103,10 +103,12 @@ async def test_event_hooks_see_every_request_and_response_sync_or_async(
     async with client_for(fake, event_hooks=hooks) as fs:
         await fs.workflow("sleeper", group_id)
         await fs.list_runs(group_id)
-    assert sorted(seen[:4]) == sorted(
+    # The token is checked once (whoami), then the workflow and the group are read together.
+    assert seen[:2] == ["GET users/whoami", "200"]
+    assert sorted(seen[2:6]) == sorted(
         ["GET workflows/sleeper", "200", f"GET groups/{group_id}", "200"]
     )
-    assert seen[4:] == [f"GET groups/{group_id}/runs", "200"]
+    assert seen[6:] == [f"GET groups/{group_id}/runs", "200"]
 
 
 async def test_a_hook_may_add_a_header_to_every_request() -> None:

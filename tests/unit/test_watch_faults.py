@@ -10,7 +10,6 @@ fault. Under asyncio and trio on a virtual clock.
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any
 
 import anyio
@@ -283,18 +282,17 @@ async def test_a_run_record_fetch_that_fails_transiently_is_retried_next_tick(
     assert fake.count("get_run") == FATAL_AFTER + 3
 
 
-async def test_a_failing_on_change_callback_is_logged_and_the_wait_goes_on(
-    fake: FakeFlowserv, sdk: afs.AsyncFlowserv, caplog: pytest.LogCaptureFixture
+async def test_a_failing_on_change_callback_ends_its_wait_with_its_error(
+    fake: FakeFlowserv, sdk: afs.AsyncFlowserv
 ) -> None:
     run = fake.snapshot(fake.add_run(fake.add_group(), state="PENDING", end_after_listings=2))
 
     def explode(_: afs.Run) -> None:
         raise RuntimeError("callback bug")
 
-    with caplog.at_level(logging.ERROR, logger="aioflowserv"), anyio.fail_after(600):
-        final = await sdk.wait(run, on_change=explode, **FIXED)
-    assert final.is_success()
-    assert "on_change callback failed" in caplog.text
+    with anyio.fail_after(600), pytest.raises(RuntimeError, match="callback bug"):
+        await sdk.wait(run, on_change=explode, **FIXED)
+    assert fake.count("cancel_run") == 0  # the run was left alone on the server
 
 
 async def test_closing_the_client_ends_its_waits(fake: FakeFlowserv) -> None:

@@ -3,7 +3,10 @@
 Every command takes ``--url``, ``--token``, ``--profile`` and ``--debug``
 (also accepted before the command name). Listing and result commands take ``--json``.
 Errors end a command with one line on stderr and the exit code of
-:class:`ExitCode`; ``--debug`` adds the traceback and the SDK's debug log.
+:class:`ExitCode`; ``--debug`` adds the traceback and the SDK's debug log. An
+output whose reader went away (``aioflowserv runs G | head -1``) ends the
+command quietly with :attr:`ExitCode.CLOSED_PIPE` (141, as the shell reports a
+SIGPIPE): no traceback, no error line.
 The commands themselves live in :mod:`aioflowserv.cli.commands`, which adds
 them to :data:`cli` in the order ``--help`` lists them.
 """
@@ -11,8 +14,10 @@ them to :data:`cli` in the order ``--help`` lists them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -32,11 +37,13 @@ __all__ = [
     "Options",
     "call",
     "cli",
+    "closed_pipe",
     "command",
     "group",
     "handle_errors",
     "json_option",
     "options",
+    "quiet_pipe_exit",
     "run",
 ]
 
@@ -170,6 +177,28 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def closed_pipe(raised: BaseException) -> bool:
+    """True when writing the output failed because its reader went away (EPIPE)."""
+    exc = _unwrap(raised)
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
+
+
+def quiet_pipe_exit() -> int:
+    """Send what is left of stdout nowhere (Python would complain when it flushes it at exit).
+
+    Returns :attr:`ExitCode.CLOSED_PIPE`.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    return ExitCode.CLOSED_PIPE
+
+
 def _report(raised: BaseException, options: Options) -> int:
     """Say what went wrong in one line (and the traceback with --debug); returns the exit code."""
     exc = _unwrap(raised)
@@ -200,6 +229,7 @@ def handle_errors(func: Callable[..., int | None]) -> Callable[..., None]:
         try:
             with _logging(options.debug):
                 code = func(*args, **kwargs)
+                sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
@@ -208,7 +238,7 @@ def handle_errors(func: Callable[..., int | None]) -> Callable[..., None]:
         except BaseException as raised:
             if not isinstance(raised, Exception) and not _is_group(raised):
                 raise
-            code = _report(raised, options)
+            code = quiet_pipe_exit() if closed_pipe(raised) else _report(raised, options)
         ctx.exit(int(code or 0))
 
     return wrapper
@@ -275,7 +305,8 @@ def cli() -> None:
 
     Exit codes: 0 ok (every run asked about succeeded), 1 some runs failed,
     were canceled or were still active at a deadline, 2 usage or configuration
-    error, 3 server or connection error, 130 Ctrl-C.
+    error, 3 server or connection error, 130 Ctrl-C, 141 the output's reader
+    went away (| head).
     """
 
 
@@ -302,10 +333,23 @@ def run(app: click.Group, argv: Sequence[str] | None = None) -> int:
     """Run ``app`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = app.main(args=args, prog_name="aioflowserv", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        try:
+            result = app.main(args=args, prog_name="aioflowserv", standalone_mode=False)
+            sys.stdout.flush()
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+    except OSError as exc:
+        if not closed_pipe(exc):
+            raise
+        return quiet_pipe_exit()
+    except SystemExit as exc:
+        # click answers a closed pipe in its own output (--help) with exit 1, after
+        # wrapping stdout to keep its flush quiet: the same quiet end, with 141.
+        pacified = getattr(click.core, "_PacifyFlushWrapper", ())
+        if exc.code == 1 and pacified and isinstance(sys.stdout, pacified):
+            return quiet_pipe_exit()
+        raise
     except click.Abort as exc:
         interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
         click.echo("Interrupted." if interrupted else "Aborted.", err=True)

@@ -74,7 +74,8 @@ class Connection(Origin):
         if token_source is not None:
             token_source = _TOKEN_SOURCES.get(token_source, token_source)
         return cls(
-            origin.url, origin.token, url_source, token_source, origin.username, origin.profile
+            origin.url, origin.token, url_source, token_source, origin.username, origin.profile,
+            origin.local_server,
         )
 
     def require_token(self) -> str:

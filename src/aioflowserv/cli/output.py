@@ -11,6 +11,7 @@ tables, colours and words come from ``aioflowserv._display`` (:func:`runs_table`
 from __future__ import annotations
 
 import enum
+import errno
 import json
 import os
 import re
@@ -75,6 +76,8 @@ class ExitCode(enum.IntEnum):
     its argument sets were never started."""
     INTERRUPTED = 130
     """Ctrl-C."""
+    CLOSED_PIPE = 141
+    """The output's reader went away (``| head``): the shell's status for SIGPIPE, said quietly."""
 
 
 class CLIError(Exception):
@@ -184,12 +187,25 @@ def print_json(doc: Any) -> None:
     click.echo(json.dumps(doc, indent=2, default=str))
 
 
+class _Console(Console):
+    """rich's console, except that a closed pipe is raised to the command's error handling.
+
+    rich's own answer (``SystemExit(1)``) would end the command with 1 instead
+    of the quiet :attr:`ExitCode.CLOSED_PIPE`.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Raise ``BrokenPipeError`` (stop writing; the command ends quietly with 141)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the output's reader went away")
+
+
 def make_console(stream: IO[str] | None = None, *, stderr: bool = False) -> Console:
     """A console on stdout (or stderr), wide enough for run ids when not a terminal."""
     file = stream or (sys.stderr if stderr else sys.stdout)
-    console = Console(file=file, highlight=False, soft_wrap=False)
+    console = _Console(file=file, highlight=False, soft_wrap=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(file=file, highlight=False, soft_wrap=False, width=200)
+        console = _Console(file=file, highlight=False, soft_wrap=False, width=200)
     return console
 
 

@@ -23,10 +23,13 @@ import click
 
 from ... import (
     AsyncFlowserv,
+    AsyncWorkflow,
     FlowservError,
+    InvalidArgumentError,
     InvalidRequestError,
     ParameterIndex,
     Run,
+    RunNotActiveError,
     RunState,
     Timeline,
 )
@@ -170,7 +173,7 @@ def submit(
     how = Following.polling(interval, timeout, cancel_on_interrupt)
 
     async def go(fs: AsyncFlowserv) -> Outcome:
-        wf = await fs.workflow(workflow, group)
+        wf = await _workflow(fs, workflow, group)
         sets = _argument_sets(await wf.parameters(), assignments, batch, fmt, stdin_text)
         board = Board(expected=len(sets))
         with display_for(board, as_json=as_json, plain=plain, only_live=not wait) as display:
@@ -180,7 +183,22 @@ def submit(
 
     outcome = call(connection, go)
     _print_submission(outcome, group, wait=wait, as_json=as_json)
-    return _submission_code(outcome, group, wait=wait, as_json=as_json)
+    return _submission_code(outcome, group, wait=wait, as_json=as_json, manifest=manifest)
+
+
+async def _workflow(fs: AsyncFlowserv, workflow: str, group: str) -> AsyncWorkflow:
+    """The workflow of ``group``; a group of another workflow is explained in commands."""
+    try:
+        return await fs.workflow(workflow, group)
+    except InvalidArgumentError as exc:
+        if exc.parameter != "group_id":
+            raise
+        found = await fs.get_group(group)
+        raise CLIError(
+            f"group {found.name!r} ({found.id}) belongs to workflow {found.workflow_id!r}, not "
+            f"to {workflow!r}: use `aioflowserv submit {found.workflow_id} {found.id} ...`, or a "
+            f"group of {workflow} (`aioflowserv groups {workflow}` lists yours)"
+        ) from None
 
 
 def _argument_sets(
@@ -233,18 +251,37 @@ def _print_submission(outcome: Outcome, group: str, *, wait: bool, as_json: bool
         click.echo(f"Error: {aset.origin}: {error_message(exc)}", err=True)
 
 
+def _how_to_finish(manifest: str | None) -> str:
+    """After an interrupted ``submit``: how the rest of the batch gets started, once."""
+    if manifest is not None:
+        return (
+            f"Finish the batch: run the same command again (with --manifest {manifest}); only "
+            "the argument sets without a run are started."
+        )
+    return (
+        "Finish the batch: without --manifest, the same command would start every run again; "
+        "with --manifest PATH, running it again after an interruption starts only what has "
+        "no run yet."
+    )
+
+
 def _line(outcome: Outcome, run: Run) -> int | None:
     """The batch line of a run (None for -a arguments, or when Ctrl-C cut the batch short)."""
     aset = outcome.origins.get(run.run_id)
     return aset.line if aset is not None else None
 
 
-def _submission_code(outcome: Outcome, group: str, *, wait: bool, as_json: bool) -> int:
+def _submission_code(
+    outcome: Outcome, group: str, *, wait: bool, as_json: bool, manifest: str | None = None
+) -> int:
     """The exit code of ``submit``, after the report of an interrupt or a deadline."""
     if outcome.interrupted:
-        return report_interrupt(
+        code = report_interrupt(
             outcome.runs(), outcome.canceled, group_id=group, not_submitted=outcome.not_submitted
         )
+        if outcome.not_submitted:
+            click.echo(_how_to_finish(manifest), err=True)
+        return code
     if outcome.errors:
         return max(exit_code_for(exc) for _, exc in outcome.errors)
     if not wait:
@@ -564,7 +601,11 @@ def cancel(
 
     async def go(fs: AsyncFlowserv) -> list[ActionResult]:
         async def cancel_one(run_id: str) -> ActionResult:
-            return ActionResult(run_id, run=await fs.cancel_run(run_id, reason))
+            try:
+                return ActionResult(run_id, run=await fs.cancel_run(run_id, reason))
+            except RunNotActiveError as exc:  # the SDK read the run: no second look needed
+                note = f"already {exc.state.value}, nothing to cancel"
+                return ActionResult(run_id, run=exc.run, note=note)
 
         return await _on_each_run(fs, list(dict.fromkeys(run_ids)), cancel_one, already_ended)
 
@@ -690,11 +731,14 @@ def download(
 ) -> int:
     """Download results: of a run, of a whole group (--group), or of post-processing.
 
-    For a run, one FILE (by name or id) or all of them (the run's own
-    results/ folder is not repeated: -o out gives out/greetings.txt); with
-    --group, every finished run of the group, resuming what is on disk; with
-    --postproc, a workflow's post-processing outputs. Archives are unpacked
-    into DIR safely: nothing is written outside DIR whatever the archive holds.
+    For a run, one FILE (by name or id, saved under its base name) or all of
+    them; with --group, every finished run of the group, resuming what is on
+    disk; with --postproc, a workflow's post-processing outputs. All of them
+    land under DIR at the paths the server gives them (as the SDK's extract()
+    does): `-o out` gives out/results/greetings.txt (--group:
+    out/RUN_ID/results/greetings.txt).
+    Archives are unpacked safely: nothing is written outside DIR whatever the
+    archive holds.
     """
     if workflow is not None:
         if file is not None or group_id is not None:
@@ -720,7 +764,7 @@ def download(
             )
         if file is None:
             archive = await fs.download_run_archive(run_id)
-            return await archive.extract(directory, strip_common_dir=True)
+            return await archive.extract(directory)
         entry = run.get_file(file)
         if entry is None:
             names = ", ".join(f.name for f in run.files()) or "none"

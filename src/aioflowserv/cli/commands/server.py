@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..._localserver import has_data, moved_note
+from ..._saved import same_server, saved_logins
 from ..._serverenv import (
     ENV_SERVER_PYTHON,
     FlowservServerError,
@@ -108,33 +110,62 @@ def server_start(port: int | None, directory: str | None, workers: int, postgres
     --postgresql`` runs gunicorn with 4 sync workers over a PostgreSQL of its
     own, as a deployment would.
     """
+    where = Path(directory) if directory else localserver.data_dir()
+    existing = has_data(where)
     status, started = localserver.start(
-        directory=Path(directory) if directory else None, port=port,
+        directory=where if directory else None, port=port,
         python=_server_python(python), workers=workers,
         database="postgresql" if postgresql else "sqlite",
     )
     if as_json:
-        print_json(dict(status.to_json(), started=started))
+        print_json(dict(status.to_json(), started=started, existing_data=existing))
         return ExitCode.OK
     verb = "Started" if started else "Already running:"
     shape = f" ({status.shape})" if status.shape not in (None, DEFAULT_SHAPE) else ""
     click.echo(f"{verb} flowServ server{shape} at {status.url} (data in {status.directory})")
+    if started and status.moved_from and status.url:
+        note = moved_note(
+            status.moved_from, status.url, status.moved_logins, asked=status.moved_as_asked
+        )
+        click.echo(note[:1].upper() + note[1:] + ".")
     click.echo("These commands and the SDK (afs.Flowserv() with no arguments) use it while it")
     click.echo("runs, from any shell; for other tools:  eval \"$(aioflowserv env)\"")
-    click.echo("Create a user and log in:  aioflowserv login --register USERNAME")
+    click.echo(_login_hint(status.url, existing or not started))
     click.echo("Stop it with: aioflowserv server stop")
     return ExitCode.OK
+
+
+def _login_hint(url: str | None, existing: bool) -> str:
+    """What to do next about logging in: nothing, log in again, or create a first user."""
+    logins = [
+        f"{login.username} (profile {name})" for name, login in saved_logins().items()
+        if url is not None and same_server(login.url, url)
+    ]
+    if logins:
+        return f"Saved login for it: {', '.join(logins)}; check it with: aioflowserv whoami"
+    if existing:
+        return ("Its users are kept; log in with: aioflowserv login USERNAME "
+                "(or create one with --register)")
+    return "Create a user and log in:  aioflowserv login --register USERNAME"
 
 
 @command("stop", parent=server)
 @click.option("--clean", is_flag=True, help="Also delete the server's data directory.")
 def server_stop(clean: bool) -> int:
-    """Stop the local server (and every workflow step it runs)."""
+    """Stop the local server (and every workflow step it runs); --clean deletes its data too."""
+    running = localserver.status()
+    directory = Path(running.directory) if running.directory else localserver.data_dir()
+    had_data = clean and directory.exists()
     stopped = localserver.stop(clean=clean)
     if stopped is None:
         click.echo("No local server is running.")
     else:
         click.echo(f"Stopped the flowServ server at {stopped.url}.")
+    if clean:
+        if had_data and not directory.exists():
+            click.echo(f"Deleted its data (users, groups, runs) in {directory}.")
+        elif not had_data:
+            click.echo(f"No data to delete in {directory}.")
     return ExitCode.OK
 
 

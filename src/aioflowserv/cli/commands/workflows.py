@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import click
 from rich.table import Table
 
+from ... import AsyncFlowserv, Group
+from ..._lifecycle import group_exists
 from ..app import call, command, json_option, options
 from ..completion import complete_workflows
-from ..output import ExitCode, print_json, print_table
+from ..output import CLIError, ExitCode, print_json, print_table
 
 __all__ = ["COMMANDS", "create_group", "groups", "workflows"]
 
@@ -52,13 +54,39 @@ def groups(workflow: str, as_json: bool) -> int:
 @click.argument("name")
 @click.option("--member", "members", multiple=True, metavar="USER_ID",
               help="Another member (a user id); repeatable.")
+@click.option("--exist-ok", is_flag=True,
+              help="If you have a group NAME of WORKFLOW already, print its id (nothing is "
+              "created); scripts can then run twice.")
 @json_option
-def create_group(workflow: str, name: str, members: Sequence[str], as_json: bool) -> int:
-    """Create a group NAME of WORKFLOW (you become a member) and print its id."""
+def create_group(
+    workflow: str, name: str, members: Sequence[str], exist_ok: bool, as_json: bool
+) -> int:
+    """Create a group NAME of WORKFLOW (you become a member) and print its id.
+
+    Group names are unique per workflow: a NAME in use is an error (exit 2)
+    unless --exist-ok, which prints the id of your group of that name.
+    """
     options().workflow = workflow
-    group = call(
-        options().connect(), lambda fs: fs.create_group(workflow, name, list(members) or None)
-    )
+
+    async def go(fs: AsyncFlowserv) -> Group:
+        try:
+            return await fs.create_group(
+                workflow, name, list(members) or None, exist_ok=exist_ok
+            )
+        except Exception as exc:
+            if not group_exists(exc):
+                raise
+            if exist_ok:  # the name is taken by a group that is not yours
+                raise CLIError(
+                    f"group {name!r} of {workflow} exists and is not yours: choose another "
+                    f"name (`aioflowserv groups {workflow}` lists yours)"
+                ) from None
+            raise CLIError(
+                f"group {name!r} of {workflow} exists: `aioflowserv groups {workflow}` lists "
+                "your groups with their ids (or add --exist-ok to print its id)"
+            ) from None
+
+    group = call(options().connect(), go)
     if as_json:
         print_json(group.to_dict())
     else:
