@@ -293,17 +293,24 @@ class _Chain:
         """
         TrialState = self.optuna.trial.TrialState
         trials = self.trials()
+        raced = False
         for trial in trials:
             if trial.state != TrialState.WAITING:
                 continue
             try:
-                if not self.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-                    continue
+                claimed = self.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING)
             except self.optuna.exceptions.UpdateFinishedTrialError:
+                claimed = False
+            if not claimed:  # another process took it since the trials were read
+                raced = True
                 continue
             if AFTER in trial.user_attrs:
                 self.extend(trial.number)
             return trial._trial_id, True
+        if raced:
+            # What was read is stale: the token taken meanwhile makes its successor. Deciding
+            # from it that the chain ended would start a second chain (one trial too many).
+            return None, True
         if len(trials) >= self.n_trials:
             return None, False
         if self.blocked(trials) is None and self.restart_chain(len(trials)):
@@ -340,8 +347,10 @@ class _Chain:
             )
         except self.optuna.exceptions.DuplicatedStudyError:
             return False
-        if len(self.trials()) >= self.n_trials:
-            return False
+        fresh = self.trials()
+        waiting = any(t.state == self.optuna.trial.TrialState.WAITING for t in fresh)
+        if len(fresh) >= self.n_trials or waiting or self.blocked(fresh) is not None:
+            return False  # the chain is alive after all (read again now)
         self.study.enqueue_trial({}, user_attrs={AFTER: None})
         return True
 

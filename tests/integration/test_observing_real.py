@@ -70,11 +70,11 @@ async def test_opentelemetry_records_a_span_per_request(
         wf = await fs.workflow("sleeper", group_id)
         await wf.list_runs()
     spans = exporter.get_finished_spans()
-    assert sorted(span.name for span in spans) == ["GET", "GET", "GET"]
+    assert sorted(span.name for span in spans) == ["GET", "GET", "GET", "GET"]
     urls = sorted(str(span.attributes.get("url.full") or span.attributes.get("http.url"))
                   for span in spans)
-    assert [url.removeprefix(server.url + "/") for url in urls] == sorted(
-        ["workflows/sleeper", f"groups/{group_id}", f"groups/{group_id}/runs"]
+    assert [url.removeprefix(server.url + "/") for url in urls] == sorted(  # whoami: the token
+        ["users/whoami", "workflows/sleeper", f"groups/{group_id}", f"groups/{group_id}/runs"]
     )
     assert all(span.attributes.get("http.response.status_code", span.attributes.get(
         "http.status_code")) == 200 for span in spans)

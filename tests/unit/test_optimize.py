@@ -168,3 +168,19 @@ def test_trials_enqueued_by_the_user_are_taken_first_and_count() -> None:
     assert None not in ids
     assert chain.take() == (None, False)
     assert chain.trials()[0].system_attrs["fixed_params"] == {"x": 1.0}
+
+
+def test_a_token_taken_meanwhile_does_not_start_a_second_chain() -> None:
+    first, second = processes(2, n_trials=4)
+    assert first.take()[0] is not None  # the chain starts; trial 1 waits
+    stale = second.trials()  # the second process reads: trial 1 is WAITING...
+    assert first.take()[0] is not None  # ...the first takes it and makes trial 2
+    reads = iter([stale])
+    fresh = second.trials
+    second.trials = lambda states=None: next(reads, None) or fresh(states)  # type: ignore[method-assign]
+    assert second.take() == (None, True)  # it lost the race: it looks again, later
+    assert len(first.trials()) == 3  # and no second chain was started
+    assert second.take()[0] is not None  # trial 2, which makes trial 3
+    assert first.take()[0] is not None  # trial 3, the last
+    assert second.take() == (None, False)
+    assert len(first.trials()) == 4
