@@ -119,7 +119,6 @@ class Runs:
     def __init__(self, session: Session) -> None:
         self.api = session.api
         """The REST routes, for what is just one request (a resource's plain reads)."""
-        self._api = session.api
         self._submitter = session.submitter
         self._batcher = session.batcher
         self._watcher = session.watcher
@@ -162,11 +161,11 @@ class Runs:
         check_id(group_id, "group_id")
         # Reading the group needs a token: without one, fail before either request goes out;
         # the server answers it even for a wrong token, which is checked first (once).
-        self._api.check_auth(Routes.get_group, group_id)
-        await self._api.http.check_token("GET", Routes.get_group.path(group_id))
+        self.api.check_auth(Routes.get_group, group_id)
+        await self.api.http.check_token("GET", Routes.get_group.path(group_id))
         calls: list[Callable[[], Awaitable[Any]]] = [
-            functools.partial(self._api.get_workflow, workflow_id),
-            functools.partial(self._api.get_group, group_id),
+            functools.partial(self.api.get_workflow, workflow_id),
+            functools.partial(self.api.get_group, group_id),
         ]
         info, group = await gather(calls)
         if group.workflow_id and group.workflow_id != info.id:
@@ -180,7 +179,7 @@ class Runs:
 
     def postproc(self, workflow_id: str) -> PostprocFollower:
         """The follower of a workflow's post-processing runs."""
-        return PostprocFollower(self._api, self._watcher, workflow_id)
+        return PostprocFollower(self.api, self._watcher, workflow_id)
 
     # -- starting ----------------------------------------------------------------
 
@@ -213,7 +212,7 @@ class Runs:
         A list in wire form is sent as it is, after a check of its shape.
         """
         if isinstance(arguments, Mapping):
-            group = await self._api.get_group(group_id)
+            group = await self.api.get_group(group_id)
             return await self.start(group_id, group.parameters, arguments, self.options())
         return await self._submitter.start(group_id, check_wire_arguments(arguments))
 
@@ -227,7 +226,7 @@ class Runs:
         postproc: PostprocFollower | None = None,
     ) -> Run:
         """Start a run with the arguments of ``run`` (in ``group_id``, when given)."""
-        started = await rerun(self._api, self._submitter, run, group_id)
+        started = await rerun(self.api, self._submitter, run, group_id)
         if options.on_change is not None:
             notify(options.on_change, started)
         return await self._finish(started, options, wait, postproc)
@@ -351,7 +350,7 @@ class Runs:
         manifest, progress = plan.pop("manifest", None), plan.pop("progress", None)
         checked = check_plan(**plan)
         sweeper = Sweeper(
-            api=self._api, batcher=self._batcher, watcher=self._watcher, group_id=group_id,
+            api=self.api, batcher=self._batcher, watcher=self._watcher, group_id=group_id,
             parameters=parameters, options=options, read_board=read_board,
             submissions=functools.partial(self._batcher.submissions, limit),
             plan=SweepPlan(manifest=manifest, progress=progress, title=title, **checked),
@@ -461,27 +460,27 @@ class Runs:
         self, workflow_id: str, name: str, members: Sequence[str] | None, *, exist_ok: bool
     ) -> Group:
         """Create a group (with ``exist_ok``: the caller's group of that name, if it exists)."""
-        return await create_group(self._api, workflow_id, name, members, exist_ok=exist_ok)
+        return await create_group(self.api, workflow_id, name, members, exist_ok=exist_ok)
 
     async def get_group(self, group_id: str) -> Group:
         """A group's full record, the token checked first (the server would not check it)."""
-        self._api.check_auth(Routes.get_group, group_id)
-        await self._api.http.check_token("GET", Routes.get_group.path(group_id))
-        return await self._api.get_group(group_id)
+        self.api.check_auth(Routes.get_group, group_id)
+        await self.api.http.check_token("GET", Routes.get_group.path(group_id))
+        return await self.api.get_group(group_id)
 
     # -- reading, cancelling, downloading -----------------------------------------
 
     async def cancel_run(self, run_id: str, reason: str | None = None) -> Run:
         """Cancel a run (one that already ended: :class:`RunNotActiveError` with its state)."""
-        return await cancel_run(self._api, run_id, reason)
+        return await cancel_run(self.api, run_id, reason)
 
     async def delete_run(self, run_id: str) -> None:
         """Delete a run (an active one: the error says its state)."""
-        await delete_run(self._api, run_id)
+        await delete_run(self.api, run_id)
 
     async def list_runs(self, group_id: str) -> RunList[RunInfo]:
         """Id, state and creation time of every run of a group, oldest first."""
-        return (await self._api.list_runs(group_id)).infos()
+        return (await self.api.list_runs(group_id)).infos()
 
     async def get_runs(
         self, run_ids: Iterable[str] | None, group_id: str | None = None
@@ -493,7 +492,7 @@ class Runs:
         if run_ids is None:
             assert group_id is not None
             run_ids = [info.run_id for info in await self.list_runs(group_id)]
-        calls = [functools.partial(self._api.get_run, run_id) for run_id in run_ids]
+        calls = [functools.partial(self.api.get_run, run_id) for run_id in run_ids]
         return RunList(await gather(calls))
 
     async def cancel_runs(
@@ -505,7 +504,7 @@ class Runs:
         concurrency: int = CANCEL_CONCURRENCY,
     ) -> list[Run]:
         """Cancel a group's active runs (see :meth:`AsyncWorkflow.cancel_runs`)."""
-        return await cancel_runs(self._api, group_id, states, reason, concurrency=concurrency)
+        return await cancel_runs(self.api, group_id, states, reason, concurrency=concurrency)
 
     async def download_results(
         self,
@@ -519,7 +518,7 @@ class Runs:
     ) -> list[RunDownload]:
         """The results of a group's finished runs (see :meth:`AsyncWorkflow.download_results`)."""
         return await download_results(
-            self._api, group_id, directory, states=states, concurrency=concurrency,
+            self.api, group_id, directory, states=states, concurrency=concurrency,
             on_download=on_download, return_exceptions=return_exceptions,
         )
 
