@@ -25,6 +25,7 @@ into :class:`Settings`.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import random
@@ -33,7 +34,7 @@ import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -68,6 +69,7 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "DOWNLOAD_CONCURRENCY",
+    "ENV_TRANSPORT",
     "FATAL_AFTER",
     "FETCH_CONCURRENCY",
     "FIRST_POSTPROC_GRACE",
@@ -81,9 +83,11 @@ __all__ = [
     "SERVER_STOP_TIMEOUT",
     "STREAM_GIVE_UP",
     "SUPERVISOR_START_TIMEOUT",
+    "TRANSPORTS",
     "USER_AGENT",
     "VERSION",
     "ClientOptions",
+    "TransportName",
     "Origin",
     "RetryPolicy",
     "Settings",
@@ -92,6 +96,7 @@ __all__ = [
     "check_count",
     "check_id",
     "check_seconds",
+    "check_transport",
     "configured_url",
     "resolve_origin",
     "resolve_token",
@@ -193,6 +198,43 @@ ENV_URL = "FLOWSERV_URL"
 ENV_TOKEN = "FLOWSERV_ACCESS_TOKEN"
 ENV_PARTS = ("FLOWSERV_API_PROTOCOL", "FLOWSERV_API_HOST", "FLOWSERV_API_PORT", "FLOWSERV_API_PATH")
 _UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+
+
+TransportName = Literal["httpx", "aiohttp"]
+"""The HTTP stacks a client can send with (``transport="aiohttp"``: the ``aiohttp`` extra)."""
+
+TRANSPORTS: tuple[TransportName, ...] = ("httpx", "aiohttp")
+"""The names ``transport=`` takes; the first is the default."""
+
+ENV_TRANSPORT = "AIOFLOWSERV_TRANSPORT"
+"""The environment variable naming the transport of clients given none (``httpx``, ``aiohttp``)."""
+
+
+def check_transport(value: object, environ: Mapping[str, str] | None = None) -> str:
+    """The name of a client's transport: ``"httpx"``, ``"aiohttp"``, or ``"custom"`` (an object).
+
+    ``None`` reads :data:`ENV_TRANSPORT` (default ``"httpx"``). An unknown name,
+    or ``"aiohttp"`` without aiohttp installed, raises :class:`ConfigurationError`.
+    """
+    source = "transport"
+    if value is None:
+        env = os.environ if environ is None else environ
+        value, source = env.get(ENV_TRANSPORT) or TRANSPORTS[0], ENV_TRANSPORT
+    if not isinstance(value, str):
+        return "custom"
+    name = value.strip().lower()
+    if name not in TRANSPORTS:
+        choices = ", ".join(repr(t) for t in TRANSPORTS)
+        raise ConfigurationError(
+            f"{source}: unknown transport {value!r} (expected {choices}, or an "
+            "httpx.AsyncBaseTransport)"
+        )
+    if name == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        raise ConfigurationError(
+            f"{source}: transport 'aiohttp' needs aiohttp: install the aiohttp extra "
+            "(pip install 'aioflowserv[aiohttp]')"
+        )
+    return name
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -471,7 +513,10 @@ class ClientOptions(TypedDict, total=False):
       (:data:`DEFAULT_TIMEOUT`; None: no limit);
     - ``retries``: how often idempotent requests are retried, a count or a
       :class:`RetryPolicy` (default 3);
-    - ``transport``: an ``httpx.AsyncBaseTransport`` for the internal
+    - ``transport``: the HTTP stack, ``"httpx"`` (the default, or
+      :data:`ENV_TRANSPORT`) or ``"aiohttp"`` (httpx's API over aiohttp's
+      connection pool: less CPU per request, asyncio only; the ``aiohttp``
+      extra), or an ``httpx.AsyncBaseTransport`` for the internal
       ``httpx.AsyncClient`` (tests, custom networking);
     - ``auth_header``: the header the token travels in (flowServ's ``api_key``);
     - ``verify``: verify TLS certificates (default True);
@@ -484,7 +529,7 @@ class ClientOptions(TypedDict, total=False):
 
     timeout: float | None
     retries: int | RetryPolicy
-    transport: httpx.AsyncBaseTransport | None
+    transport: httpx.AsyncBaseTransport | TransportName | None
     auth_header: str
     verify: bool
     poll_interval: float
@@ -494,7 +539,11 @@ class ClientOptions(TypedDict, total=False):
 
 @attrs.frozen(repr=False)
 class Settings:
-    """Everything a client needs to talk to one server, checked. The token is not part of it."""
+    """Everything a client needs to talk to one server, checked. The token is not part of it.
+
+    ``transport`` names the HTTP stack: ``"httpx"``, ``"aiohttp"``, or
+    ``"custom"`` (an ``httpx.AsyncBaseTransport`` was given).
+    """
 
     url: str
     timeout: float | None = DEFAULT_TIMEOUT
@@ -503,6 +552,7 @@ class Settings:
     verify: bool = True
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_INTERVAL
+    transport: str = TRANSPORTS[0]
 
     @classmethod
     def create(cls, url: str | None, owner: str, **options: Unpack[ClientOptions]) -> Settings:
@@ -526,7 +576,11 @@ class Settings:
             max_interval=check_seconds(
                 options.get("max_interval", DEFAULT_MAX_INTERVAL), "max_interval", setting=True
             ),
+            transport=check_transport(options.get("transport")),
         )
 
     def __repr__(self) -> str:
-        return f"Settings(url={self.url!r}, timeout={self.timeout!r}, retry={self.retry!r})"
+        return (
+            f"Settings(url={self.url!r}, timeout={self.timeout!r}, retry={self.retry!r}, "
+            f"transport={self.transport!r})"
+        )

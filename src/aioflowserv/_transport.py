@@ -48,7 +48,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from ._arguments import FileSource
 
-__all__ = ["HTTPClient", "StreamedBody", "check_token", "map_httpx_errors"]
+__all__ = ["HTTPClient", "StreamedBody", "build_transport", "check_token", "map_httpx_errors"]
 
 logger = logging.getLogger("aioflowserv")
 
@@ -68,6 +68,23 @@ def check_token(token: str | None) -> str | None:
     if token is not None and (not isinstance(token, str) or not _TOKEN_OK.match(token)):
         raise ConfigurationError("the token must be printable ASCII without spaces")
     return token
+
+
+def build_transport(
+    settings: Settings, transport: httpx.AsyncBaseTransport | str | None
+) -> httpx.AsyncBaseTransport | None:
+    """The transport of a client's ``httpx.AsyncClient``, built here and nowhere else.
+
+    The one given (an ``httpx.AsyncBaseTransport``), aiohttp's
+    (``settings.transport == "aiohttp"``), or None for httpx's own.
+    """
+    if isinstance(transport, httpx.AsyncBaseTransport):
+        return transport
+    if settings.transport == "aiohttp":
+        from ._aiohttp import AiohttpTransport
+
+        return AiohttpTransport(verify=settings.verify)
+    return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -219,7 +236,7 @@ class HTTPClient:
         self,
         settings: Settings,
         token: str | None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | str | None = None,
     ) -> None:
         self.settings = settings
         self._token: str | None = None
@@ -238,7 +255,7 @@ class HTTPClient:
         self._client = httpx.AsyncClient(
             base_url=self._base,
             timeout=settings.timeout,
-            transport=transport,
+            transport=build_transport(settings, transport),
             verify=settings.verify,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
