@@ -66,11 +66,13 @@ __all__ = [
     "DEFAULT_AUTH_HEADER",
     "DEFAULT_MAX_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_POLL_SHARE",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "DOWNLOAD_CONCURRENCY",
     "ENV_TRANSPORT",
     "FATAL_AFTER",
+    "FETCH_BATCH",
     "FETCH_CONCURRENCY",
     "FIRST_POSTPROC_GRACE",
     "POLL_GROWTH",
@@ -136,7 +138,17 @@ DOWNLOAD_CONCURRENCY = 4
 """How many runs are downloaded at once, unless told otherwise."""
 
 FETCH_CONCURRENCY = 8
-"""How many full run records the watcher fetches at once (runs that just ended)."""
+"""How many full run records the watcher fetches at once (runs that just ended), alongside its
+listings: a tick is not held up by the fetches of the one before."""
+
+FETCH_BATCH = 32
+"""Runs seen ending are reported in batches of up to this many answers, each batch in the
+order the runs ended (all of them together, when fewer ended at once)."""
+
+DEFAULT_POLL_SHARE = 0.1
+"""The most of its time a server (and the client) spends on one client's listings: a group
+whose listing takes longer than a bare round trip (thousands of runs) is listed less often,
+at least ``extra time * groups / poll_share`` apart, whatever ``max_interval`` says."""
 
 POLL_GROWTH = 1.5
 """While nothing changes, each poll interval is this multiple of the last (up to the maximum)."""
@@ -235,6 +247,15 @@ def check_transport(value: object, environ: Mapping[str, str] | None = None) -> 
             "(pip install 'aioflowserv[aiohttp]')"
         )
     return name
+
+
+def _check_share(value: object) -> float:
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+        or not 0 < value <= 1  # (NaN fails this too)
+    ):
+        raise ConfigurationError(f"poll_share must be a number in (0, 1], got {value!r}")
+    return float(value)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -523,6 +544,9 @@ class ClientOptions(TypedDict, total=False):
     - ``poll_interval``, ``max_interval``: seconds between the polls of a
       wait, first and at most (:data:`DEFAULT_POLL_INTERVAL`,
       :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise;
+    - ``poll_share``: the most of its time the server may spend on this
+      client's listings, in (0, 1] (:data:`DEFAULT_POLL_SHARE`): huge groups
+      are listed less often;
     - ``profile``: the saved login (``aioflowserv login --profile NAME``) to
       use when no ``url``/``token`` are given (see :func:`resolve_origin`).
     """
@@ -534,6 +558,7 @@ class ClientOptions(TypedDict, total=False):
     verify: bool
     poll_interval: float
     max_interval: float
+    poll_share: float
     profile: str | None
 
 
@@ -553,6 +578,7 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_INTERVAL
     transport: str = TRANSPORTS[0]
+    poll_share: float = DEFAULT_POLL_SHARE
 
     @classmethod
     def create(cls, url: str | None, owner: str, **options: Unpack[ClientOptions]) -> Settings:
@@ -577,6 +603,7 @@ class Settings:
                 options.get("max_interval", DEFAULT_MAX_INTERVAL), "max_interval", setting=True
             ),
             transport=check_transport(options.get("transport")),
+            poll_share=_check_share(options.get("poll_share", DEFAULT_POLL_SHARE)),
         )
 
     def __repr__(self) -> str:

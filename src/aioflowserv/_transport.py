@@ -368,6 +368,14 @@ class HTTPClient:
                 f"is {self.settings.url} a flowServ API URL?"
             ) from None
 
+    async def request_body(self, method: str, path: str, *, auth: bool = False) -> bytes:
+        """Send an idempotent request and return the answer's body as it came (not decoded).
+
+        For the watcher's listings, which are read by difference with the last
+        one (see :mod:`._listing`) instead of being decoded whole.
+        """
+        return (await self._send(_Call(method, path, auth=auth))).content
+
     @asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[StreamedBody]:
         """Open a streamed GET; the body is read by the caller, inside the context."""

@@ -24,7 +24,6 @@ import functools
 import logging
 import math
 import random
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -61,12 +60,15 @@ from ._errors import (
     is_permanent,
     is_transient,
 )
-from ._gather import gather, gather_outcomes
+from ._gather import gather
 from ._models import Run, RunInfo, RunState
+from ._routes import Routes
+from ._watched import Entry, Group, RecordQueue, Stream, Waiter, Wanted
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._config import Settings
+    from ._listing import ListingChange
 
 __all__ = [
     "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
@@ -155,94 +157,6 @@ class WatchStats:
         return not self.runs and not self.groups and not self.polling
 
 
-@attrs.define(eq=False)
-class _Entry:
-    run_id: str
-    group_id: str | None
-    snapshot: Run | None
-    state: RunState | None
-    first_listing: int = 0
-    failures: int = 0
-    result: Run | None = None
-    error: BaseException | None = None
-    waiters: set[_Waiter] = attrs.Factory(set)
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None or self.error is not None
-
-    def last_seen(self) -> Run:
-        """The latest snapshot with the latest state seen in a listing."""
-        if self.result is not None:
-            return self.result
-        state = self.state or RunState.PENDING
-        if self.snapshot is None:
-            return Run(run_id=self.run_id, state=state, group_id=self.group_id)
-        if self.snapshot.state is state:
-            return self.snapshot
-        return attrs.evolve(self.snapshot, state=state)
-
-
-@attrs.define(eq=False)
-class _Waiter:
-    poll_interval: float
-    max_interval: float
-    on_change: OnChange | None
-    entries: dict[str, _Entry] = attrs.Factory(dict)
-    remaining: int = 0
-    finished: deque[_Entry] = attrs.Factory(deque)
-    wake: anyio.Event = attrs.Factory(anyio.Event)
-
-
-@attrs.define(eq=False)
-class _Stream:
-    """A watch of a whole group: the last snapshot reported of each run, and what to report."""
-
-    group_id: str
-    waiter: _Waiter
-    give_up_after: float
-    known: dict[str, Run] = attrs.Factory(dict)
-    pending: deque[Run] = attrs.Factory(deque)
-    error: BaseException | None = None
-    unknown_states: set[str] = attrs.Factory(set)
-
-    def report(self, run: Run) -> bool:
-        """Queue a snapshot unless its state was reported already; True if queued."""
-        last = self.known.get(run.run_id)
-        if last is not None and (last.state is run.state or not last.is_active()):
-            return False
-        self.known[run.run_id] = run
-        self.pending.append(run)
-        self.waiter.wake.set()
-        return True
-
-    def fail(self, error: BaseException) -> None:
-        """End the stream with ``error`` (raised once the queued snapshots were taken)."""
-        if self.error is None:
-            self.error = error
-            self.waiter.wake.set()
-
-
-@attrs.define(eq=False)
-class _Group:
-    group_id: str | None
-    base: float
-    cap: float
-    interval: float
-    next_poll: float
-    entries: dict[str, _Entry] = attrs.Factory(dict)
-    streams: set[_Stream] = attrs.Factory(set)
-    listings: int = 0
-    failures: int = 0
-    failing_since: float | None = None
-    polling: bool = False
-
-    @property
-    def unused(self) -> bool:
-        """True when no wait and no stream needs this group polled."""
-        return not self.entries and not self.streams
-
-
 class Watcher:
     """The per-client registry of waits and the poll loop that serves them."""
 
@@ -250,13 +164,16 @@ class Watcher:
         self._api = api
         self.poll_interval = settings.poll_interval
         self.max_interval = settings.max_interval
-        self._entries: dict[str, _Entry] = {}
-        self._groups: dict[str | None, _Group] = {}
-        self._driving: dict[_Waiter, None] = {}
-        self._leader: _Waiter | None = None
+        self._entries: dict[str, Entry] = {}
+        self._groups: dict[str | None, Group] = {}
+        self._driving: dict[Waiter, None] = {}
+        self._leader: Waiter | None = None
         self._schedule_changed: anyio.Event | None = None
         self._listings = 0
         self._fetches = 0
+        self.poll_share = settings.poll_share
+        self._round_trip = math.inf
+        self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
     def close(self, error: BaseException) -> None:
         """End every wait in progress with ``error`` (the client is closing)."""
@@ -282,7 +199,10 @@ class Watcher:
     async def _get_run(self, run_id: str) -> Run:
         """A run's full record (every fetch of the watcher goes through here, counted)."""
         self._fetches += 1
-        return await self._api.get_run(run_id)
+        started = anyio.current_time()
+        run = await self._api.get_run(run_id)
+        self._round_trip = min(self._round_trip, anyio.current_time() - started)
+        return run
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
         """Check a wait's options (the client's intervals fill in) and fix its deadline now."""
@@ -395,8 +315,8 @@ class Watcher:
         Otherwise it never ends by itself.
         """
         check_id(group_id, "group_id")
-        waiter = _Waiter(options.poll_interval, options.max_interval, None)
-        stream = _Stream(group_id, waiter, give_up_after)
+        waiter = Waiter(options.poll_interval, options.max_interval, None)
+        stream = Stream(group_id, waiter, give_up_after)
         with self._subscribe(stream):
             last_run = last_yield = anyio.current_time()
             while True:
@@ -423,13 +343,13 @@ class Watcher:
                     )
 
     @contextmanager
-    def _subscribe(self, stream: _Stream) -> Iterator[None]:
+    def _subscribe(self, stream: Stream) -> Iterator[None]:
         """Register a group stream: its group is polled at once, then at its intervals."""
         waiter = stream.waiter
         now = anyio.current_time()
         group = self._groups.get(stream.group_id)
         if group is None:
-            group = _Group(
+            group = Group(
                 stream.group_id, base=waiter.poll_interval, cap=waiter.max_interval,
                 interval=waiter.poll_interval, next_poll=now,
             )
@@ -510,13 +430,13 @@ class Watcher:
         await gather([functools.partial(cancel, run_id) for run_id in run_ids])
 
     @contextmanager
-    def _register(self, specs: Sequence[RunSpec], options: WaitOptions) -> Iterator[_Waiter]:
-        waiter = _Waiter(options.poll_interval, options.max_interval, options.on_change)
+    def _register(self, specs: Sequence[RunSpec], options: WaitOptions) -> Iterator[Waiter]:
+        waiter = Waiter(options.poll_interval, options.max_interval, options.on_change)
         now = anyio.current_time()
         for run_id, group_id, snapshot in specs:
             entry = self._entries.get(run_id)
             if entry is None:
-                entry = _Entry(
+                entry = Entry(
                     run_id, group_id, snapshot, snapshot.state if snapshot is not None else None
                 )
                 self._entries[run_id] = entry
@@ -546,12 +466,12 @@ class Watcher:
         finally:
             self._unregister(waiter)
 
-    def _track(self, entry: _Entry, waiter: _Waiter | None, poll_at: float) -> None:
+    def _track(self, entry: Entry, waiter: Waiter | None, poll_at: float) -> None:
         group = self._groups.get(entry.group_id)
         base = waiter.poll_interval if waiter else self.poll_interval
         cap = waiter.max_interval if waiter else self.max_interval
         if group is None:
-            group = _Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
+            group = Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
             self._groups[entry.group_id] = group
         else:
             group.base = min(group.base, base)
@@ -561,15 +481,16 @@ class Watcher:
         # Only a listing that starts after this moment can prove the run is gone.
         entry.first_listing = group.listings + 1
         group.entries[entry.run_id] = entry
+        group.fresh.append(entry)
 
-    def _unregister(self, waiter: _Waiter) -> None:
+    def _unregister(self, waiter: Waiter) -> None:
         self._driving.pop(waiter, None)
         for entry in list(waiter.entries.values()):
             self._drop(waiter, entry)
         if self._leader is None:
             self._hand_over()
 
-    def _drop(self, waiter: _Waiter, entry: _Entry) -> None:
+    def _drop(self, waiter: Waiter, entry: Entry) -> None:
         """Let go of one run of a wait; forget it when no wait is left on it."""
         del waiter.entries[entry.run_id]
         entry.waiters.discard(waiter)
@@ -577,10 +498,11 @@ class Watcher:
             del self._entries[entry.run_id]
             self._untrack(entry)
 
-    def _untrack(self, entry: _Entry) -> None:
+    def _untrack(self, entry: Entry) -> None:
         group = self._groups.get(entry.group_id)
         if group is None or group.entries.pop(entry.run_id, None) is None:
             return
+        group.check.discard(entry)
         if group.unused:
             del self._groups[entry.group_id]
 
@@ -589,7 +511,7 @@ class Watcher:
             candidate.wake.set()
             return
 
-    async def _drive(self, waiter: _Waiter, until: Callable[[], bool]) -> None:
+    async def _drive(self, waiter: Waiter, until: Callable[[], bool]) -> None:
         self._driving[waiter] = None
         try:
             while not until():
@@ -613,26 +535,59 @@ class Watcher:
                 self._hand_over()
 
     async def _lead(self, until: Callable[[], bool]) -> None:
-        while not until():
-            now = anyio.current_time()
-            due = [g for g in self._groups.values() if g.next_poll <= now]
-            if due:
-                if len(due) == 1:
-                    await self._poll(due[0])
-                else:
-                    async with anyio.create_task_group() as tg:
-                        for group in due:
-                            tg.start_soon(self._poll, group)
-                continue
-            if not self._groups:
-                return  # nothing left to poll; the caller re-checks its own condition
-            next_poll = min(g.next_poll for g in self._groups.values())
-            self._schedule_changed = anyio.Event()
-            with anyio.move_on_after(next_poll - now):
-                await self._schedule_changed.wait()
-            self._schedule_changed = None
+        """Poll on behalf of every wait until ``until()``; record fetches run alongside.
 
-    async def _poll(self, group: _Group) -> None:
+        The fetches of runs that ended run in this task group, at most
+        :data:`FETCH_CONCURRENCY` at once, while the listings keep their
+        schedule. Once ``until()`` holds no new fetch starts; those in flight
+        are finished (their answers serve other waits too) before the lead
+        passes on.
+        """
+        records = self._records
+        try:
+            async with anyio.create_task_group() as workers:
+                while not until():
+                    records.start(workers)
+                    now = anyio.current_time()
+                    hold = self._hold_for_fetches(now)
+                    due = [g for g in self._groups.values() if g.next_poll <= now and not hold]
+                    if due:
+                        if len(due) == 1:
+                            await self._poll(due[0])
+                        else:
+                            async with anyio.create_task_group() as tg:
+                                for group in due:
+                                    tg.start_soon(self._poll, group)
+                        continue
+                    if not self._groups and not records.busy:
+                        return  # nothing left to poll; the caller re-checks its own condition
+                    next_poll = min((g.next_poll for g in self._groups.values()), default=math.inf)
+                    if hold:
+                        next_poll = max(next_poll, hold)
+                    self._schedule_changed = anyio.Event()
+                    with anyio.move_on_after(next_poll - now):
+                        await self._schedule_changed.wait()
+                    self._schedule_changed = None
+                records.stopping = True
+        finally:
+            records.stopping = False
+            records.flush()  # answers that came in as the lead was cancelled
+
+    def _hold_for_fetches(self, now: float) -> float:
+        """Until when due listings wait for the few fetches in flight (0: they do not wait).
+
+        A listing that comes due while the records it asked for are still on
+        their way (a round trip) would mostly tell what they are about to:
+        it waits for them, for at most the shortest interval. With more
+        fetches queued than run at once, listings keep their schedule.
+        """
+        records = self._records
+        if not records.busy or len(records) > records.limit or not self._groups:
+            return 0.0
+        until = records.since + min(g.interval for g in self._groups.values())
+        return until if now < until else 0.0
+
+    async def _poll(self, group: Group) -> None:
         group.listings += 1
         generation = group.listings
         started = anyio.current_time()
@@ -641,9 +596,9 @@ class Watcher:
         try:
             try:
                 if group.group_id is None:
-                    changed = await self._fetch_each(list(group.entries.values()))
+                    self._want_each(group)
                 else:
-                    changed = await self._poll_listing(group, generation)
+                    await self._poll_listing(group, generation)
             finally:
                 group.polling = False
         except FlowservError as exc:
@@ -655,68 +610,107 @@ class Watcher:
             raise
         group.failures = 0
         group.failing_since = None
-        if changed:
+        if group.changed:
+            group.changed = False
             group.interval = group.base
         else:
             grown = group.interval * POLL_GROWTH * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             group.interval = min(group.cap, grown)
         # A run registered during the poll may have asked for an earlier poll.
-        group.next_poll = min(group.next_poll, started + group.interval)
+        group.next_poll = min(group.next_poll, started + max(group.interval, group.floor))
 
-    async def _poll_listing(self, group: _Group, generation: int) -> bool:
+    def _want_each(self, group: Group) -> None:
+        """A group without a listing (post-processing runs): fetch each of its runs."""
+        for entry in group.entries.values():
+            self._want(entry)
+
+    async def _poll_listing(self, group: Group, generation: int) -> None:
+        """List a group; take in what changed since its last listing."""
         assert group.group_id is not None
         self._listings += 1
-        listing = await self._api.list_runs(group.group_id)
+        started = anyio.current_time()
+        route = Routes.list_runs  # read as bytes, by difference with the last listing
+        body = await self._api.http.request_body(
+            route.method, route.path(group.group_id), auth=route.auth
+        )
+        change = group.reader.read(body)
+        self._cost(group, anyio.current_time() - started)
+        states = group.reader.states
         entries = group.entries
-        changed = False
-        fetch: list[_Entry] = []
-        seen = 0
-        for run_id, state in listing.states.items():
+        for run_id, state in change.changed.items():
             entry = entries.get(run_id)
-            if entry is None:
-                continue
-            seen += 1
-            if isinstance(state, InvalidResponseError):
-                self._finish(entry, error=state)
-                continue
-            if state is not entry.state:
-                changed = True
-                entry.state = state
-                if state.is_active:  # a final state is reported with the full record
-                    self._changed(entry, None)
-            if not state.is_active:
-                fetch.append(entry)
-        if seen < len(entries):
-            fetch.extend(
-                entry
-                for entry in entries.values()
-                if entry.run_id not in listing.states and entry.first_listing <= generation
-            )
-        records: dict[str, Run] = {}
-        if fetch:
-            changed = await self._fetch_each(fetch, records) or changed
+            if entry is not None:
+                self._see(group, entry, state)
+        for run_id in change.gone:
+            entry = entries.get(run_id)
+            if entry is not None and not entry.done:
+                group.check.add(entry)  # deleted, or moved: its record says which
+        if group.fresh:
+            fresh, group.fresh = group.fresh, []
+            for entry in fresh:
+                if entries.get(entry.run_id) is not entry or entry.done:
+                    continue
+                if entry.first_listing > generation:  # registered while this listing was out
+                    group.fresh.append(entry)
+                elif (listed := states.get(entry.run_id)) is not None:
+                    self._see(group, entry, listed)
+                else:
+                    group.check.add(entry)
+        if group.check:
+            check, group.check = group.check, set()
+            for entry in check:
+                if entries.get(entry.run_id) is entry and not entry.done:
+                    self._want(entry)
         if group.streams:
-            changed = await self._update_streams(group, listing.states, records) or changed
-        return changed
+            self._update_streams(group, change)
 
-    async def _update_streams(
-        self,
-        group: _Group,
-        states: Mapping[str, RunState | InvalidResponseError],
-        records: dict[str, Run],
-    ) -> bool:
-        """Report a listing to the group's streams; True if a stream saw a change.
+    def _cost(self, group: Group, elapsed: float) -> None:
+        """Note how long a listing took; its extra time over a bare round trip sets the floor."""
+        self._round_trip = min(self._round_trip, elapsed)
+        extra = max(0.0, elapsed - self._round_trip)
+        group.cost = extra if not group.cost else (group.cost + extra) / 2
+        listed = sum(1 for g in self._groups.values() if g.group_id is not None)
+        group.floor = group.cost * listed / self.poll_share
+
+    def _see(self, group: Group, entry: Entry, state: RunState | InvalidResponseError) -> None:
+        """A run's state in a listing: note a change; a final state wants the full record."""
+        if isinstance(state, InvalidResponseError):
+            self._finish(entry, error=state)
+            return
+        if state is not entry.state:
+            group.changed = True
+            entry.state = state
+            if state.is_active:  # a final state is reported with the full record
+                self._changed(entry, None)
+        if not state.is_active:
+            self._want(entry)
+
+    def _want(self, entry: Entry) -> None:
+        """Fetch a run's full record for its waits (once, however often asked)."""
+        if not entry.done:
+            self._records.want(entry.run_id).entry = entry
+
+    def _update_streams(self, group: Group, change: ListingChange) -> None:
+        """Report a listing's changes to the group's streams.
 
         A run new to a stream, or one that reached a final state, is reported
-        with its full record (``records`` holds those already fetched this
-        tick); a change between active states with the last record, updated.
+        with its full record (fetched once for every wait and stream that
+        needs it); a change between active states with the last record, updated.
         """
-        needed: dict[str, list[_Stream]] = {}
-        changed = False
         for stream in list(group.streams):
             if stream.error is not None:
                 continue
-            for run_id, state in states.items():
+            if stream.primed:
+                changed: Mapping[str, RunState | InvalidResponseError] = change.changed
+            else:
+                stream.primed = True
+                changed = group.reader.states
+            if stream.retry:
+                retry, stream.retry = stream.retry, set()
+                for run_id in retry:
+                    if run_id not in changed:
+                        self._records.want(run_id).streams.append(stream)
+            for run_id, state in changed.items():
                 if isinstance(state, InvalidResponseError):
                     if run_id not in stream.unknown_states:
                         stream.unknown_states.add(run_id)
@@ -724,108 +718,94 @@ class Watcher:
                     continue
                 last = stream.known.get(run_id)
                 if last is None or (last.is_active() and not state.is_active):
-                    needed.setdefault(run_id, []).append(stream)
+                    self._records.want(run_id).streams.append(stream)
                 elif last.is_active() and last.state is not state:
-                    changed = stream.report(attrs.evolve(last, state=state)) or changed
-        missing = [run_id for run_id in needed if run_id not in records]
-        fetched = await self._fetch_records(missing)
-        for run_id, streams in needed.items():
-            outcome = records.get(run_id) or fetched[run_id]
-            if isinstance(outcome, Run):
-                for stream in streams:
-                    changed = stream.report(outcome) or changed
-            elif is_permanent(outcome) and not isinstance(outcome, NotFoundError):
-                for stream in streams:
-                    stream.fail(outcome)
-            elif not isinstance(outcome, NotFoundError):  # deleted meanwhile: dropped
-                logger.warning("could not fetch run %s (will try again): %s", run_id, outcome)
-        return changed
+                    group.changed = stream.report(attrs.evolve(last, state=state)) or group.changed
 
-    async def _fetch_records(self, run_ids: Sequence[str]) -> dict[str, Run | FlowservError]:
-        """Fetch full records, :data:`FETCH_CONCURRENCY` at a time: each run, or its error."""
-        calls = [functools.partial(self._get_run, run_id) for run_id in run_ids]
-        outcomes = await gather_outcomes(calls, limit=FETCH_CONCURRENCY)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception) and not isinstance(outcome, FlowservError):
-                raise outcome  # a bug, not a failure of the server
-        return dict(zip(run_ids, outcomes, strict=True))  # type: ignore[arg-type]
+    def _deliver(self, answers: list[tuple[Wanted, Run | FlowservError]]) -> None:
+        """Take in a batch of fetched records (in the order the runs ended)."""
+        for wanted, outcome in answers:
+            if wanted.entry is not None:
+                self._take(wanted.entry, outcome)
+            for stream in wanted.streams:
+                self._to_stream(stream, wanted.run_id, outcome)
+        if self._schedule_changed is not None:
+            self._schedule_changed.set()  # the leader re-checks whether it is done
 
-    async def _fetch_each(
-        self, entries: list[_Entry], records: dict[str, Run] | None = None
-    ) -> bool:
-        """Fetch full records; True if a state changed.
-
-        Runs found ended in the same tick are finished in the order they
-        ended (``finishedAt``), so that ``as_completed`` yields in that order.
-        The records fetched are also put into ``records``.
-        """
-        fetched: list[tuple[_Entry, Run]] = []
-        queue = iter(entries)
-
-        async def fetch() -> None:
-            for entry in queue:  # shared by the workers: each entry is fetched once
-                run = await self._fetch(entry)
-                if run is not None:
-                    fetched.append((entry, run))
-
-        workers = min(FETCH_CONCURRENCY, len(entries))
-        if workers == 1:
-            await fetch()
+    def _to_stream(self, stream: Stream, run_id: str, outcome: Run | FlowservError) -> None:
+        if stream.error is not None:
+            return
+        if isinstance(outcome, Run):
+            if stream.report(outcome):
+                self._mark_changed(outcome.group_id)
+        elif isinstance(outcome, NotFoundError):
+            return  # deleted meanwhile: dropped
+        elif is_permanent(outcome):
+            stream.fail(outcome)
         else:
-            async with anyio.create_task_group() as tg:
-                for _ in range(workers):
-                    tg.start_soon(fetch)
-        fetched.sort(key=lambda item: _end_time(item[1]))
-        if records is not None:
-            records.update((entry.run_id, run) for entry, run in fetched)
-        changed = False
-        for entry, run in fetched:
-            changed = self._apply(entry, run) or changed
-        return changed
+            stream.retry.add(run_id)
+            logger.warning("could not fetch run %s (will try again): %s", run_id, outcome)
 
-    async def _fetch(self, entry: _Entry) -> Run | None:
-        """Fetch one run's full record; None when there is none to apply.
+    def _take(self, entry: Entry, outcome: Run | FlowservError) -> None:
+        """Take in a fetched record for a wait, or its failure.
 
         An error that will not go away ends the run's waits; others are
         retried at the next tick, up to ``FATAL_AFTER`` times in a row unless
         they are transient.
         """
         if entry.done or not entry.waiters:
-            return None
-        try:
-            run = await self._get_run(entry.run_id)
-        except FlowservError as exc:
+            return  # finished or given up meanwhile
+        if isinstance(outcome, FlowservError):
             entry.failures += 1
             if (
-                is_permanent(exc) or isinstance(exc, InvalidResponseError)
-                or (not is_transient(exc) and entry.failures >= FATAL_AFTER)
+                is_permanent(outcome) or isinstance(outcome, InvalidResponseError)
+                or (not is_transient(outcome) and entry.failures >= FATAL_AFTER)
             ):
-                self._finish(entry, error=exc)
+                self._finish(entry, error=outcome)
             else:
-                logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
-            return None
+                logger.warning(
+                    "could not fetch run %s (will try again): %s", entry.run_id, outcome
+                )
+                self._check_next_tick(entry)
+            return
         entry.failures = 0
-        return run
+        self._apply(entry, outcome)
 
-    def _apply(self, entry: _Entry, run: Run) -> bool:
-        """Take in a fetched record; True if the run's state changed."""
-        if entry.done or not entry.waiters:
-            return False  # finished or given up meanwhile
+    def _check_next_tick(self, entry: Entry) -> None:
+        group = self._groups.get(entry.group_id)
+        if group is not None and group.group_id is not None:
+            group.check.add(entry)
+
+    def _mark_changed(self, group_id: str | None) -> None:
+        group = self._groups.get(group_id)
+        if group is not None:
+            group.changed = True
+
+    def _apply(self, entry: Entry, run: Run) -> None:
+        """Take in a fetched record of a run still watched."""
         if run.group_id != entry.group_id and run.group_id is not None:
             # The run belongs to another group than assumed: watch it there.
             self._untrack(entry)
             entry.group_id = run.group_id
             self._track(entry, None, anyio.current_time())
         if not run.is_active():
+            if run.state is not entry.state:  # (a listing that showed the end counted it)
+                self._mark_changed(entry.group_id)
             self._finish(entry, result=run)
-            return True
-        changed = run.state is not entry.state
-        entry.snapshot, entry.state = run, run.state
-        if changed:
+            return
+        if run.state is not entry.state:
+            self._mark_changed(entry.group_id)
+            entry.snapshot, entry.state = run, run.state
             self._changed(entry, run)
-        return changed
+        else:
+            entry.snapshot = run
+        group = self._groups.get(entry.group_id)
+        if group is not None and group.group_id is not None:
+            listed = group.reader.states.get(entry.run_id)
+            if listed is None or listed is not run.state:
+                group.check.add(entry)  # the listing disagrees (or lacks it): look again
 
-    def _listing_failed(self, group: _Group, exc: FlowservError) -> None:
+    def _listing_failed(self, group: Group, exc: FlowservError) -> None:
         group.failures += 1
         now = anyio.current_time()
         if group.failing_since is None:
@@ -846,7 +826,7 @@ class Watcher:
             group.group_id, exc, delay,
         )
 
-    def _changed(self, entry: _Entry, run: Run | None) -> None:
+    def _changed(self, entry: Entry, run: Run | None) -> None:
         callbacks = [w.on_change for w in entry.waiters if w.on_change is not None]
         if not callbacks:
             return
@@ -854,7 +834,7 @@ class Watcher:
         for callback in callbacks:
             notify(callback, snapshot)
 
-    def _finish(self, entry: _Entry, *, result: Run | None = None,
+    def _finish(self, entry: Entry, *, result: Run | None = None,
                 error: BaseException | None = None) -> None:
         if entry.done:
             return
@@ -879,7 +859,7 @@ def notify(callback: OnChange, run: Run) -> None:
         logger.exception("on_change callback failed for run %s", run.run_id)
 
 
-def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:
+def _given_up(exc: FlowservError, group: Group, failing_for: float) -> BaseException:
     """The error a group stream ends with: the listing's, with a note on how long it failed."""
     error = copy_error(exc)
     add_note(
@@ -889,18 +869,14 @@ def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseExce
     return error
 
 
-def _end_time(run: Run) -> float:
-    return run.finished_at.timestamp() if run.finished_at is not None else math.inf
-
-
-def _outcome(entry: _Entry) -> Run:
+def _outcome(entry: Entry) -> Run:
     if entry.error is not None:
         raise copy_error(entry.error)
     assert entry.result is not None
     return entry.result
 
 
-def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:
+def _timeout_error(waiter: Waiter, timeout: float | None) -> RunWaitTimeout:
     pending = [entry.last_seen() for entry in waiter.entries.values() if not entry.done]
     completed = [entry.result for entry in waiter.entries.values() if entry.result]
     first = pending[0]

@@ -1,0 +1,252 @@
+"""What the watcher keeps between ticks: runs waited for, waits, groups, streams, and the fetches.
+
+Data and small rules only; the watcher (:mod:`._watch`) drives them. Memory
+is what someone waits for: an :class:`Entry` exists only while a wait holds
+its run, a :class:`Group` only while a wait or a stream needs its listing, and
+a group's listing is kept as its run states (:class:`~._listing.ListingReader`).
+
+:class:`RecordQueue` fetches full run records (of runs that ended, or that a
+listing no longer shows) off the listing's path: a tick lists its groups on
+time whatever the backlog of fetches, and at most ``limit`` fetches are in
+flight (a real flowServ answers about 110 requests a second on a 2-core
+machine). Answers are handed over in batches of up to :data:`FETCH_BATCH`,
+each sorted by the runs' finish times, so that runs seen ending in the same
+tick are reported in the order they ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+
+from ._config import FETCH_BATCH
+from ._errors import FlowservError
+from ._listing import ListingReader
+from ._models import Run, RunState
+
+__all__ = ["Entry", "Group", "RecordQueue", "Stream", "Waiter", "Wanted"]
+
+
+@attrs.define(eq=False)
+class Entry:
+    """A run someone waits for: its last snapshot and state, and how its watch ended."""
+
+    run_id: str
+    group_id: str | None
+    snapshot: Run | None
+    state: RunState | None
+    first_listing: int = 0
+    failures: int = 0
+    result: Run | None = None
+    error: BaseException | None = None
+    waiters: set[Waiter] = attrs.Factory(set)
+
+    @property
+    def done(self) -> bool:
+        """True once the run's final record (or an error) is in."""
+        return self.result is not None or self.error is not None
+
+    def last_seen(self) -> Run:
+        """The latest snapshot with the latest state seen in a listing."""
+        if self.result is not None:
+            return self.result
+        state = self.state or RunState.PENDING
+        if self.snapshot is None:
+            return Run(run_id=self.run_id, state=state, group_id=self.group_id)
+        if self.snapshot.state is state:
+            return self.snapshot
+        return attrs.evolve(self.snapshot, state=state)
+
+
+@attrs.define(eq=False)
+class Waiter:
+    """One wait (or stream) in progress: its runs, those finished, and its wake-up event."""
+
+    poll_interval: float
+    max_interval: float
+    on_change: Callable[[Run], Any] | None
+    entries: dict[str, Entry] = attrs.Factory(dict)
+    remaining: int = 0
+    finished: deque[Entry] = attrs.Factory(deque)
+    wake: anyio.Event = attrs.Factory(anyio.Event)
+
+
+@attrs.define(eq=False)
+class Stream:
+    """A watch of a whole group: the last snapshot reported of each run, and what to report.
+
+    ``primed`` is False until the stream saw its first listing (every run of
+    the group is new to it then); ``retry`` holds the runs whose record could
+    not be fetched, tried again at the next tick.
+    """
+
+    group_id: str
+    waiter: Waiter
+    give_up_after: float
+    known: dict[str, Run] = attrs.Factory(dict)
+    pending: deque[Run] = attrs.Factory(deque)
+    error: BaseException | None = None
+    unknown_states: set[str] = attrs.Factory(set)
+    primed: bool = False
+    retry: set[str] = attrs.Factory(set)
+
+    def report(self, run: Run) -> bool:
+        """Queue a snapshot unless its state was reported already; True if queued."""
+        last = self.known.get(run.run_id)
+        if last is not None and (last.state is run.state or not last.is_active()):
+            return False
+        self.known[run.run_id] = run
+        self.pending.append(run)
+        self.waiter.wake.set()
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """End the stream with ``error`` (raised once the queued snapshots were taken)."""
+        if self.error is None:
+            self.error = error
+            self.waiter.wake.set()
+
+
+@attrs.define(eq=False)
+class Group:
+    """A group polled for waits and streams: its schedule, its listing, its runs to check.
+
+    ``fresh`` holds runs registered since the last listing (checked against
+    the whole listing once), ``check`` runs to fetch at the next tick (a run
+    the listing does not show, a fetch that failed). ``cost`` is the part of
+    a listing's time beyond a bare round trip (its size's share), which sets
+    the least interval ``floor`` (see :attr:`~._config.Settings.poll_share`).
+    """
+
+    group_id: str | None
+    base: float
+    cap: float
+    interval: float
+    next_poll: float
+    entries: dict[str, Entry] = attrs.Factory(dict)
+    streams: set[Stream] = attrs.Factory(set)
+    listings: int = 0
+    failures: int = 0
+    failing_since: float | None = None
+    polling: bool = False
+    changed: bool = False
+    reader: ListingReader = attrs.Factory(ListingReader)
+    fresh: list[Entry] = attrs.Factory(list)
+    check: set[Entry] = attrs.Factory(set)
+    cost: float = 0.0
+    floor: float = 0.0
+
+    @property
+    def unused(self) -> bool:
+        """True when no wait and no stream needs this group polled."""
+        return not self.entries and not self.streams
+
+
+@attrs.define(eq=False)
+class Wanted:
+    """A run whose full record is wanted: by the wait of ``entry``, by ``streams``, or both."""
+
+    run_id: str
+    entry: Entry | None = None
+    streams: list[Stream] = attrs.Factory(list)
+
+
+Outcome = Run | FlowservError
+"""A fetch's answer: the run's record, or why it could not be fetched."""
+
+
+class RecordQueue:
+    """Full records to fetch, at most ``limit`` at a time, handed over in sorted batches.
+
+    ``fetch`` gets one record; ``deliver`` takes a batch of answers (in the
+    order the runs ended; errors last). Workers run in the task group of
+    whoever leads the watching (:meth:`start`); a fetch cancelled with its
+    leader goes back to the front of the queue for the next one.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[Run]],
+        deliver: Callable[[list[tuple[Wanted, Outcome]]], None],
+        limit: int,
+    ) -> None:
+        self._fetch = fetch
+        self._deliver = deliver
+        self.limit = limit
+        self._queue: deque[str] = deque()
+        self._wanted: dict[str, Wanted] = {}
+        self._ready: list[tuple[Wanted, Outcome]] = []
+        self.in_flight = 0
+        self.workers = 0
+        self.stopping = False
+        self.since = 0.0
+        """When the queue last went from empty to busy (on anyio's clock)."""
+
+    def __len__(self) -> int:
+        """Runs waiting for a fetch or being fetched."""
+        return len(self._wanted)
+
+    @property
+    def busy(self) -> bool:
+        """True while a fetch is queued or in flight."""
+        return bool(self._wanted)
+
+    def want(self, run_id: str) -> Wanted:
+        """The record of ``run_id`` is wanted (once, however often asked, until fetched)."""
+        wanted = self._wanted.get(run_id)
+        if wanted is None:
+            if not self._wanted:
+                self.since = anyio.current_time()
+            wanted = self._wanted[run_id] = Wanted(run_id)
+            self._queue.append(run_id)
+        return wanted
+
+    def start(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start workers in ``task_group`` for what is queued (up to the limit)."""
+        while self.workers < self.limit and self.workers < len(self._queue):
+            self.workers += 1
+            task_group.start_soon(self._work)
+
+    async def _work(self) -> None:
+        try:
+            while self._queue and not self.stopping:
+                run_id = self._queue.popleft()
+                wanted = self._wanted[run_id]
+                self.in_flight += 1
+                try:
+                    outcome: Outcome = await self._fetch(run_id)
+                except FlowservError as exc:
+                    outcome = exc
+                except BaseException:
+                    self._queue.appendleft(run_id)  # cancelled: the next leader fetches it
+                    raise
+                finally:
+                    self.in_flight -= 1
+                del self._wanted[run_id]
+                self._ready.append((wanted, outcome))
+                if len(self._ready) >= FETCH_BATCH or (
+                    not self.in_flight and (not self._queue or self.stopping)
+                ):
+                    self.flush()
+        finally:
+            self.workers -= 1
+
+    def flush(self) -> None:
+        """Hand over the answers that are in, sorted by the runs' finish times."""
+        if not self._ready:
+            return
+        ready, self._ready = self._ready, []
+        ready.sort(key=lambda item: _end_time(item[1]))
+        self._deliver(ready)
+
+
+def _end_time(outcome: Outcome) -> float:
+    if isinstance(outcome, Run) and outcome.finished_at is not None:
+        return outcome.finished_at.timestamp()
+    return math.inf
