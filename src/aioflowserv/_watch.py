@@ -88,6 +88,9 @@ RunRef = Run | RunInfo | str
 RunSpec = tuple[str, "str | None", "Run | None"]
 """What to watch: run id, group id (None: no group) and the last known snapshot."""
 
+_LARGE_LISTING = 1 << 16
+"""A listing body this long (some hundreds of runs) is worth comparing with a bare round trip."""
+
 CANCEL_REASON = "wait cancelled by client"
 """The reason given to runs canceled by ``cancel_remote=True``."""
 
@@ -172,7 +175,8 @@ class Watcher:
         self._listings = 0
         self._fetches = 0
         self.poll_share = settings.poll_share
-        self._round_trip = math.inf
+        self._bare_round_trip = math.inf
+        self._fetch_latency = 0.0
         self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
     def close(self, error: BaseException) -> None:
@@ -201,7 +205,10 @@ class Watcher:
         self._fetches += 1
         started = anyio.current_time()
         run = await self._api.get_run(run_id)
-        self._round_trip = min(self._round_trip, anyio.current_time() - started)
+        elapsed = anyio.current_time() - started
+        self._bare_round_trip = min(self._bare_round_trip, elapsed)
+        latency = self._fetch_latency
+        self._fetch_latency = elapsed if not latency else 0.8 * latency + 0.2 * elapsed
         return run
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
@@ -453,7 +460,7 @@ class Watcher:
                 if snapshot is not None and not snapshot.is_active():
                     self._finish(entry, result=snapshot)
             if waiter not in entry.waiters:
-                entry.waiters.add(waiter)
+                entry.waiters.append(waiter)
                 if entry.done:
                     waiter.finished.append(entry)
                 else:
@@ -493,7 +500,8 @@ class Watcher:
     def _drop(self, waiter: Waiter, entry: Entry) -> None:
         """Let go of one run of a wait; forget it when no wait is left on it."""
         del waiter.entries[entry.run_id]
-        entry.waiters.discard(waiter)
+        if waiter in entry.waiters:
+            entry.waiters.remove(waiter)
         if not entry.waiters and self._entries.get(entry.run_id) is entry:
             del self._entries[entry.run_id]
             self._untrack(entry)
@@ -634,7 +642,10 @@ class Watcher:
             route.method, route.path(group.group_id), auth=route.auth
         )
         change = group.reader.read(body)
-        self._cost(group, anyio.current_time() - started)
+        elapsed = anyio.current_time() - started
+        if self._bare_round_trip == math.inf and len(body) >= _LARGE_LISTING:
+            await self._measure_round_trip()
+        self._cost(group, elapsed)
         states = group.reader.states
         entries = group.entries
         for run_id, state in change.changed.items():
@@ -664,10 +675,28 @@ class Watcher:
         if group.streams:
             self._update_streams(group, change)
 
+    async def _measure_round_trip(self) -> None:
+        """Time one small request (the service descriptor): a bare round trip to the server."""
+        started = anyio.current_time()
+        try:
+            await self._api.service_info()
+        except FlowservError:
+            return
+        self._bare_round_trip = min(self._bare_round_trip, anyio.current_time() - started)
+
     def _cost(self, group: Group, elapsed: float) -> None:
-        """Note how long a listing took; its extra time over a bare round trip sets the floor."""
-        self._round_trip = min(self._round_trip, elapsed)
-        extra = max(0.0, elapsed - self._round_trip)
+        """Note how long a listing took; its time beyond a bare round trip sets the floor.
+
+        That extra time is the listing's size at work: the server's query and
+        encoding, the transfer, this client's reading. With fetches in flight
+        (which slow every answer alike), their recent latency is the round
+        trip to compare with. The floor keeps ``extra * groups / interval``
+        within :attr:`poll_share`.
+        """
+        round_trip = self._bare_round_trip
+        if self._records.busy and self._fetch_latency:
+            round_trip = max(round_trip, self._fetch_latency)
+        extra = max(0.0, elapsed - round_trip) if round_trip < math.inf else 0.0
         group.cost = extra if not group.cost else (group.cost + extra) / 2
         listed = sum(1 for g in self._groups.values() if g.group_id is not None)
         group.floor = group.cost * listed / self.poll_share

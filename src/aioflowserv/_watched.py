@@ -45,7 +45,7 @@ class Entry:
     failures: int = 0
     result: Run | None = None
     error: BaseException | None = None
-    waiters: set[Waiter] = attrs.Factory(set)
+    waiters: list[Waiter] = attrs.Factory(list)  # (a list: most runs have one wait)
 
     @property
     def done(self) -> bool:
