@@ -112,7 +112,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        """httpx's per-phase timeouts as aiohttp's (connect, pool and read; no total)."""
+        """Httpx's per-phase timeouts as aiohttp's (connect, pool and read; no total)."""
         phases = request.extensions.get("timeout") or {}
         key = (phases.get("connect"), phases.get("read"), phases.get("pool"))
         timeout = self._timeouts.get(key)
@@ -172,7 +172,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 @contextlib.contextmanager
 def _mapped() -> Iterator[None]:
-    """aiohttp's failures as httpx's.
+    """Aiohttp's failures as httpx's.
 
     Only a failure to get a connection says the request was not sent (httpx's
     connect errors); any other may have come after it went out.

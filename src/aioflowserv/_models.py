@@ -800,8 +800,10 @@ class Leaderboard(Drawn):
 
 
 def listed_state(entry: object) -> tuple[str, RunState | InvalidResponseError] | None:
-    """A listing entry's run id and state (a state this SDK does not know: the error reading
-    it raises); None for an entry that describes no run."""
+    """A listing entry's run id and state; None for an entry that describes no run.
+
+    A state this SDK does not know is the :class:`InvalidResponseError` that reading it raises.
+    """
     if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
         return None
     raw = entry.get("state")

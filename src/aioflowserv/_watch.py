@@ -176,7 +176,7 @@ class Watcher:
         self._fetches = 0
         self.poll_share = settings.poll_share
         self._bare_round_trip = math.inf
-        self._fetch_latency = 0.0
+        self._floor = 0.0
         self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
     def close(self, error: BaseException) -> None:
@@ -205,10 +205,7 @@ class Watcher:
         self._fetches += 1
         started = anyio.current_time()
         run = await self._api.get_run(run_id)
-        elapsed = anyio.current_time() - started
-        self._bare_round_trip = min(self._bare_round_trip, elapsed)
-        latency = self._fetch_latency
-        self._fetch_latency = elapsed if not latency else 0.8 * latency + 0.2 * elapsed
+        self._bare_round_trip = min(self._bare_round_trip, anyio.current_time() - started)
         return run
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
@@ -560,12 +557,19 @@ class Watcher:
                     hold = self._hold_for_fetches(now)
                     due = [g for g in self._groups.values() if g.next_poll <= now and not hold]
                     if due:
-                        if len(due) == 1:
-                            await self._poll(due[0])
-                        else:
-                            async with anyio.create_task_group() as tg:
-                                for group in due:
-                                    tg.start_soon(self._poll, group)
+                        clean = not records.in_flight  # no fetch is slowing the listings down
+                        records.pause()  # the listings go first: a tick is never late
+                        try:
+                            if len(due) == 1:
+                                await self._poll(due[0])
+                            else:
+                                async with anyio.create_task_group() as tg:
+                                    for group in due:
+                                        tg.start_soon(self._poll, group)
+                        finally:
+                            records.resume()
+                        if clean:
+                            self._note_cost(due, anyio.current_time() - now)
                         continue
                     if not self._groups and not records.busy:
                         return  # nothing left to poll; the caller re-checks its own condition
@@ -585,14 +589,16 @@ class Watcher:
         """Until when due listings wait for the few fetches in flight (0: they do not wait).
 
         A listing that comes due while the records it asked for are still on
-        their way (a round trip) would mostly tell what they are about to:
-        it waits for them, for at most the shortest interval. With more
-        fetches queued than run at once, listings keep their schedule.
+        their way would mostly tell what they are about to: it waits for them,
+        for two round trips at most (and never past the shortest interval).
+        With more fetches queued than run at once, listings keep their schedule.
         """
         records = self._records
         if not records.busy or len(records) > records.limit or not self._groups:
             return 0.0
-        until = records.since + min(g.interval for g in self._groups.values())
+        round_trip = self._bare_round_trip if self._bare_round_trip < math.inf else 0.0
+        wait = min(max(2 * round_trip, 0.001), min(g.interval for g in self._groups.values()))
+        until = records.since + wait
         return until if now < until else 0.0
 
     async def _poll(self, group: Group) -> None:
@@ -625,7 +631,8 @@ class Watcher:
             grown = group.interval * POLL_GROWTH * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             group.interval = min(group.cap, grown)
         # A run registered during the poll may have asked for an earlier poll.
-        group.next_poll = min(group.next_poll, started + max(group.interval, group.floor))
+        floor = self._floor if group.group_id is not None else 0.0
+        group.next_poll = min(group.next_poll, started + max(group.interval, floor))
 
     def _want_each(self, group: Group) -> None:
         """A group without a listing (post-processing runs): fetch each of its runs."""
@@ -636,16 +643,17 @@ class Watcher:
         """List a group; take in what changed since its last listing."""
         assert group.group_id is not None
         self._listings += 1
-        started = anyio.current_time()
         route = Routes.list_runs  # read as bytes, by difference with the last listing
         body = await self._api.http.request_body(
             route.method, route.path(group.group_id), auth=route.auth
         )
         change = group.reader.read(body)
-        elapsed = anyio.current_time() - started
+        # What watching costs is what a listing costs when nothing changed (a server does
+        # the same work for it, and a change is worth its cost): only such a listing, not
+        # the first (read whole) nor one checked against newly registered runs, is measured.
+        group.steady = group.reader.listings > 1 and not group.fresh and not change
         if self._bare_round_trip == math.inf and len(body) >= _LARGE_LISTING:
             await self._measure_round_trip()
-        self._cost(group, elapsed)
         states = group.reader.states
         entries = group.entries
         for run_id, state in change.changed.items():
@@ -684,22 +692,29 @@ class Watcher:
             return
         self._bare_round_trip = min(self._bare_round_trip, anyio.current_time() - started)
 
-    def _cost(self, group: Group, elapsed: float) -> None:
-        """Note how long a listing took; its time beyond a bare round trip sets the floor.
+    def _note_cost(self, polled: list[Group], elapsed: float) -> None:
+        """Note how long a tick's listings took; their time beyond a round trip sets the floor.
 
-        That extra time is the listing's size at work: the server's query and
-        encoding, the transfer, this client's reading. With fetches in flight
-        (which slow every answer alike), their recent latency is the round
-        trip to compare with. The floor keeps ``extra * groups / interval``
-        within :attr:`poll_share`.
+        That extra time is the listings' size at work: the server's query and
+        encoding, the transfer, this client's reading. It is measured only on
+        ticks where no listing changed anything (what polling costs, as
+        opposed to reporting changes) and no fetch was in flight (which would
+        slow the listings down too), shared among the groups listed together,
+        and added up over every group: listing them all ``floor`` apart keeps
+        the time spent on polling within :attr:`poll_share` of the server's
+        and the client's.
         """
-        round_trip = self._bare_round_trip
-        if self._records.busy and self._fetch_latency:
-            round_trip = max(round_trip, self._fetch_latency)
-        extra = max(0.0, elapsed - round_trip) if round_trip < math.inf else 0.0
-        group.cost = extra if not group.cost else (group.cost + extra) / 2
-        listed = sum(1 for g in self._groups.values() if g.group_id is not None)
-        group.floor = group.cost * listed / self.poll_share
+        listed = [group for group in polled if group.group_id is not None]
+        if (
+            not listed or self._bare_round_trip == math.inf
+            or not all(group.steady for group in listed)
+        ):
+            return
+        extra = max(0.0, elapsed - self._bare_round_trip) / len(listed)
+        for group in listed:
+            group.cost = extra if not group.cost else (group.cost + extra) / 2
+        total = sum(group.cost for group in self._groups.values())
+        self._floor = total / self.poll_share
 
     def _see(self, group: Group, entry: Entry, state: RunState | InvalidResponseError) -> None:
         """A run's state in a listing: note a change; a final state wants the full record."""

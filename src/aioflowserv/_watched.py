@@ -120,8 +120,8 @@ class Group:
     ``fresh`` holds runs registered since the last listing (checked against
     the whole listing once), ``check`` runs to fetch at the next tick (a run
     the listing does not show, a fetch that failed). ``cost`` is the part of
-    a listing's time beyond a bare round trip (its size's share), which sets
-    the least interval ``floor`` (see :attr:`~._config.Settings.poll_share`).
+    a listing's time beyond a bare round trip (its size at work), which sets
+    the least interval of all listings (see ``poll_share`` in :mod:`._config`).
     """
 
     group_id: str | None
@@ -140,7 +140,7 @@ class Group:
     fresh: list[Entry] = attrs.Factory(list)
     check: set[Entry] = attrs.Factory(set)
     cost: float = 0.0
-    floor: float = 0.0
+    steady: bool = False
 
     @property
     def unused(self) -> bool:
@@ -187,6 +187,7 @@ class RecordQueue:
         self.stopping = False
         self.since = 0.0
         """When the queue last went from empty to busy (on anyio's clock)."""
+        self._resumed: anyio.Event | None = None
 
     def __len__(self) -> int:
         """Runs waiting for a fetch or being fetched."""
@@ -213,9 +214,23 @@ class RecordQueue:
             self.workers += 1
             task_group.start_soon(self._work)
 
+    def pause(self) -> None:
+        """Start no new fetch until :meth:`resume` (those in flight go on): listings go first."""
+        if self._resumed is None:
+            self._resumed = anyio.Event()
+
+    def resume(self) -> None:
+        """Let fetches start again."""
+        if self._resumed is not None:
+            self._resumed.set()
+            self._resumed = None
+
     async def _work(self) -> None:
         try:
             while self._queue and not self.stopping:
+                if self._resumed is not None:
+                    await self._resumed.wait()
+                    continue
                 run_id = self._queue.popleft()
                 wanted = self._wanted[run_id]
                 self.in_flight += 1
