@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 
 from ._config import FETCH_BATCH
@@ -249,6 +250,9 @@ class RecordQueue:
                     not self.in_flight and (not self._queue or self.stopping)
                 ):
                     self.flush()
+                # A transport that answers without waiting (an in-process fake) must not
+                # let one worker keep the event loop from the listings and the waits.
+                await anyio.lowlevel.checkpoint()
         finally:
             self.workers -= 1
 
