@@ -28,7 +28,8 @@ limit can follow what raises that rate and leave what only adds waiting:
   queueing, and the limit rises to :data:`RAMP_FACTOR` times the load (2x for
   a round a little slower). A server with parallel capacity is used within a
   few round trips (a batch of 160 against a parallel server 40 ms away goes
-  1, 2, 16, 64, then the rest, at a time: as fast as 32 at a time). A round
+  1, 2, 32, then the rest (96), at a time: four round trips, where 32 at a
+  time takes five). A round
   well above the no-load latency (:data:`RAMP_TOLERANCE`) ends the ramp-up at
   the concurrency it says the server sustains (``load * no-load latency /
   latency``, rounded up), or at the last limit whose round was as fast as
@@ -90,7 +91,7 @@ PROBE = 2
 parallel capacity (both answered as fast as one) from one that works one start at a time
 (the second answered after the first), at the price of one start queued behind another."""
 
-PARALLEL_FACTOR = 8
+PARALLEL_FACTOR = 16
 """After a probe answered as fast as one submission alone, the limit jumps to this multiple of
 the probe."""
 

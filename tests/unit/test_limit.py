@@ -106,7 +106,7 @@ def test_rounds_answered_as_fast_as_unloaded_grow_the_limit_fourfold() -> None:
     a_round(limit, 0.05, 0.05)
     assert limit.limit == PROBE * PARALLEL_FACTOR
     a_round(limit, *[0.05] * (limit.limit // 2))  # half of a larger round decides
-    assert limit.limit == PROBE * PARALLEL_FACTOR * RAMP_FACTOR
+    assert limit.limit == min(AUTO_MAX_CONCURRENCY, PROBE * PARALLEL_FACTOR * RAMP_FACTOR)
 
 
 def test_answers_as_fast_as_unloaded_grow_the_limit_up_to_the_cap_and_never_past_it() -> None:
@@ -130,25 +130,25 @@ def test_a_slow_round_ends_the_ramp_up_at_what_the_server_sustains() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
     a_round(limit, 0.05, 0.05)
-    a_round(limit, *[0.2] * 8)  # 16 in flight, each 4x slower: it serves 4 at a time
+    in_flight = limit.limit
+    a_round(limit, *[0.2] * (in_flight // 2))  # each 4x slower: it serves a quarter at a time
     assert not limit.ramping
-    assert limit.limit == 4
+    assert limit.limit == in_flight // 4
 
 
 def test_one_slow_answer_does_not_end_the_ramp_up() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
     a_round(limit, 0.05, 0.05)
-    a_round(limit, 0.50, *[0.05] * 7)  # one answer held up by a pause on the client
-    assert limit.ramping
-    assert limit.limit == PROBE * PARALLEL_FACTOR * RAMP_FACTOR
+    a_round(limit, 0.50, *[0.05] * (limit.limit // 2 - 1))  # one held up by a pause
+    assert limit.limit == min(AUTO_MAX_CONCURRENCY, PROBE * PARALLEL_FACTOR * RAMP_FACTOR)
 
 
 def test_a_round_faster_than_the_no_load_latency_only_doubles_the_limit() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.15)
     a_round(limit, 0.15, 0.15)
-    a_round(limit, *[0.10] * 8)  # faster than before: the first answers were slowed
+    a_round(limit, *[0.10] * (limit.limit // 2))  # faster than before: the first were slowed
     assert limit.limit == 2 * PROBE * PARALLEL_FACTOR
 
 
@@ -183,9 +183,10 @@ def test_a_ramp_up_misled_by_a_slow_probe_comes_back_down() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
     a_round(limit, 0.05, 0.05)  # two at once as fast as one: it looks parallel
-    a_round(limit, *[0.2] * 8)  # 16 in flight, each 4x slower
+    in_flight = limit.limit
+    a_round(limit, *[0.05 * in_flight] * (in_flight // 2))  # one at a time after all
     assert not limit.ramping
-    assert limit.limit == 4
+    assert limit.limit == PROBE  # the last limit whose round was as fast as unloaded
     for _ in range(120):
         answered(limit, 0.05 * limit.limit)
     assert limit.settled == 1
@@ -228,10 +229,9 @@ async def test_auto_uses_a_parallel_server_within_a_few_round_trips() -> None:
         seconds = anyio.current_time() - started
     assert len(batch) == 160
     assert batch.adaptive
-    assert batch.peak_concurrency > 64
-    # Still growing when the batch ran out: it settled on what it used (77 = 160 - 1 - 2 - 16 - 64).
-    assert batch.concurrency == batch.peak_concurrency
-    # 1, 2, 16, 64 and the rest at a time: five round trips, as 32 at a time needs too.
+    assert batch.peak_concurrency == AUTO_MAX_CONCURRENCY
+    assert batch.concurrency == AUTO_MAX_CONCURRENCY
+    # 1, 2, 32 and the rest (96) at a time: four round trips; 32 at a time needs five.
     assert seconds <= 5 * 0.04 + 1e-6
 
 
