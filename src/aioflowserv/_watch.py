@@ -37,6 +37,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
+import anyio.abc
 import attrs
 
 from ._config import (
@@ -177,6 +178,7 @@ class Watcher:
         self.poll_share = settings.poll_share
         self._bare_round_trip = math.inf
         self._floor = 0.0
+        self._workers: anyio.abc.TaskGroup | None = None
         self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
     def close(self, error: BaseException) -> None:
@@ -551,14 +553,16 @@ class Watcher:
         records = self._records
         try:
             async with anyio.create_task_group() as workers:
+                self._workers = workers
                 while not until():
                     records.start(workers)
                     now = anyio.current_time()
-                    hold = self._hold_for_fetches(now)
-                    due = [g for g in self._groups.values() if g.next_poll <= now and not hold]
+                    due = [g for g in self._groups.values() if g.next_poll <= now]
                     if due:
+                        records.new_batch()  # what this tick finds ended is reported together
                         clean = not records.in_flight  # no fetch is slowing the listings down
-                        records.pause()  # the listings go first: a tick is never late
+                        if len(records) > records.limit:
+                            records.pause()  # a backlog waits: the listings go first
                         try:
                             if len(due) == 1:
                                 await self._poll(due[0])
@@ -574,32 +578,15 @@ class Watcher:
                     if not self._groups and not records.busy:
                         return  # nothing left to poll; the caller re-checks its own condition
                     next_poll = min((g.next_poll for g in self._groups.values()), default=math.inf)
-                    if hold:
-                        next_poll = max(next_poll, hold)
                     self._schedule_changed = anyio.Event()
                     with anyio.move_on_after(next_poll - now):
                         await self._schedule_changed.wait()
                     self._schedule_changed = None
                 records.stopping = True
         finally:
+            self._workers = None
             records.stopping = False
             records.flush()  # answers that came in as the lead was cancelled
-
-    def _hold_for_fetches(self, now: float) -> float:
-        """Until when due listings wait for the few fetches in flight (0: they do not wait).
-
-        A listing that comes due while the records it asked for are still on
-        their way would mostly tell what they are about to: it waits for them,
-        for two round trips at most (and never past the shortest interval).
-        With more fetches queued than run at once, listings keep their schedule.
-        """
-        records = self._records
-        if not records.busy or len(records) > records.limit or not self._groups:
-            return 0.0
-        round_trip = self._bare_round_trip if self._bare_round_trip < math.inf else 0.0
-        wait = min(max(2 * round_trip, 0.001), min(g.interval for g in self._groups.values()))
-        until = records.since + wait
-        return until if now < until else 0.0
 
     async def _poll(self, group: Group) -> None:
         group.listings += 1
@@ -633,6 +620,14 @@ class Watcher:
         # A run registered during the poll may have asked for an earlier poll.
         floor = self._floor if group.group_id is not None else 0.0
         group.next_poll = min(group.next_poll, started + max(group.interval, floor))
+        now = anyio.current_time()
+        records = self._records
+        if group.next_poll <= now and records.busy and len(records) <= records.limit:
+            # The listing took longer than the interval, and the few records it asked
+            # for are on their way: the next listing would mostly tell what they are
+            # about to. It waits for them, two round trips at most.
+            round_trip = self._bare_round_trip if self._bare_round_trip < math.inf else 0.0
+            group.next_poll = now + min(max(2 * round_trip, 0.001), group.interval)
 
     def _want_each(self, group: Group) -> None:
         """A group without a listing (post-processing runs): fetch each of its runs."""
@@ -711,6 +706,8 @@ class Watcher:
         ):
             return
         extra = max(0.0, elapsed - self._bare_round_trip) / len(listed)
+        if extra < self._bare_round_trip:
+            extra = 0.0  # no more than a round trip: a group of ordinary size
         for group in listed:
             group.cost = extra if not group.cost else (group.cost + extra) / 2
         total = sum(group.cost for group in self._groups.values())
@@ -733,6 +730,8 @@ class Watcher:
         """Fetch a run's full record for its waits (once, however often asked)."""
         if not entry.done:
             self._records.want(entry.run_id).entry = entry
+            if self._workers is not None:
+                self._records.start(self._workers)  # at once: the waiter is waiting for it
 
     def _update_streams(self, group: Group, change: ListingChange) -> None:
         """Report a listing's changes to the group's streams.

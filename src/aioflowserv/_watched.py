@@ -154,6 +154,7 @@ class Wanted:
     """A run whose full record is wanted: by the wait of ``entry``, by ``streams``, or both."""
 
     run_id: str
+    batch: int = 0
     entry: Entry | None = None
     streams: list[Stream] = attrs.Factory(list)
 
@@ -166,7 +167,9 @@ class RecordQueue:
     """Full records to fetch, at most ``limit`` at a time, handed over in sorted batches.
 
     ``fetch`` gets one record; ``deliver`` takes a batch of answers (in the
-    order the runs ended; errors last). Workers run in the task group of
+    order the runs ended; errors last): the records asked for in one tick
+    (:meth:`new_batch`), once all of them are in, or :data:`FETCH_BATCH` of
+    them at a time when there are many. Workers run in the task group of
     whoever leads the watching (:meth:`start`); a fetch cancelled with its
     leader goes back to the front of the queue for the next one.
     """
@@ -182,7 +185,9 @@ class RecordQueue:
         self.limit = limit
         self._queue: deque[str] = deque()
         self._wanted: dict[str, Wanted] = {}
-        self._ready: list[tuple[Wanted, Outcome]] = []
+        self._ready: dict[int, list[tuple[Wanted, Outcome]]] = {}
+        self._pending: dict[int, int] = {}
+        self.batch = 0
         self.in_flight = 0
         self.workers = 0
         self.stopping = False
@@ -199,19 +204,24 @@ class RecordQueue:
         """True while a fetch is queued or in flight."""
         return bool(self._wanted)
 
+    def new_batch(self) -> None:
+        """The records wanted from now on are a new batch (those a tick asks for)."""
+        self.batch += 1
+
     def want(self, run_id: str) -> Wanted:
         """The record of ``run_id`` is wanted (once, however often asked, until fetched)."""
         wanted = self._wanted.get(run_id)
         if wanted is None:
             if not self._wanted:
                 self.since = anyio.current_time()
-            wanted = self._wanted[run_id] = Wanted(run_id)
+            wanted = self._wanted[run_id] = Wanted(run_id, self.batch)
+            self._pending[self.batch] = self._pending.get(self.batch, 0) + 1
             self._queue.append(run_id)
         return wanted
 
     def start(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start workers in ``task_group`` for what is queued (up to the limit)."""
-        while self.workers < self.limit and self.workers < len(self._queue):
+        while self.workers < self.limit and self.workers < len(self._queue) and not self.stopping:
             self.workers += 1
             task_group.start_soon(self._work)
 
@@ -245,10 +255,16 @@ class RecordQueue:
                 finally:
                     self.in_flight -= 1
                 del self._wanted[run_id]
-                self._ready.append((wanted, outcome))
-                if len(self._ready) >= FETCH_BATCH or (
-                    not self.in_flight and (not self._queue or self.stopping)
-                ):
+                batch = wanted.batch
+                ready = self._ready.setdefault(batch, [])
+                ready.append((wanted, outcome))
+                self._pending[batch] -= 1
+                if not self._pending[batch]:
+                    del self._pending[batch]
+                    self._flush(batch)
+                elif len(ready) >= FETCH_BATCH:
+                    self._flush(batch)
+                if self.stopping and not self.in_flight:
                     self.flush()
                 # A transport that answers without waiting (an in-process fake) must not
                 # let one worker keep the event loop from the listings and the waits.
@@ -257,12 +273,16 @@ class RecordQueue:
             self.workers -= 1
 
     def flush(self) -> None:
-        """Hand over the answers that are in, sorted by the runs' finish times."""
-        if not self._ready:
-            return
-        ready, self._ready = self._ready, []
-        ready.sort(key=lambda item: _end_time(item[1]))
-        self._deliver(ready)
+        """Hand over every answer that is in (the lead is passing on)."""
+        for batch in list(self._ready):
+            self._flush(batch)
+
+    def _flush(self, batch: int) -> None:
+        """Hand over the answers of ``batch`` that are in, sorted by the runs' finish times."""
+        ready = self._ready.pop(batch, None)
+        if ready:
+            ready.sort(key=lambda item: _end_time(item[1]))
+            self._deliver(ready)
 
 
 def _end_time(outcome: Outcome) -> float:
