@@ -5,15 +5,24 @@ Every wait registers its runs here. One listing request per *group* and tick
 record (``GET /runs/{id}``) is fetched only once it is no longer active.
 Runs without a group (post-processing runs) are fetched one by one.
 
+Watching costs what changed, not what is watched: a listing is read by
+difference with the group's last one (:mod:`._listing`), a run registered
+since is checked against the whole listing once, and the records of runs that
+ended are fetched alongside the listings, a bounded number at a time
+(:class:`~._watched.RecordQueue`), so that a tick is never late however many
+runs ended. Groups of tens of thousands of runs are listed less often, so
+that polling takes a bounded share of the server's time (``poll_share``,
+:class:`~._watched.PollCost`).
+
 A whole group can be watched too (:meth:`Watcher.watch_group`): a stream of
 every run of the group, new ones included, fed by the same listing. It sees
 each run's full record first, then each state change once (a change to a
-final state with the full record, fetched once per tick for every wait and
-stream that needs it).
+final state with the full record, fetched once for every wait and stream
+that needs it).
 
-There is no background task. The poll loop runs inside the waiting tasks
-themselves: one waiter at a time, the *leader*, polls on behalf of all and
-wakes the others; when it leaves (its runs are done, its deadline passed, or
+There is no background task. The poll loop (and its fetches) runs inside the
+waiting tasks themselves: one waiter at a time, the *leader*, polls on behalf
+of all and wakes the others; when it leaves (its runs are done, its deadline passed, or
 it was cancelled) it hands the lead to another waiter. With no waiter left,
 nothing runs and nothing is sent. Cancelling one wait never disturbs another.
 """
@@ -55,8 +64,6 @@ from ._errors import (
     FlowservError,
     InvalidResponseError,
     NotFoundError,
-    RunWaitTimeout,
-    add_note,
     copy_error,
     is_permanent,
     is_transient,
@@ -64,7 +71,18 @@ from ._errors import (
 from ._gather import gather
 from ._models import Run, RunInfo, RunState
 from ._routes import Routes
-from ._watched import Entry, Group, RecordQueue, Stream, Waiter, Wanted
+from ._watched import (
+    Entry,
+    Group,
+    PollCost,
+    RecordQueue,
+    Stream,
+    Waiter,
+    Wanted,
+    given_up,
+    outcome_of,
+    timeout_error,
+)
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
@@ -175,9 +193,7 @@ class Watcher:
         self._schedule_changed: anyio.Event | None = None
         self._listings = 0
         self._fetches = 0
-        self.poll_share = settings.poll_share
-        self._bare_round_trip = math.inf
-        self._floor = 0.0
+        self._cost = PollCost(settings.poll_share)
         self._workers: anyio.abc.TaskGroup | None = None
         self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
@@ -207,7 +223,7 @@ class Watcher:
         self._fetches += 1
         started = anyio.current_time()
         run = await self._api.get_run(run_id)
-        self._bare_round_trip = min(self._bare_round_trip, anyio.current_time() - started)
+        self._cost.round_trip(anyio.current_time() - started)
         return run
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
@@ -260,14 +276,14 @@ class Watcher:
                 with anyio.CancelScope(deadline=options.deadline) as scope:
                     await self._drive(waiter, lambda: waiter.remaining == 0)
                 if scope.cancelled_caught and waiter.remaining:
-                    raise _timeout_error(waiter, options.timeout)
+                    raise timeout_error(waiter, options.timeout)
                 entries = [waiter.entries[run_id] for run_id, _, _ in specs]
         if return_exceptions:
             return [
                 entry.result if entry.error is None else copy_error(entry.error)
                 for entry in entries
             ]
-        return [_outcome(entry) for entry in entries]
+        return [outcome_of(entry) for entry in entries]
 
     async def as_completed(
         self,
@@ -289,7 +305,7 @@ class Watcher:
                     while waiter.finished:
                         entry = waiter.finished.popleft()
                         self._drop(waiter, entry)
-                        yield _outcome(entry)
+                        yield outcome_of(entry)
                     if waiter.remaining == 0:
                         return
                     # The lead is only held inside this call, never across a yield.
@@ -298,7 +314,7 @@ class Watcher:
                             waiter, lambda: bool(waiter.finished) or not waiter.remaining
                         )
                     if scope.cancelled_caught and not waiter.finished:
-                        raise _timeout_error(waiter, options.timeout)
+                        raise timeout_error(waiter, options.timeout)
 
     async def watch_group(
         self,
@@ -573,7 +589,7 @@ class Watcher:
                         finally:
                             records.resume()
                         if clean:
-                            self._note_cost(due, anyio.current_time() - now)
+                            self._cost.tick(due, self._groups.values(), anyio.current_time() - now)
                         continue
                     if not self._groups and not records.busy:
                         return  # nothing left to poll; the caller re-checks its own condition
@@ -618,7 +634,7 @@ class Watcher:
             grown = group.interval * POLL_GROWTH * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             group.interval = min(group.cap, grown)
         # A run registered during the poll may have asked for an earlier poll.
-        floor = self._floor if group.group_id is not None else 0.0
+        floor = self._cost.floor if group.group_id is not None else 0.0
         group.next_poll = min(group.next_poll, started + max(group.interval, floor))
         now = anyio.current_time()
         records = self._records
@@ -626,7 +642,7 @@ class Watcher:
             # The listing took longer than the interval, and the few records it asked
             # for are on their way: the next listing would mostly tell what they are
             # about to. It waits for them, two round trips at most.
-            round_trip = self._bare_round_trip if self._bare_round_trip < math.inf else 0.0
+            round_trip = self._cost.bare if self._cost.bare < math.inf else 0.0
             group.next_poll = now + min(max(2 * round_trip, 0.001), group.interval)
 
     def _want_each(self, group: Group) -> None:
@@ -647,7 +663,7 @@ class Watcher:
         # the same work for it, and a change is worth its cost): only such a listing, not
         # the first (read whole) nor one checked against newly registered runs, is measured.
         group.steady = group.reader.listings > 1 and not group.fresh and not change
-        if self._bare_round_trip == math.inf and len(body) >= _LARGE_LISTING:
+        if self._cost.bare == math.inf and len(body) >= _LARGE_LISTING:
             await self._measure_round_trip()
         states = group.reader.states
         entries = group.entries
@@ -685,33 +701,7 @@ class Watcher:
             await self._api.service_info()
         except FlowservError:
             return
-        self._bare_round_trip = min(self._bare_round_trip, anyio.current_time() - started)
-
-    def _note_cost(self, polled: list[Group], elapsed: float) -> None:
-        """Note how long a tick's listings took; their time beyond a round trip sets the floor.
-
-        That extra time is the listings' size at work: the server's query and
-        encoding, the transfer, this client's reading. It is measured only on
-        ticks where no listing changed anything (what polling costs, as
-        opposed to reporting changes) and no fetch was in flight (which would
-        slow the listings down too), shared among the groups listed together,
-        and added up over every group: listing them all ``floor`` apart keeps
-        the time spent on polling within :attr:`poll_share` of the server's
-        and the client's.
-        """
-        listed = [group for group in polled if group.group_id is not None]
-        if (
-            not listed or self._bare_round_trip == math.inf
-            or not all(group.steady for group in listed)
-        ):
-            return
-        extra = max(0.0, elapsed - self._bare_round_trip) / len(listed)
-        if extra < self._bare_round_trip:
-            extra = 0.0  # no more than a round trip: a group of ordinary size
-        for group in listed:
-            group.cost = extra if not group.cost else (group.cost + extra) / 2
-        total = sum(group.cost for group in self._groups.values())
-        self._floor = total / self.poll_share
+        self._cost.round_trip(anyio.current_time() - started)
 
     def _see(self, group: Group, entry: Entry, state: RunState | InvalidResponseError) -> None:
         """A run's state in a listing: note a change; a final state wants the full record."""
@@ -856,7 +846,7 @@ class Watcher:
         fatal = is_permanent(exc) or (not is_transient(exc) and group.failures >= FATAL_AFTER)
         for stream in list(group.streams):
             if fatal or now - group.failing_since >= stream.give_up_after:
-                stream.fail(_given_up(exc, group, now - group.failing_since))
+                stream.fail(given_up(exc, group, now - group.failing_since))
         if fatal:
             for entry in list(group.entries.values()):
                 self._finish(entry, error=exc)
@@ -900,34 +890,3 @@ def notify(callback: OnChange, run: Run) -> None:
         callback(run)
     except Exception:
         logger.exception("on_change callback failed for run %s", run.run_id)
-
-
-def _given_up(exc: FlowservError, group: Group, failing_for: float) -> BaseException:
-    """The error a group stream ends with: the listing's, with a note on how long it failed."""
-    error = copy_error(exc)
-    add_note(
-        error, f"watching group {group.group_id}: listing its runs failed "
-        f"{group.failures} times in {failing_for:.1f} s; gave up",
-    )
-    return error
-
-
-def _outcome(entry: Entry) -> Run:
-    if entry.error is not None:
-        raise copy_error(entry.error)
-    assert entry.result is not None
-    return entry.result
-
-
-def _timeout_error(waiter: Waiter, timeout: float | None) -> RunWaitTimeout:
-    pending = [entry.last_seen() for entry in waiter.entries.values() if not entry.done]
-    completed = [entry.result for entry in waiter.entries.values() if entry.result]
-    first = pending[0]
-    more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
-    return RunWaitTimeout(
-        f"run {first.run_id}{more} still {first.state.value} after {timeout} s; "
-        "it was left running on the server",
-        run=first,
-        pending=pending,
-        completed=completed,
-    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
@@ -27,11 +27,14 @@ import anyio.lowlevel
 import attrs
 
 from ._config import FETCH_BATCH
-from ._errors import FlowservError
+from ._errors import FlowservError, RunWaitTimeout, add_note, copy_error
 from ._listing import ListingReader
 from ._models import Run, RunState
 
-__all__ = ["Entry", "Group", "RecordQueue", "Stream", "Waiter", "Wanted"]
+__all__ = [
+    "Entry", "Group", "PollCost", "RecordQueue", "Stream", "Waiter", "Wanted", "given_up",
+    "outcome_of", "timeout_error",
+]
 
 
 @attrs.define(eq=False)
@@ -289,3 +292,73 @@ def _end_time(outcome: Outcome) -> float:
     if isinstance(outcome, Run) and outcome.finished_at is not None:
         return outcome.finished_at.timestamp()
     return math.inf
+
+
+class PollCost:
+    """What polling costs the server and the client, and the least interval that bounds it.
+
+    ``bare`` is the shortest round trip seen (a record fetch, or the service
+    descriptor). A tick's listings that took longer than that, on a tick
+    where nothing changed (what polling costs, as opposed to reporting
+    changes) and no fetch was in flight (which slows every answer alike),
+    show the listings' size at work: the server's query and encoding, the
+    transfer, the client's reading. That extra time, shared among the groups
+    listed together and added up over every group, sets ``floor``: listing
+    every group at least that far apart keeps polling within ``share`` of
+    the server's (and the client's) time. A listing that costs no more than
+    a round trip (a group of ordinary size) adds nothing.
+    """
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.bare = math.inf
+        self.floor = 0.0
+
+    def round_trip(self, elapsed: float) -> None:
+        """A small request took ``elapsed`` seconds."""
+        self.bare = min(self.bare, elapsed)
+
+    def tick(self, polled: Iterable[Group], groups: Iterable[Group], elapsed: float) -> None:
+        """The groups ``polled`` together took ``elapsed`` seconds; ``groups`` are all polled."""
+        listed = [group for group in polled if group.group_id is not None]
+        if not listed or self.bare == math.inf or not all(group.steady for group in listed):
+            return
+        extra = max(0.0, elapsed - self.bare) / len(listed)
+        if extra < self.bare:
+            extra = 0.0
+        for group in listed:
+            group.cost = extra if not group.cost else (group.cost + extra) / 2
+        self.floor = sum(group.cost for group in groups) / self.share
+
+
+def given_up(exc: FlowservError, group: Group, failing_for: float) -> BaseException:
+    """The error a group stream ends with: the listing's, with a note on how long it failed."""
+    error = copy_error(exc)
+    add_note(
+        error, f"watching group {group.group_id}: listing its runs failed "
+        f"{group.failures} times in {failing_for:.1f} s; gave up",
+    )
+    return error
+
+
+def outcome_of(entry: Entry) -> Run:
+    """The final record of a finished run, or its error raised."""
+    if entry.error is not None:
+        raise copy_error(entry.error)
+    assert entry.result is not None
+    return entry.result
+
+
+def timeout_error(waiter: Waiter, timeout: float | None) -> RunWaitTimeout:
+    """The error of a wait past its deadline: the runs still active, the last seen first."""
+    pending = [entry.last_seen() for entry in waiter.entries.values() if not entry.done]
+    completed = [entry.result for entry in waiter.entries.values() if entry.result]
+    first = pending[0]
+    more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+    return RunWaitTimeout(
+        f"run {first.run_id}{more} still {first.state.value} after {timeout} s; "
+        "it was left running on the server",
+        run=first,
+        pending=pending,
+        completed=completed,
+    )
