@@ -562,20 +562,20 @@ class Watcher:
 
         The fetches of runs that ended run in this task group, at most
         :data:`FETCH_CONCURRENCY` at once, while the listings keep their
-        schedule. Once ``until()`` holds no new fetch starts; those in flight
-        are finished (their answers serve other waits too) before the lead
-        passes on.
+        schedule. Once ``until()`` holds, the few fetches queued or in flight
+        (no more than run at once: a round trip away, and other waits need
+        them) are finished before the lead passes on; with a backlog, no new
+        fetch starts and only those in flight are finished.
         """
         records = self._records
         try:
             async with anyio.create_task_group() as workers:
                 self._workers = workers
-                while not until():
+                while not until() or (records.busy and len(records) <= records.limit):
                     records.start(workers)
                     now = anyio.current_time()
                     due = [g for g in self._groups.values() if g.next_poll <= now]
                     if due:
-                        records.new_batch()  # what this tick finds ended is reported together
                         clean = not records.in_flight  # no fetch is slowing the listings down
                         if len(records) > records.limit:
                             records.pause()  # a backlog waits: the listings go first
@@ -647,6 +647,7 @@ class Watcher:
 
     def _want_each(self, group: Group) -> None:
         """A group without a listing (post-processing runs): fetch each of its runs."""
+        self._records.new_batch()
         for entry in group.entries.values():
             self._want(entry)
 
@@ -665,6 +666,9 @@ class Watcher:
         group.steady = group.reader.listings > 1 and not group.fresh and not change
         if self._cost.bare == math.inf and len(body) >= _LARGE_LISTING:
             await self._measure_round_trip()
+        # From here on nothing waits: the records this listing asks for are one batch,
+        # reported together once they are in (in the order the runs ended).
+        self._records.new_batch()
         states = group.reader.states
         entries = group.entries
         for run_id, state in change.changed.items():

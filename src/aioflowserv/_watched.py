@@ -170,7 +170,7 @@ class RecordQueue:
     """Full records to fetch, at most ``limit`` at a time, handed over in sorted batches.
 
     ``fetch`` gets one record; ``deliver`` takes a batch of answers (in the
-    order the runs ended; errors last): the records asked for in one tick
+    order the runs ended; errors last): the records one listing asked for
     (:meth:`new_batch`), once all of them are in, or :data:`FETCH_BATCH` of
     them at a time when there are many. Workers run in the task group of
     whoever leads the watching (:meth:`start`); a fetch cancelled with its
@@ -208,7 +208,7 @@ class RecordQueue:
         return bool(self._wanted)
 
     def new_batch(self) -> None:
-        """The records wanted from now on are a new batch (those a tick asks for)."""
+        """The records wanted from now on are a new batch (those one listing asks for)."""
         self.batch += 1
 
     def want(self, run_id: str) -> Wanted:
