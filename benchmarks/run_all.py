@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "scale": ["scale.py"],
     "batch": ["batch.py"],
     "downloads": ["downloads.py"],
-    "submit": ["submit.py"],
+    "submit": ["submit.py", "--rounds", "10"],
 }
 
 
