@@ -26,9 +26,31 @@ BENCHMARKS: dict[str, list[str]] = {
     "scale": ["scale.py"],
     "batch": ["batch.py"],
     "downloads": ["downloads.py"],
-    "submit": ["submit.py"],
+    "submit": ["submit.py", "--rounds", "10"],
     "sweep": ["sweep.py"],
 }
+
+
+def target_lines(collected: dict[str, object]) -> list[str]:
+    """Every target a benchmark judged, as ``benchmark: target: met|missed (...)``."""
+    lines: list[str] = []
+
+    def add(prefix: str, verdicts: object) -> None:
+        if isinstance(verdicts, str):
+            lines.append(f"{prefix}: {_met(verdicts)}")
+        elif isinstance(verdicts, dict):
+            for name, value in verdicts.items():
+                add(f"{prefix}: {name}", value)
+
+    for name, doc in collected.items():
+        if isinstance(doc, dict):
+            add(name, doc.get("verdicts", doc.get("verdict")))
+    return lines
+
+
+def _met(verdict: str) -> str:
+    """``meets`` -> ``met``; anything else is a miss, with what the benchmark said about it."""
+    return "met" if verdict == "meets" else f"missed ({verdict})"
 
 
 def main() -> None:
@@ -51,7 +73,13 @@ def main() -> None:
             continue
         collected[name] = json.loads((_common.RESULTS / f"{name}.json").read_text())
         print(f"({name} took {time.monotonic() - started:.0f} s)\n", flush=True)
-    path = _common.write_result("latest", {"benchmarks": collected, "failed": failed})
+    targets = target_lines(collected)
+    print("== targets (met / missed, measured in this run) ==")
+    for line in targets:
+        print(f"  {line}")
+    path = _common.write_result(
+        "latest", {"benchmarks": collected, "targets": targets, "failed": failed}
+    )
     print(f"written {path.relative_to(_common.ROOT)}")
     if failed:
         sys.exit(1)

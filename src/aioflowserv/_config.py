@@ -25,6 +25,7 @@ into :class:`Settings`.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import random
@@ -33,7 +34,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -73,11 +74,14 @@ __all__ = [
     "DEFAULT_AUTH_HEADER",
     "DEFAULT_MAX_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_POLL_SHARE",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "DOWNLOAD_CONCURRENCY",
     "ENV_LOG",
+    "ENV_TRANSPORT",
     "FATAL_AFTER",
+    "FETCH_BATCH",
     "FETCH_CONCURRENCY",
     "FIRST_POSTPROC_GRACE",
     "HOOK_EVENTS",
@@ -94,10 +98,12 @@ __all__ = [
     "SERVER_STOP_TIMEOUT",
     "STREAM_GIVE_UP",
     "SUPERVISOR_START_TIMEOUT",
+    "TRANSPORTS",
     "USER_AGENT",
     "VERSION",
     "ClientOptions",
     "EventHook",
+    "TransportName",
     "Origin",
     "RetryPolicy",
     "Settings",
@@ -107,6 +113,7 @@ __all__ = [
     "check_event_hooks",
     "check_id",
     "check_seconds",
+    "check_transport",
     "configured_url",
     "log_level",
     "resolve_origin",
@@ -147,7 +154,17 @@ DOWNLOAD_CONCURRENCY = 4
 """How many runs are downloaded at once, unless told otherwise."""
 
 FETCH_CONCURRENCY = 8
-"""How many full run records the watcher fetches at once (runs that just ended)."""
+"""How many full run records the watcher fetches at once (runs that just ended), alongside its
+listings: a tick is not held up by the fetches of the one before."""
+
+FETCH_BATCH = 32
+"""Runs seen ending are reported in batches of up to this many answers, each batch in the
+order the runs ended (all of them together, when fewer ended at once)."""
+
+DEFAULT_POLL_SHARE = 0.1
+"""The most of its time a server (and the client) spends on one client's listings: a group
+whose listing takes longer than a bare round trip (thousands of runs) is listed less often,
+at least ``extra time * groups / poll_share`` apart, whatever ``max_interval`` says."""
 
 POLL_GROWTH = 1.5
 """While nothing changes, each poll interval is this multiple of the last (up to the maximum)."""
@@ -221,6 +238,52 @@ REQUEST_LOGGER = "aioflowserv.http"
 HOOK_EVENTS = ("request", "response")
 """The events of the ``event_hooks`` option (httpx's)."""
 _UNSAFE_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+
+
+TransportName = Literal["httpx", "aiohttp"]
+"""The HTTP stacks a client can send with (``transport="aiohttp"``: the ``aiohttp`` extra)."""
+
+TRANSPORTS: tuple[TransportName, ...] = ("httpx", "aiohttp")
+"""The names ``transport=`` takes; the first is the default."""
+
+ENV_TRANSPORT = "AIOFLOWSERV_TRANSPORT"
+"""The environment variable naming the transport of clients given none (``httpx``, ``aiohttp``)."""
+
+
+def check_transport(value: object, environ: Mapping[str, str] | None = None) -> str:
+    """The name of a client's transport: ``"httpx"``, ``"aiohttp"``, or ``"custom"`` (an object).
+
+    ``None`` reads :data:`ENV_TRANSPORT` (default ``"httpx"``). An unknown name,
+    or ``"aiohttp"`` without aiohttp installed, raises :class:`ConfigurationError`.
+    """
+    source = "transport"
+    if value is None:
+        env = os.environ if environ is None else environ
+        value, source = env.get(ENV_TRANSPORT) or TRANSPORTS[0], ENV_TRANSPORT
+    if not isinstance(value, str):
+        return "custom"
+    name = value.strip().lower()
+    if name not in TRANSPORTS:
+        choices = ", ".join(repr(t) for t in TRANSPORTS)
+        raise ConfigurationError(
+            f"{source}: unknown transport {value!r} (expected {choices}, or an "
+            "httpx.AsyncBaseTransport)"
+        )
+    if name == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        raise ConfigurationError(
+            f"{source}: transport 'aiohttp' needs aiohttp: install the aiohttp extra "
+            "(pip install 'aioflowserv[aiohttp]')"
+        )
+    return name
+
+
+def _check_share(value: object) -> float:
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+        or not 0 < value <= 1  # (NaN fails this too)
+    ):
+        raise ConfigurationError(f"poll_share must be a number in (0, 1], got {value!r}")
+    return float(value)
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -548,13 +611,19 @@ class ClientOptions(TypedDict, total=False):
       (:data:`DEFAULT_TIMEOUT`; None: no limit);
     - ``retries``: how often idempotent requests are retried, a count or a
       :class:`RetryPolicy` (default 3);
-    - ``transport``: an ``httpx.AsyncBaseTransport`` for the internal
+    - ``transport``: the HTTP stack, ``"httpx"`` (the default, or
+      :data:`ENV_TRANSPORT`) or ``"aiohttp"`` (httpx's API over aiohttp's
+      connection pool: less CPU per request, asyncio only; the ``aiohttp``
+      extra), or an ``httpx.AsyncBaseTransport`` for the internal
       ``httpx.AsyncClient`` (tests, custom networking);
     - ``auth_header``: the header the token travels in (flowServ's ``api_key``);
     - ``verify``: verify TLS certificates (default True);
     - ``poll_interval``, ``max_interval``: seconds between the polls of a
       wait, first and at most (:data:`DEFAULT_POLL_INTERVAL`,
       :data:`DEFAULT_MAX_INTERVAL`), unless a wait says otherwise;
+    - ``poll_share``: the most of its time the server may spend on this
+      client's listings, in (0, 1] (:data:`DEFAULT_POLL_SHARE`): huge groups
+      are listed less often;
     - ``profile``: the saved login (``aioflowserv login --profile NAME``) to
       use when no ``url``/``token`` are given (see :func:`resolve_origin`);
     - ``event_hooks``: ``{"request": [f, ...], "response": [g, ...]}``, functions
@@ -566,18 +635,23 @@ class ClientOptions(TypedDict, total=False):
 
     timeout: float | None
     retries: int | RetryPolicy
-    transport: httpx.AsyncBaseTransport | None
+    transport: httpx.AsyncBaseTransport | TransportName | None
     auth_header: str
     verify: bool
     poll_interval: float
     max_interval: float
+    poll_share: float
     profile: str | None
     event_hooks: Mapping[str, Sequence[EventHook]] | None
 
 
 @attrs.frozen(repr=False)
 class Settings:
-    """Everything a client needs to talk to one server, checked. The token is not part of it."""
+    """Everything a client needs to talk to one server, checked. The token is not part of it.
+
+    ``transport`` names the HTTP stack: ``"httpx"``, ``"aiohttp"``, or
+    ``"custom"`` (an ``httpx.AsyncBaseTransport`` was given).
+    """
 
     url: str
     timeout: float | None = DEFAULT_TIMEOUT
@@ -587,6 +661,8 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_interval: float = DEFAULT_MAX_INTERVAL
     event_hooks: Mapping[str, tuple[EventHook, ...]] = attrs.field(factory=dict, hash=False)
+    transport: str = TRANSPORTS[0]
+    poll_share: float = DEFAULT_POLL_SHARE
 
     @classmethod
     def create(cls, url: str | None, owner: str, **options: Unpack[ClientOptions]) -> Settings:
@@ -611,7 +687,12 @@ class Settings:
                 options.get("max_interval", DEFAULT_MAX_INTERVAL), "max_interval", setting=True
             ),
             event_hooks=check_event_hooks(options.get("event_hooks")),
+            transport=check_transport(options.get("transport")),
+            poll_share=_check_share(options.get("poll_share", DEFAULT_POLL_SHARE)),
         )
 
     def __repr__(self) -> str:
-        return f"Settings(url={self.url!r}, timeout={self.timeout!r}, retry={self.retry!r})"
+        return (
+            f"Settings(url={self.url!r}, timeout={self.timeout!r}, retry={self.retry!r}, "
+            f"transport={self.transport!r})"
+        )

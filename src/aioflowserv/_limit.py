@@ -7,25 +7,35 @@ law the server then serves ``load / latency`` submissions per second, so the
 limit can follow what raises that rate and leave what only adds waiting:
 
 - **Ramp-up.** The first submission goes alone; its latency is the no-load
-  latency. Then the limit moves by rounds: once half of the answers to the
+  latency. Then two go together (the probe): a server with parallel capacity
+  answers both as fast as one alone, a server that works one start at a time
+  answers the second only after the first (twice the latency), and one that
+  slows down under load answers both later. Only a probe whose slower answer
+  is within :data:`RAMP_CLEAN` of the no-load latency (the faster of the
+  first answer and the probe's, since the first may have been slowed by a
+  cold server or a new connection) shows parallel capacity: then the limit
+  jumps to :data:`PARALLEL_FACTOR` times the probe. Otherwise the ramp-up ends
+  at one, and the steady state tries more only after :data:`MAX_HOLD`
+  windows: a short batch against a server that works one start at a time
+  sends two at once just once, and is as fast as a plain loop.
+
+  From there the limit moves by rounds: once half of the answers to the
   submissions sent at the current limit are in (all of them, up to four),
   their median is compared
   with the no-load latency (a median, so that one answer held up by a pause
   on the client does not decide). A round as fast as unloaded (within
   :data:`RAMP_CLEAN`) shows that the server serves that load without
   queueing, and the limit rises to :data:`RAMP_FACTOR` times the load (2x for
-  a round a little slower): 4x per round trip, where TCP's slow start
-  doubles. A server with parallel capacity is used within a few round trips
-  (a batch of 160 against a parallel server 40 ms away goes 1, 3, 12, 48,
-  then the rest, at a time: as fast as 32 at a time). A round well above the
-  no-load latency (:data:`RAMP_TOLERANCE`) ends the ramp-up at the
-  concurrency it says the server sustains (``load * no-load latency /
+  a round a little slower). A server with parallel capacity is used within a
+  few round trips (a batch of 160 against a parallel server 40 ms away goes
+  1, 2, 32, then the rest (96), at a time: four round trips, where 32 at a
+  time takes five). A round
+  well above the no-load latency (:data:`RAMP_TOLERANCE`) ends the ramp-up at
+  the concurrency it says the server sustains (``load * no-load latency /
   latency``, rounded up), or at the last limit whose round was as fast as
   unloaded, if that is higher. A round faster than the first answer (:data:`COLD`)
-  shows the first was slowed by something else, a cold server or a new
-  connection; its latency becomes the no-load latency and the limit only
-  doubles. Against a server that works one start at a time, the ramp-up ends
-  after the third submission.
+  shows the first was slowed by something else; its latency becomes the
+  no-load latency and the limit only doubles.
 - **Steady state: hill climbing on the rate.** The rate is measured over
   windows of submissions sent at the current limit (:data:`MIN_WINDOW`
   answers at least). After a few windows the limiter tries a step up (by a
@@ -76,9 +86,14 @@ RAMP_FACTOR = 4
 """During the ramp-up, a round answered as fast as unloaded raises the limit to this
 multiple of the load it was sent at (the load the server just proved it serves)."""
 
-FIRST_FACTOR = 3
-"""The limit after the answer to the first submission, which went alone: a server that works
-one start at a time sees at most three at once."""
+PROBE = 2
+"""How many go together after the first submission's answer: enough to tell a server with
+parallel capacity (both answered as fast as one) from one that works one start at a time
+(the second answered after the first), at the price of one start queued behind another."""
+
+PARALLEL_FACTOR = 16
+"""After a probe answered as fast as one submission alone, the limit jumps to this multiple of
+the probe."""
 
 RAMP_CLEAN = 1.2
 """A round whose median answer is within this multiple of the no-load latency is unloaded."""
@@ -187,6 +202,7 @@ class AdaptiveLimit(Limit):
         self.changes = 0
         self._level = 1.0
         self._base: float | None = None
+        self._probed = False
         self._round: list[Sample] = []
         self._proven = 1
         self._window: list[Sample] = []
@@ -244,7 +260,10 @@ class AdaptiveLimit(Limit):
         load = self._limit  # what went out together, and came back this fast
         if self._base is None:  # the first submission, alone
             self._base = latency
-            self._move(float(FIRST_FACTOR), "ramping up")
+            self._move(float(PROBE), "probing")
+            return
+        if not self._probed:
+            self._probe(answers)
             return
         if latency < COLD * self._base:  # faster under load than alone: the first was slow
             self._base = latency
@@ -265,6 +284,22 @@ class AdaptiveLimit(Limit):
         self._move(min(self.cap, max(self._level, load * factor)), "ramping up")
         if self._limit >= self.cap:
             self.ramping = False
+
+    def _probe(self, answers: list[Sample]) -> None:
+        """Judge the probe (two sent together): parallel capacity, or one start at a time."""
+        self._probed = True
+        latencies = [s.latency for s in answers]
+        assert self._base is not None
+        self._base = min(self._base, *latencies)
+        if max(latencies) <= RAMP_CLEAN * self._base:
+            self._proven = self._limit
+            self._move(min(float(self.cap), self._limit * PARALLEL_FACTOR), "ramping up")
+            if self._limit >= self.cap:
+                self.ramping = False
+            return
+        self.ramping = False
+        self._hold = MAX_HOLD  # try more only once a long batch has shown its rate
+        self._move(1.0, "the server answers two at once no faster than one")
 
     def _step_down(self, level: int) -> None:
         """Try one step below ``level``: kept if the rate stays nearly the same there."""

@@ -56,6 +56,7 @@ __all__ = [
     "UploadedFile",
     "User",
     "WorkflowInfo",
+    "listed_state",
     "parse_list",
     "parse_service",
 ]
@@ -596,13 +597,9 @@ class RunListing:
         entries = _items(doc, "runs")
         states: dict[str, RunState | InvalidResponseError] = {}
         for entry in entries:
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
-                continue  # not a run entry: no run of ours is described by it
-            raw = entry.get("state")
-            state = _STATES.get(raw) if isinstance(raw, str) else None
-            states[entry["id"]] = state if state is not None else InvalidResponseError(
-                f"unknown run state {raw!r} from the server"
-            )
+            listed = listed_state(entry)
+            if listed is not None:
+                states[listed[0]] = listed[1]
         return cls(states, entries)
 
     def infos(self) -> RunList[RunInfo]:
@@ -801,6 +798,20 @@ class Leaderboard(Drawn):
             "postproc": self.postproc.to_dict() if self.postproc is not None else None,
         }
 
+
+
+def listed_state(entry: object) -> tuple[str, RunState | InvalidResponseError] | None:
+    """A listing entry's run id and state; None for an entry that describes no run.
+
+    A state this SDK does not know is the :class:`InvalidResponseError` that reading it raises.
+    """
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+        return None
+    raw = entry.get("state")
+    state = _STATES.get(raw) if isinstance(raw, str) else None
+    if state is None:
+        return entry["id"], InvalidResponseError(f"unknown run state {raw!r} from the server")
+    return entry["id"], state
 
 
 def _items(doc: object, key: str) -> list[Any]:

@@ -73,7 +73,10 @@ from ._saved import local_server_url, same_server
 if TYPE_CHECKING:
     from ._arguments import FileSource
 
-__all__ = ["HTTPClient", "StreamedBody", "apply_log_setting", "check_token", "map_httpx_errors"]
+__all__ = [
+    "HTTPClient", "StreamedBody", "apply_log_setting", "build_transport", "check_token",
+    "map_httpx_errors",
+]
 
 logger = logging.getLogger("aioflowserv")
 request_logger = logging.getLogger(REQUEST_LOGGER)
@@ -138,6 +141,23 @@ def check_token(token: str | None) -> str | None:
     if token is not None and (not isinstance(token, str) or not _TOKEN_OK.match(token)):
         raise ConfigurationError("the token must be printable ASCII without spaces")
     return token
+
+
+def build_transport(
+    settings: Settings, transport: httpx.AsyncBaseTransport | str | None
+) -> httpx.AsyncBaseTransport | None:
+    """The transport of a client's ``httpx.AsyncClient``, built here and nowhere else.
+
+    The one given (an ``httpx.AsyncBaseTransport``), aiohttp's
+    (``settings.transport == "aiohttp"``), or None for httpx's own.
+    """
+    if isinstance(transport, httpx.AsyncBaseTransport):
+        return transport
+    if settings.transport == "aiohttp":
+        from ._aiohttp import AiohttpTransport
+
+        return AiohttpTransport(verify=settings.verify)
+    return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -297,7 +317,7 @@ class HTTPClient:
         self,
         settings: Settings,
         token: str | None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | str | None = None,
         *,
         origin: Origin | None = None,
     ) -> None:
@@ -324,7 +344,7 @@ class HTTPClient:
             event_hooks=hooks,
             base_url=self._base,
             timeout=settings.timeout,
-            transport=transport,
+            transport=build_transport(settings, transport),
             verify=settings.verify,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -442,6 +462,14 @@ class HTTPClient:
                 f"{method} {path}: the server did not answer with JSON ({snippet!r}); "
                 f"is {self.settings.url} a flowServ API URL?"
             ) from None
+
+    async def request_body(self, method: str, path: str, *, auth: bool = False) -> bytes:
+        """Send an idempotent request and return the answer's body as it came (not decoded).
+
+        For the watcher's listings, which are read by difference with the last
+        one (see :mod:`._listing`) instead of being decoded whole.
+        """
+        return (await self._send(_Call(method, path, auth=auth))).content
 
     @asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[StreamedBody]:

@@ -5,15 +5,24 @@ Every wait registers its runs here. One listing request per *group* and tick
 record (``GET /runs/{id}``) is fetched only once it is no longer active.
 Runs without a group (post-processing runs) are fetched one by one.
 
+Watching costs what changed, not what is watched: a listing is read by
+difference with the group's last one (:mod:`._listing`), a run registered
+since is checked against the whole listing once, and the records of runs that
+ended are fetched alongside the listings, a bounded number at a time
+(:class:`~._watched.RecordQueue`), so that a tick is never late however many
+runs ended. Groups of tens of thousands of runs are listed less often, so
+that polling takes a bounded share of the server's time (``poll_share``,
+:class:`~._watched.PollCost`).
+
 A whole group can be watched too (:meth:`Watcher.watch_group`): a stream of
 every run of the group, new ones included, fed by the same listing. It sees
 each run's full record first, then each state change once (a change to a
-final state with the full record, fetched once per tick for every wait and
-stream that needs it).
+final state with the full record, fetched once for every wait and stream
+that needs it).
 
-There is no background task. The poll loop runs inside the waiting tasks
-themselves: one waiter at a time, the *leader*, polls on behalf of all and
-wakes the others; when it leaves (its runs are done, its deadline passed, or
+There is no background task. The poll loop (and its fetches) runs inside the
+waiting tasks themselves: one waiter at a time, the *leader*, polls on behalf
+of all and wakes the others; when it leaves (its runs are done, its deadline passed, or
 it was cancelled) it hands the lead to another waiter. With no waiter left,
 nothing runs and nothing is sent. Cancelling one wait never disturbs another.
 """
@@ -24,7 +33,6 @@ import functools
 import logging
 import math
 import random
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -38,6 +46,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
+import anyio.abc
 import attrs
 
 from ._callback import Callback, failure, guard, notify
@@ -52,29 +61,44 @@ from ._config import (
     check_id,
     check_seconds,
 )
-from ._display import register
 from ._errors import (
     FlowservError,
     InvalidResponseError,
     NotFoundError,
-    RunWaitTimeout,
-    add_note,
     copy_error,
     is_permanent,
     is_transient,
 )
-from ._gather import gather, gather_outcomes
+from ._gather import gather
 from ._models import Run, RunInfo, RunState
-from ._presenter import Drawn
-from ._views import watch_table, watch_text
+from ._routes import Routes
+from ._watched import (
+    Entry,
+    Group,
+    PollCost,
+    RecordQueue,
+    Stream,
+    Waiter,
+    Wanted,
+    WatchStats,
+    given_up,
+    outcome_of,
+    timeout_error,
+)
 
 if TYPE_CHECKING:
     from ._api import FlowservAPI
     from ._config import Settings
+    from ._listing import ListingChange
 
-__all__ = ["OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher", "notify"]
+__all__ = [
+    "OnChange", "RunRef", "WaitArgs", "WaitOptions", "WatchStats", "Watcher",
+    "notify",
+]
 
 logger = logging.getLogger("aioflowserv")
+
+
 
 OnChange = Callable[[Run], Any]
 """Called with a snapshot whenever a watched run changes state (the final one included)."""
@@ -84,6 +108,9 @@ RunRef = Run | RunInfo | str
 
 RunSpec = tuple[str, "str | None", "Run | None"]
 """What to watch: run id, group id (None: no group) and the last known snapshot."""
+
+_LARGE_LISTING = 1 << 16
+"""A listing body this long (some hundreds of runs) is worth comparing with a bare round trip."""
 
 CANCEL_REASON = "wait cancelled by client"
 """The reason given to runs canceled by ``cancel_remote=True``."""
@@ -130,121 +157,6 @@ class WaitOptions:
         return attrs.evolve(self, deadline=anyio.current_time() + self.timeout)
 
 
-@attrs.frozen(repr=False)
-class WatchStats(Drawn):
-    """What a client's watcher is doing, and has done: a read-only view (``fs.watching``).
-
-    ``runs`` is how many runs are waited for, ``groups`` how many groups are
-    polled for them and for ``streams`` (``watch()``), ``polling`` whether a
-    waiter is polling on behalf of all right now. ``listings`` and
-    ``fetches`` count the group listings and the runs' full records asked for
-    since the client was made.
-    """
-
-    runs: int
-    groups: int
-    streams: int
-    polling: bool
-    listings: int
-    fetches: int
-
-    @property
-    def idle(self) -> bool:
-        """True when nothing is watched, so nothing is polled or sent."""
-        return not self.runs and not self.groups and not self.polling
-
-
-register(WatchStats, text=watch_text, table=watch_table)
-
-
-@attrs.define(eq=False)
-class _Entry:
-    run_id: str
-    group_id: str | None
-    snapshot: Run | None
-    state: RunState | None
-    first_listing: int = 0
-    failures: int = 0
-    result: Run | None = None
-    error: BaseException | None = None
-    waiters: set[_Waiter] = attrs.Factory(set)
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None or self.error is not None
-
-    def last_seen(self) -> Run:
-        """The latest snapshot with the latest state seen in a listing."""
-        if self.result is not None:
-            return self.result
-        state = self.state or RunState.PENDING
-        if self.snapshot is None:
-            return Run(run_id=self.run_id, state=state, group_id=self.group_id)
-        if self.snapshot.state is state:
-            return self.snapshot
-        return attrs.evolve(self.snapshot, state=state)
-
-
-@attrs.define(eq=False)
-class _Waiter:
-    poll_interval: float
-    max_interval: float
-    on_change: OnChange | None
-    entries: dict[str, _Entry] = attrs.Factory(dict)
-    remaining: int = 0
-    finished: deque[_Entry] = attrs.Factory(deque)
-    wake: anyio.Event = attrs.Factory(anyio.Event)
-
-
-@attrs.define(eq=False)
-class _Stream:
-    """A watch of a whole group: the last snapshot reported of each run, and what to report."""
-
-    group_id: str
-    waiter: _Waiter
-    give_up_after: float
-    known: dict[str, Run] = attrs.Factory(dict)
-    pending: deque[Run] = attrs.Factory(deque)
-    error: BaseException | None = None
-    unknown_states: set[str] = attrs.Factory(set)
-
-    def report(self, run: Run) -> bool:
-        """Queue a snapshot unless its state was reported already; True if queued."""
-        last = self.known.get(run.run_id)
-        if last is not None and (last.state is run.state or not last.is_active()):
-            return False
-        self.known[run.run_id] = run
-        self.pending.append(run)
-        self.waiter.wake.set()
-        return True
-
-    def fail(self, error: BaseException) -> None:
-        """End the stream with ``error`` (raised once the queued snapshots were taken)."""
-        if self.error is None:
-            self.error = error
-            self.waiter.wake.set()
-
-
-@attrs.define(eq=False)
-class _Group:
-    group_id: str | None
-    base: float
-    cap: float
-    interval: float
-    next_poll: float
-    entries: dict[str, _Entry] = attrs.Factory(dict)
-    streams: set[_Stream] = attrs.Factory(set)
-    listings: int = 0
-    failures: int = 0
-    failing_since: float | None = None
-    polling: bool = False
-
-    @property
-    def unused(self) -> bool:
-        """True when no wait and no stream needs this group polled."""
-        return not self.entries and not self.streams
-
-
 class Watcher:
     """The per-client registry of waits and the poll loop that serves them."""
 
@@ -252,13 +164,16 @@ class Watcher:
         self._api = api
         self.poll_interval = settings.poll_interval
         self.max_interval = settings.max_interval
-        self._entries: dict[str, _Entry] = {}
-        self._groups: dict[str | None, _Group] = {}
-        self._driving: dict[_Waiter, None] = {}
-        self._leader: _Waiter | None = None
+        self._entries: dict[str, Entry] = {}
+        self._groups: dict[str | None, Group] = {}
+        self._driving: dict[Waiter, None] = {}
+        self._leader: Waiter | None = None
         self._schedule_changed: anyio.Event | None = None
         self._listings = 0
         self._fetches = 0
+        self._cost = PollCost(settings.poll_share)
+        self._workers: anyio.abc.TaskGroup | None = None
+        self._records = RecordQueue(self._get_run, self._deliver, FETCH_CONCURRENCY)
 
     def close(self, error: BaseException) -> None:
         """End every wait in progress with ``error`` (the client is closing)."""
@@ -284,7 +199,10 @@ class Watcher:
     async def _get_run(self, run_id: str) -> Run:
         """A run's full record (every fetch of the watcher goes through here, counted)."""
         self._fetches += 1
-        return await self._api.get_run(run_id)
+        started = anyio.current_time()
+        run = await self._api.get_run(run_id)
+        self._cost.round_trip(anyio.current_time() - started)
+        return run
 
     def options(self, timeout: float | None = None, **args: Unpack[WaitArgs]) -> WaitOptions:
         """Check a wait's options (the client's intervals fill in) and fix its deadline now."""
@@ -336,14 +254,14 @@ class Watcher:
                 with anyio.CancelScope(deadline=options.deadline) as scope:
                     await self._drive(waiter, lambda: waiter.remaining == 0)
                 if scope.cancelled_caught and waiter.remaining:
-                    raise _timeout_error(waiter, options.timeout)
+                    raise timeout_error(waiter, options.timeout)
                 entries = [waiter.entries[run_id] for run_id, _, _ in specs]
         if return_exceptions:
             return [
                 entry.result if entry.error is None else copy_error(entry.error)
                 for entry in entries
             ]
-        return [_outcome(entry) for entry in entries]
+        return [outcome_of(entry) for entry in entries]
 
     async def as_completed(
         self,
@@ -365,7 +283,7 @@ class Watcher:
                     while waiter.finished:
                         entry = waiter.finished.popleft()
                         self._drop(waiter, entry)
-                        yield _outcome(entry)
+                        yield outcome_of(entry)
                     if waiter.remaining == 0:
                         if isinstance(waiter.on_change, Callback):
                             waiter.on_change.raise_failure()  # on the last run's final state
@@ -376,7 +294,7 @@ class Watcher:
                             waiter, lambda: bool(waiter.finished) or not waiter.remaining
                         )
                     if scope.cancelled_caught and not waiter.finished:
-                        raise _timeout_error(waiter, options.timeout)
+                        raise timeout_error(waiter, options.timeout)
 
     async def watch_group(
         self,
@@ -399,8 +317,8 @@ class Watcher:
         Otherwise it never ends by itself.
         """
         check_id(group_id, "group_id")
-        waiter = _Waiter(options.poll_interval, options.max_interval, None)
-        stream = _Stream(group_id, waiter, give_up_after)
+        waiter = Waiter(options.poll_interval, options.max_interval, None)
+        stream = Stream(group_id, waiter, give_up_after)
         with self._subscribe(stream):
             last_run = last_yield = anyio.current_time()
             while True:
@@ -427,13 +345,13 @@ class Watcher:
                     )
 
     @contextmanager
-    def _subscribe(self, stream: _Stream) -> Iterator[None]:
+    def _subscribe(self, stream: Stream) -> Iterator[None]:
         """Register a group stream: its group is polled at once, then at its intervals."""
         waiter = stream.waiter
         now = anyio.current_time()
         group = self._groups.get(stream.group_id)
         if group is None:
-            group = _Group(
+            group = Group(
                 stream.group_id, base=waiter.poll_interval, cap=waiter.max_interval,
                 interval=waiter.poll_interval, next_poll=now,
             )
@@ -514,13 +432,13 @@ class Watcher:
         await gather([functools.partial(cancel, run_id) for run_id in run_ids])
 
     @contextmanager
-    def _register(self, specs: Sequence[RunSpec], options: WaitOptions) -> Iterator[_Waiter]:
-        waiter = _Waiter(options.poll_interval, options.max_interval, options.on_change)
+    def _register(self, specs: Sequence[RunSpec], options: WaitOptions) -> Iterator[Waiter]:
+        waiter = Waiter(options.poll_interval, options.max_interval, options.on_change)
         now = anyio.current_time()
         for run_id, group_id, snapshot in specs:
             entry = self._entries.get(run_id)
             if entry is None:
-                entry = _Entry(
+                entry = Entry(
                     run_id, group_id, snapshot, snapshot.state if snapshot is not None else None
                 )
                 self._entries[run_id] = entry
@@ -537,7 +455,7 @@ class Watcher:
                 if snapshot is not None and not snapshot.is_active():
                     self._finish(entry, result=snapshot)
             if waiter not in entry.waiters:
-                entry.waiters.add(waiter)
+                entry.waiters.append(waiter)
                 if entry.done:
                     waiter.finished.append(entry)
                 else:
@@ -550,12 +468,12 @@ class Watcher:
         finally:
             self._unregister(waiter)
 
-    def _track(self, entry: _Entry, waiter: _Waiter | None, poll_at: float) -> None:
+    def _track(self, entry: Entry, waiter: Waiter | None, poll_at: float) -> None:
         group = self._groups.get(entry.group_id)
         base = waiter.poll_interval if waiter else self.poll_interval
         cap = waiter.max_interval if waiter else self.max_interval
         if group is None:
-            group = _Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
+            group = Group(entry.group_id, base=base, cap=cap, interval=base, next_poll=poll_at)
             self._groups[entry.group_id] = group
         else:
             group.base = min(group.base, base)
@@ -565,26 +483,29 @@ class Watcher:
         # Only a listing that starts after this moment can prove the run is gone.
         entry.first_listing = group.listings + 1
         group.entries[entry.run_id] = entry
+        group.fresh.append(entry)
 
-    def _unregister(self, waiter: _Waiter) -> None:
+    def _unregister(self, waiter: Waiter) -> None:
         self._driving.pop(waiter, None)
         for entry in list(waiter.entries.values()):
             self._drop(waiter, entry)
         if self._leader is None:
             self._hand_over()
 
-    def _drop(self, waiter: _Waiter, entry: _Entry) -> None:
+    def _drop(self, waiter: Waiter, entry: Entry) -> None:
         """Let go of one run of a wait; forget it when no wait is left on it."""
         del waiter.entries[entry.run_id]
-        entry.waiters.discard(waiter)
+        if waiter in entry.waiters:
+            entry.waiters.remove(waiter)
         if not entry.waiters and self._entries.get(entry.run_id) is entry:
             del self._entries[entry.run_id]
             self._untrack(entry)
 
-    def _untrack(self, entry: _Entry) -> None:
+    def _untrack(self, entry: Entry) -> None:
         group = self._groups.get(entry.group_id)
         if group is None or group.entries.pop(entry.run_id, None) is None:
             return
+        group.check.discard(entry)
         if group.unused:
             del self._groups[entry.group_id]
 
@@ -593,7 +514,7 @@ class Watcher:
             candidate.wake.set()
             return
 
-    async def _drive(self, waiter: _Waiter, condition: Callable[[], bool]) -> None:
+    async def _drive(self, waiter: Waiter, condition: Callable[[], bool]) -> None:
         def until() -> bool:  # a failure of the waiter's on_change ends it too (raised below)
             return condition() or failure(waiter.on_change) is not None
 
@@ -622,26 +543,53 @@ class Watcher:
             waiter.on_change.raise_failure()
 
     async def _lead(self, until: Callable[[], bool]) -> None:
-        while not until():
-            now = anyio.current_time()
-            due = [g for g in self._groups.values() if g.next_poll <= now]
-            if due:
-                if len(due) == 1:
-                    await self._poll(due[0])
-                else:
-                    async with anyio.create_task_group() as tg:
-                        for group in due:
-                            tg.start_soon(self._poll, group)
-                continue
-            if not self._groups:
-                return  # nothing left to poll; the caller re-checks its own condition
-            next_poll = min(g.next_poll for g in self._groups.values())
-            self._schedule_changed = anyio.Event()
-            with anyio.move_on_after(next_poll - now):
-                await self._schedule_changed.wait()
-            self._schedule_changed = None
+        """Poll on behalf of every wait until ``until()``; record fetches run alongside.
 
-    async def _poll(self, group: _Group) -> None:
+        The fetches of runs that ended run in this task group, at most
+        :data:`FETCH_CONCURRENCY` at once, while the listings keep their
+        schedule. Once ``until()`` holds, the few fetches queued or in flight
+        (no more than run at once: a round trip away, and other waits need
+        them) are finished before the lead passes on; with a backlog, no new
+        fetch starts and only those in flight are finished.
+        """
+        records = self._records
+        try:
+            async with anyio.create_task_group() as workers:
+                self._workers = workers
+                while not until() or (records.busy and len(records) <= records.limit):
+                    records.start(workers)
+                    now = anyio.current_time()
+                    due = [g for g in self._groups.values() if g.next_poll <= now]
+                    if due:
+                        clean = not records.in_flight  # no fetch is slowing the listings down
+                        if len(records) > records.limit:
+                            records.pause()  # a backlog waits: the listings go first
+                        try:
+                            if len(due) == 1:
+                                await self._poll(due[0])
+                            else:
+                                async with anyio.create_task_group() as tg:
+                                    for group in due:
+                                        tg.start_soon(self._poll, group)
+                        finally:
+                            records.resume()
+                        if clean:
+                            self._cost.tick(due, self._groups.values(), anyio.current_time() - now)
+                        continue
+                    if not self._groups and not records.busy:
+                        return  # nothing left to poll; the caller re-checks its own condition
+                    next_poll = min((g.next_poll for g in self._groups.values()), default=math.inf)
+                    self._schedule_changed = anyio.Event()
+                    with anyio.move_on_after(next_poll - now):
+                        await self._schedule_changed.wait()
+                    self._schedule_changed = None
+                records.stopping = True
+        finally:
+            self._workers = None
+            records.stopping = False
+            records.flush()  # answers that came in as the lead was cancelled
+
+    async def _poll(self, group: Group) -> None:
         group.listings += 1
         generation = group.listings
         started = anyio.current_time()
@@ -650,9 +598,9 @@ class Watcher:
         try:
             try:
                 if group.group_id is None:
-                    changed = await self._fetch_each(list(group.entries.values()))
+                    self._want_each(group)
                 else:
-                    changed = await self._poll_listing(group, generation)
+                    await self._poll_listing(group, generation)
             finally:
                 group.polling = False
         except FlowservError as exc:
@@ -664,68 +612,127 @@ class Watcher:
             raise
         group.failures = 0
         group.failing_since = None
-        if changed:
+        if group.changed:
+            group.changed = False
             group.interval = group.base
         else:
             grown = group.interval * POLL_GROWTH * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             group.interval = min(group.cap, grown)
         # A run registered during the poll may have asked for an earlier poll.
-        group.next_poll = min(group.next_poll, started + group.interval)
+        floor = self._cost.floor if group.group_id is not None else 0.0
+        group.next_poll = min(group.next_poll, started + max(group.interval, floor))
+        now = anyio.current_time()
+        records = self._records
+        if group.next_poll <= now and records.busy and len(records) <= records.limit:
+            # The listing took longer than the interval, and the few records it asked
+            # for are on their way: the next listing would mostly tell what they are
+            # about to. It waits for them, two round trips at most.
+            round_trip = self._cost.bare if self._cost.bare < math.inf else 0.0
+            group.next_poll = now + min(max(2 * round_trip, 0.001), group.interval)
 
-    async def _poll_listing(self, group: _Group, generation: int) -> bool:
+    def _want_each(self, group: Group) -> None:
+        """A group without a listing (post-processing runs): fetch each of its runs."""
+        self._records.new_batch()
+        for entry in group.entries.values():
+            self._want(entry)
+
+    async def _poll_listing(self, group: Group, generation: int) -> None:
+        """List a group; take in what changed since its last listing."""
         assert group.group_id is not None
         self._listings += 1
-        listing = await self._api.list_runs(group.group_id)
+        route = Routes.list_runs  # read as bytes, by difference with the last listing
+        body = await self._api.http.request_body(
+            route.method, route.path(group.group_id), auth=route.auth
+        )
+        change = group.reader.read(body)
+        # What watching costs is what a listing costs when nothing changed (a server does
+        # the same work for it, and a change is worth its cost): only such a listing, not
+        # the first (read whole) nor one checked against newly registered runs, is measured.
+        group.steady = group.reader.listings > 1 and not group.fresh and not change
+        if self._cost.bare == math.inf and len(body) >= _LARGE_LISTING:
+            await self._measure_round_trip()
+        # From here on nothing waits: the records this listing asks for are one batch,
+        # reported together once they are in (in the order the runs ended).
+        self._records.new_batch()
+        states = group.reader.states
         entries = group.entries
-        changed = False
-        fetch: list[_Entry] = []
-        seen = 0
-        for run_id, state in listing.states.items():
+        for run_id, state in change.changed.items():
             entry = entries.get(run_id)
-            if entry is None:
-                continue
-            seen += 1
-            if isinstance(state, InvalidResponseError):
-                self._finish(entry, error=state)
-                continue
-            if state is not entry.state:
-                changed = True
-                entry.state = state
-                if state.is_active:  # a final state is reported with the full record
-                    self._changed(entry, None)
-            if not state.is_active:
-                fetch.append(entry)
-        if seen < len(entries):
-            fetch.extend(
-                entry
-                for entry in entries.values()
-                if entry.run_id not in listing.states and entry.first_listing <= generation
-            )
-        records: dict[str, Run] = {}
-        if fetch:
-            changed = await self._fetch_each(fetch, records) or changed
+            if entry is not None:
+                self._see(group, entry, state)
+        for run_id in change.gone:
+            entry = entries.get(run_id)
+            if entry is not None and not entry.done:
+                group.check.add(entry)  # deleted, or moved: its record says which
+        if group.fresh:
+            fresh, group.fresh = group.fresh, []
+            for entry in fresh:
+                if entries.get(entry.run_id) is not entry or entry.done:
+                    continue
+                if entry.first_listing > generation:  # registered while this listing was out
+                    group.fresh.append(entry)
+                elif (listed := states.get(entry.run_id)) is not None:
+                    self._see(group, entry, listed)
+                else:
+                    group.check.add(entry)
+        if group.check:
+            check, group.check = group.check, set()
+            for entry in check:
+                if entries.get(entry.run_id) is entry and not entry.done:
+                    self._want(entry)
         if group.streams:
-            changed = await self._update_streams(group, listing.states, records) or changed
-        return changed
+            self._update_streams(group, change)
 
-    async def _update_streams(
-        self,
-        group: _Group,
-        states: Mapping[str, RunState | InvalidResponseError],
-        records: dict[str, Run],
-    ) -> bool:
-        """Report a listing to the group's streams; True if a stream saw a change.
+    async def _measure_round_trip(self) -> None:
+        """Time one small request (the service descriptor): a bare round trip to the server."""
+        started = anyio.current_time()
+        try:
+            await self._api.service_info()
+        except FlowservError:
+            return
+        self._cost.round_trip(anyio.current_time() - started)
+
+    def _see(self, group: Group, entry: Entry, state: RunState | InvalidResponseError) -> None:
+        """A run's state in a listing: note a change; a final state wants the full record."""
+        if isinstance(state, InvalidResponseError):
+            self._finish(entry, error=state)
+            return
+        if state is not entry.state:
+            group.changed = True
+            entry.state = state
+            if state.is_active:  # a final state is reported with the full record
+                self._changed(entry, None)
+        if not state.is_active:
+            self._want(entry)
+
+    def _want(self, entry: Entry) -> None:
+        """Fetch a run's full record for its waits (once, however often asked)."""
+        if not entry.done:
+            self._records.want(entry.run_id).entry = entry
+            if self._workers is not None:
+                self._records.start(self._workers)  # at once: the waiter is waiting for it
+
+    def _update_streams(self, group: Group, change: ListingChange) -> None:
+        """Report a listing's changes to the group's streams.
 
         A run new to a stream, or one that reached a final state, is reported
-        with its full record (``records`` holds those already fetched this
-        tick); a change between active states with the last record, updated.
+        with its full record (fetched once for every wait and stream that
+        needs it); a change between active states with the last record, updated.
         """
-        needed: dict[str, list[_Stream]] = {}
-        changed = False
         for stream in list(group.streams):
             if stream.error is not None:
                 continue
-            for run_id, state in states.items():
+            if stream.primed:
+                changed: Mapping[str, RunState | InvalidResponseError] = change.changed
+            else:
+                stream.primed = True
+                changed = group.reader.states
+            if stream.retry:
+                retry, stream.retry = stream.retry, set()
+                for run_id in retry:
+                    if run_id not in changed:
+                        self._records.want(run_id).streams.append(stream)
+            for run_id, state in changed.items():
                 if isinstance(state, InvalidResponseError):
                     if run_id not in stream.unknown_states:
                         stream.unknown_states.add(run_id)
@@ -733,108 +740,94 @@ class Watcher:
                     continue
                 last = stream.known.get(run_id)
                 if last is None or (last.is_active() and not state.is_active):
-                    needed.setdefault(run_id, []).append(stream)
+                    self._records.want(run_id).streams.append(stream)
                 elif last.is_active() and last.state is not state:
-                    changed = stream.report(attrs.evolve(last, state=state)) or changed
-        missing = [run_id for run_id in needed if run_id not in records]
-        fetched = await self._fetch_records(missing)
-        for run_id, streams in needed.items():
-            outcome = records.get(run_id) or fetched[run_id]
-            if isinstance(outcome, Run):
-                for stream in streams:
-                    changed = stream.report(outcome) or changed
-            elif is_permanent(outcome) and not isinstance(outcome, NotFoundError):
-                for stream in streams:
-                    stream.fail(outcome)
-            elif not isinstance(outcome, NotFoundError):  # deleted meanwhile: dropped
-                logger.warning("could not fetch run %s (will try again): %s", run_id, outcome)
-        return changed
+                    group.changed = stream.report(attrs.evolve(last, state=state)) or group.changed
 
-    async def _fetch_records(self, run_ids: Sequence[str]) -> dict[str, Run | FlowservError]:
-        """Fetch full records, :data:`FETCH_CONCURRENCY` at a time: each run, or its error."""
-        calls = [functools.partial(self._get_run, run_id) for run_id in run_ids]
-        outcomes = await gather_outcomes(calls, limit=FETCH_CONCURRENCY)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception) and not isinstance(outcome, FlowservError):
-                raise outcome  # a bug, not a failure of the server
-        return dict(zip(run_ids, outcomes, strict=True))  # type: ignore[arg-type]
+    def _deliver(self, answers: list[tuple[Wanted, Run | FlowservError]]) -> None:
+        """Take in a batch of fetched records (in the order the runs ended)."""
+        for wanted, outcome in answers:
+            if wanted.entry is not None:
+                self._take(wanted.entry, outcome)
+            for stream in wanted.streams:
+                self._to_stream(stream, wanted.run_id, outcome)
+        if self._schedule_changed is not None:
+            self._schedule_changed.set()  # the leader re-checks whether it is done
 
-    async def _fetch_each(
-        self, entries: list[_Entry], records: dict[str, Run] | None = None
-    ) -> bool:
-        """Fetch full records; True if a state changed.
-
-        Runs found ended in the same tick are finished in the order they
-        ended (``finishedAt``), so that ``as_completed`` yields in that order.
-        The records fetched are also put into ``records``.
-        """
-        fetched: list[tuple[_Entry, Run]] = []
-        queue = iter(entries)
-
-        async def fetch() -> None:
-            for entry in queue:  # shared by the workers: each entry is fetched once
-                run = await self._fetch(entry)
-                if run is not None:
-                    fetched.append((entry, run))
-
-        workers = min(FETCH_CONCURRENCY, len(entries))
-        if workers == 1:
-            await fetch()
+    def _to_stream(self, stream: Stream, run_id: str, outcome: Run | FlowservError) -> None:
+        if stream.error is not None:
+            return
+        if isinstance(outcome, Run):
+            if stream.report(outcome):
+                self._mark_changed(outcome.group_id)
+        elif isinstance(outcome, NotFoundError):
+            return  # deleted meanwhile: dropped
+        elif is_permanent(outcome):
+            stream.fail(outcome)
         else:
-            async with anyio.create_task_group() as tg:
-                for _ in range(workers):
-                    tg.start_soon(fetch)
-        fetched.sort(key=lambda item: _end_time(item[1]))
-        if records is not None:
-            records.update((entry.run_id, run) for entry, run in fetched)
-        changed = False
-        for entry, run in fetched:
-            changed = self._apply(entry, run) or changed
-        return changed
+            stream.retry.add(run_id)
+            logger.warning("could not fetch run %s (will try again): %s", run_id, outcome)
 
-    async def _fetch(self, entry: _Entry) -> Run | None:
-        """Fetch one run's full record; None when there is none to apply.
+    def _take(self, entry: Entry, outcome: Run | FlowservError) -> None:
+        """Take in a fetched record for a wait, or its failure.
 
         An error that will not go away ends the run's waits; others are
         retried at the next tick, up to ``FATAL_AFTER`` times in a row unless
         they are transient.
         """
         if entry.done or not entry.waiters:
-            return None
-        try:
-            run = await self._get_run(entry.run_id)
-        except FlowservError as exc:
+            return  # finished or given up meanwhile
+        if isinstance(outcome, FlowservError):
             entry.failures += 1
             if (
-                is_permanent(exc) or isinstance(exc, InvalidResponseError)
-                or (not is_transient(exc) and entry.failures >= FATAL_AFTER)
+                is_permanent(outcome) or isinstance(outcome, InvalidResponseError)
+                or (not is_transient(outcome) and entry.failures >= FATAL_AFTER)
             ):
-                self._finish(entry, error=exc)
+                self._finish(entry, error=outcome)
             else:
-                logger.warning("could not fetch run %s (will try again): %s", entry.run_id, exc)
-            return None
+                logger.warning(
+                    "could not fetch run %s (will try again): %s", entry.run_id, outcome
+                )
+                self._check_next_tick(entry)
+            return
         entry.failures = 0
-        return run
+        self._apply(entry, outcome)
 
-    def _apply(self, entry: _Entry, run: Run) -> bool:
-        """Take in a fetched record; True if the run's state changed."""
-        if entry.done or not entry.waiters:
-            return False  # finished or given up meanwhile
+    def _check_next_tick(self, entry: Entry) -> None:
+        group = self._groups.get(entry.group_id)
+        if group is not None and group.group_id is not None:
+            group.check.add(entry)
+
+    def _mark_changed(self, group_id: str | None) -> None:
+        group = self._groups.get(group_id)
+        if group is not None:
+            group.changed = True
+
+    def _apply(self, entry: Entry, run: Run) -> None:
+        """Take in a fetched record of a run still watched."""
         if run.group_id != entry.group_id and run.group_id is not None:
             # The run belongs to another group than assumed: watch it there.
             self._untrack(entry)
             entry.group_id = run.group_id
             self._track(entry, None, anyio.current_time())
         if not run.is_active():
+            if run.state is not entry.state:  # (a listing that showed the end counted it)
+                self._mark_changed(entry.group_id)
             self._finish(entry, result=run)
-            return True
-        changed = run.state is not entry.state
-        entry.snapshot, entry.state = run, run.state
-        if changed:
+            return
+        if run.state is not entry.state:
+            self._mark_changed(entry.group_id)
+            entry.snapshot, entry.state = run, run.state
             self._changed(entry, run)
-        return changed
+        else:
+            entry.snapshot = run
+        group = self._groups.get(entry.group_id)
+        if group is not None and group.group_id is not None:
+            listed = group.reader.states.get(entry.run_id)
+            if listed is None or listed is not run.state:
+                group.check.add(entry)  # the listing disagrees (or lacks it): look again
 
-    def _listing_failed(self, group: _Group, exc: FlowservError) -> None:
+    def _listing_failed(self, group: Group, exc: FlowservError) -> None:
         group.failures += 1
         now = anyio.current_time()
         if group.failing_since is None:
@@ -842,7 +835,7 @@ class Watcher:
         fatal = is_permanent(exc) or (not is_transient(exc) and group.failures >= FATAL_AFTER)
         for stream in list(group.streams):
             if fatal or now - group.failing_since >= stream.give_up_after:
-                stream.fail(_given_up(exc, group, now - group.failing_since))
+                stream.fail(given_up(exc, group, now - group.failing_since))
         if fatal:
             for entry in list(group.entries.values()):
                 self._finish(entry, error=exc)
@@ -855,7 +848,7 @@ class Watcher:
             group.group_id, exc, delay,
         )
 
-    def _changed(self, entry: _Entry, run: Run | None) -> None:
+    def _changed(self, entry: Entry, run: Run | None) -> None:
         waiters = [w for w in entry.waiters if w.on_change is not None]
         if not waiters:
             return
@@ -865,7 +858,7 @@ class Watcher:
             if failure(waiter.on_change) is not None:
                 waiter.wake.set()  # its wait ends and raises it
 
-    def _finish(self, entry: _Entry, *, result: Run | None = None,
+    def _finish(self, entry: Entry, *, result: Run | None = None,
                 error: BaseException | None = None) -> None:
         if entry.done:
             return
@@ -881,37 +874,3 @@ class Watcher:
             waiter.remaining -= 1
             waiter.wake.set()
 
-
-def _given_up(exc: FlowservError, group: _Group, failing_for: float) -> BaseException:
-    """The error a group stream ends with: the listing's, with a note on how long it failed."""
-    error = copy_error(exc)
-    add_note(
-        error, f"watching group {group.group_id}: listing its runs failed "
-        f"{group.failures} times in {failing_for:.1f} s; gave up",
-    )
-    return error
-
-
-def _end_time(run: Run) -> float:
-    return run.finished_at.timestamp() if run.finished_at is not None else math.inf
-
-
-def _outcome(entry: _Entry) -> Run:
-    if entry.error is not None:
-        raise copy_error(entry.error)
-    assert entry.result is not None
-    return entry.result
-
-
-def _timeout_error(waiter: _Waiter, timeout: float | None) -> RunWaitTimeout:
-    pending = [entry.last_seen() for entry in waiter.entries.values() if not entry.done]
-    completed = [entry.result for entry in waiter.entries.values() if entry.result]
-    first = pending[0]
-    more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
-    return RunWaitTimeout(
-        f"run {first.run_id}{more} still {first.state.value} after {timeout} s; "
-        "it was left running on the server",
-        run=first,
-        pending=pending,
-        completed=completed,
-    )

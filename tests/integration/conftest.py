@@ -10,6 +10,12 @@ method, and the batch and watch paths) run twice: against flask's development
 server over SQLite (``[dev]``) and against the shape a deployment uses,
 gunicorn with sync workers over PostgreSQL (``[gunicorn-postgresql]``). Both
 servers are started once per session.
+
+Every test here also runs on both transports (``[httpx]`` and ``[aiohttp]``,
+:data:`TRANSPORTS`): the ``transport_name`` fixture sets
+``AIOFLOWSERV_TRANSPORT``, so every client a test makes (the fixtures' and its
+own) sends with it. Tests marked ``httpx_only`` (they run trio, where aiohttp
+cannot) run on httpx alone.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import pytest
 
 import aioflowserv as afs
+from aioflowserv._config import ENV_TRANSPORT
 from aioflowserv.testing import FlowservServer
 
 BOTH_DEPLOYMENTS = {
@@ -35,14 +42,26 @@ BOTH_DEPLOYMENTS = {
 
 DEPLOYMENTS = ("dev", "gunicorn-postgresql")
 
+TRANSPORTS = ("httpx", "aiohttp")
+"""The transports every real-server test here runs on (unless marked ``httpx_only``)."""
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run the tests of :data:`BOTH_DEPLOYMENTS` once per deployment."""
-    if (
-        Path(metafunc.definition.path).name in BOTH_DEPLOYMENTS
-        and "flowserv_server" in metafunc.fixturenames
-    ):
+    """Run the tests of :data:`BOTH_DEPLOYMENTS` once per deployment; every test per transport."""
+    if "flowserv_server" not in metafunc.fixturenames:
+        return
+    if Path(metafunc.definition.path).name in BOTH_DEPLOYMENTS:
         metafunc.parametrize("deployment", DEPLOYMENTS, indirect=True)
+    if metafunc.definition.get_closest_marker("httpx_only") is None:
+        metafunc.parametrize("transport_name", TRANSPORTS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def transport_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The transport of every client the test makes (httpx unless parametrized)."""
+    name = str(getattr(request, "param", TRANSPORTS[0]))
+    monkeypatch.setenv(ENV_TRANSPORT, name)
+    return name
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ def test_sync_token_set_on_a_client_is_sent_from_then_on(
             fs.whoami()
 
 
+@pytest.mark.httpx_only
 def test_sync_facade_on_a_trio_event_loop_runs_a_workflow(
     server: FlowservServer, user: dict[str, Any], group_id: str
 ) -> None:

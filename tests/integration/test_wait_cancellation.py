@@ -67,6 +67,7 @@ def anyio_backend() -> str:
 
 
 @pytest.mark.anyio
+@pytest.mark.httpx_only
 async def test_start_run_and_read_a_file_under_trio(
     server: FlowservServer, user: dict[str, Any], group_id: str
 ) -> None:
@@ -83,6 +84,7 @@ async def test_start_run_and_read_a_file_under_trio(
 
 
 @pytest.mark.anyio
+@pytest.mark.httpx_only
 async def test_cancel_scope_stops_a_wait_under_trio(
     server: FlowservServer, user: dict[str, Any], group_id: str
 ) -> None:

@@ -14,7 +14,16 @@ import respx
 
 import aioflowserv as afs
 from aioflowserv._config import AUTO_MAX_CONCURRENCY
-from aioflowserv._limit import FIRST_FACTOR, RAMP_FACTOR, AdaptiveLimit, FixedLimit, Sample
+from aioflowserv._limit import (
+    MAX_HOLD,
+    MIN_WINDOW,
+    PARALLEL_FACTOR,
+    PROBE,
+    RAMP_FACTOR,
+    AdaptiveLimit,
+    FixedLimit,
+    Sample,
+)
 from aioflowserv.testing import FakeFlowserv
 from tests.support.documents import BASE, SLEEPER_PARAMETERS, TOKEN, run_doc
 from tests.support.fake import client_for
@@ -36,21 +45,68 @@ def a_round(limit: AdaptiveLimit, *latencies: float) -> None:
         limit.observe(Sample(sent, sent, latency))
 
 
-def test_the_first_submission_goes_alone_and_its_answer_lets_more_out() -> None:
+def test_the_first_submission_goes_alone_and_its_answer_lets_a_probe_of_two_out() -> None:
     limit = AdaptiveLimit()
     assert limit.limit == 1
     answered(limit, 0.05, load=1)
-    assert limit.limit == FIRST_FACTOR
+    assert limit.limit == PROBE == 2
     assert limit.ramping
+
+
+def test_a_probe_answered_as_fast_as_one_alone_shows_parallel_capacity() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.055)
+    assert limit.limit == PROBE * PARALLEL_FACTOR
+    assert limit.ramping
+
+
+def test_a_probe_whose_second_answer_waited_for_the_first_ends_the_ramp_up_at_one() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.10)  # one start after the other
+    assert (limit.limit, limit.ramping) == (1, False)
+
+
+def test_a_probe_answered_later_than_one_alone_ends_the_ramp_up_at_one() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.08, 0.08)  # both slowed down by the other: no capacity to spare
+    assert (limit.limit, limit.ramping) == (1, False)
+
+
+def test_a_slow_first_answer_does_not_make_a_serial_server_look_parallel() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.15)  # a cold server, or a new connection
+    a_round(limit, 0.05, 0.10)  # then one start after the other, each 50 ms
+    assert limit.limit == 1
+
+
+def test_a_slow_first_answer_does_not_hide_parallel_capacity() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.15)  # a cold server, or a new connection
+    a_round(limit, 0.05, 0.05)
+    assert limit.limit == PROBE * PARALLEL_FACTOR
+
+
+def test_after_a_serial_probe_more_is_tried_only_after_a_long_hold() -> None:
+    limit = AdaptiveLimit()
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.10)
+    for _ in range(MAX_HOLD * MIN_WINDOW - 1):  # as many as a short batch has
+        answered(limit, 0.05)
+        assert limit.limit == 1
+    answered(limit, 0.05)
+    assert limit.limit == 2  # a long batch tries a step up
 
 
 def test_rounds_answered_as_fast_as_unloaded_grow_the_limit_fourfold() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.05, 0.05, 0.05)
-    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR
+    a_round(limit, 0.05, 0.05)
+    assert limit.limit == PROBE * PARALLEL_FACTOR
     a_round(limit, *[0.05] * (limit.limit // 2))  # half of a larger round decides
-    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
+    assert limit.limit == min(AUTO_MAX_CONCURRENCY, PROBE * PARALLEL_FACTOR * RAMP_FACTOR)
 
 
 def test_answers_as_fast_as_unloaded_grow_the_limit_up_to_the_cap_and_never_past_it() -> None:
@@ -73,31 +129,33 @@ def test_a_smaller_cap_is_kept_too() -> None:
 def test_a_slow_round_ends_the_ramp_up_at_what_the_server_sustains() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.15, 0.15, 0.15)  # 3 in flight, each 3x slower: one at a time
+    a_round(limit, 0.05, 0.05)
+    in_flight = limit.limit
+    a_round(limit, *[0.2] * (in_flight // 2))  # each 4x slower: it serves a quarter at a time
     assert not limit.ramping
-    assert limit.limit == 1
+    assert limit.limit == in_flight // 4
 
 
 def test_one_slow_answer_does_not_end_the_ramp_up() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.05, 0.05, 0.05)
-    a_round(limit, 0.50, *[0.05] * 5)  # one answer held up by a pause on the client
-    assert limit.ramping
-    assert limit.limit == FIRST_FACTOR * RAMP_FACTOR**2
+    a_round(limit, 0.05, 0.05)
+    a_round(limit, 0.50, *[0.05] * (limit.limit // 2 - 1))  # one held up by a pause
+    assert limit.limit == min(AUTO_MAX_CONCURRENCY, PROBE * PARALLEL_FACTOR * RAMP_FACTOR)
 
 
-def test_a_round_faster_than_the_first_answer_only_doubles_the_limit() -> None:
+def test_a_round_faster_than_the_no_load_latency_only_doubles_the_limit() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.15)  # a cold server, or a new connection
-    a_round(limit, 0.10, 0.10, 0.10)
-    assert limit.limit == 2 * FIRST_FACTOR
+    answered(limit, 0.15)
+    a_round(limit, 0.15, 0.15)
+    a_round(limit, *[0.10] * (limit.limit // 2))  # faster than before: the first were slowed
+    assert limit.limit == 2 * PROBE * PARALLEL_FACTOR
 
 
 def test_a_push_back_halves_the_limit_once_per_change() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.05, 0.05, 0.05)
+    a_round(limit, 0.05, 0.05)
     before = limit.limit
     sent_at = limit.limit
     limit.observe(Sample(sent_at, sent_at, 0.05, congested=True))
@@ -110,10 +168,10 @@ def test_a_push_back_halves_the_limit_once_per_change() -> None:
 def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.15, 0.15, 0.15)
+    a_round(limit, 0.05, 0.10)
     assert limit.limit == 1
     tried = set()
-    for _ in range(60):  # a server that works one at a time: latency grows with the load
+    for _ in range(120):  # a server that works one at a time: latency grows with the load
         tried.add(limit.limit)
         answered(limit, 0.05 * limit.limit)
     assert 2 in tried
@@ -121,14 +179,15 @@ def test_a_step_up_that_does_not_raise_the_rate_is_taken_back() -> None:
     assert limit.limit <= 2
 
 
-def test_a_ramp_up_misled_by_a_slow_first_answer_comes_back_down() -> None:
+def test_a_ramp_up_misled_by_a_slow_probe_comes_back_down() -> None:
     limit = AdaptiveLimit()
-    answered(limit, 0.30)  # a cold server: the first start is slow
-    a_round(limit, 0.15, 0.15, 0.15)  # 3 at 50 ms each, one after the other: faster than that
-    a_round(limit, 0.30, 0.30, 0.30)  # 6 of them take twice as long
+    answered(limit, 0.05)
+    a_round(limit, 0.05, 0.05)  # two at once as fast as one: it looks parallel
+    in_flight = limit.limit
+    a_round(limit, *[0.05 * in_flight] * (in_flight // 2))  # one at a time after all
     assert not limit.ramping
-    assert limit.limit == 3
-    for _ in range(60):
+    assert limit.limit == PROBE  # the last limit whose round was as fast as unloaded
+    for _ in range(120):
         answered(limit, 0.05 * limit.limit)
     assert limit.settled == 1
 
@@ -136,9 +195,9 @@ def test_a_ramp_up_misled_by_a_slow_first_answer_comes_back_down() -> None:
 def test_a_step_up_that_raises_the_rate_stays() -> None:
     limit = AdaptiveLimit()
     answered(limit, 0.05)
-    a_round(limit, 0.15, 0.15, 0.15)
+    a_round(limit, 0.05, 0.10)
     assert limit.limit == 1
-    for _ in range(60):  # from now on the server answers as fast at any load
+    for _ in range(150):  # from now on the server answers as fast at any load
         answered(limit, 0.05)
     assert limit.settled > 2
 
@@ -146,13 +205,13 @@ def test_a_step_up_that_raises_the_rate_stays() -> None:
 async def test_a_batch_that_ends_while_the_limit_grows_settles_on_no_more_than_it_used() -> None:
     limit = AdaptiveLimit()
     await limit.acquire()
-    limit.release(Sample(1, 1, 0.05))  # the first, alone: then three at once
-    for _ in range(3):
+    limit.release(Sample(1, 1, 0.05))  # the first, alone: then two at once
+    for _ in range(2):
         await limit.acquire()
-    for _ in range(3):
-        limit.release(Sample(3, 3, 0.05))  # answered as fast as unloaded: the limit grows
-    assert limit.limit > 3
-    assert (limit.peak, limit.settled) == (3, 3)  # the batch had no more to send
+    for _ in range(2):
+        limit.release(Sample(2, 2, 0.05))  # answered as fast as unloaded: the limit grows
+    assert limit.limit > 2
+    assert (limit.peak, limit.settled) == (2, 2)  # the batch had no more to send
 
 
 def test_a_fixed_limit_learns_nothing() -> None:
@@ -170,9 +229,9 @@ async def test_auto_uses_a_parallel_server_within_a_few_round_trips() -> None:
         seconds = anyio.current_time() - started
     assert len(batch) == 160
     assert batch.adaptive
-    assert batch.peak_concurrency > 32
+    assert batch.peak_concurrency == AUTO_MAX_CONCURRENCY
     assert batch.concurrency == AUTO_MAX_CONCURRENCY
-    # 1, 3, 12, 48 and the rest at a time: five round trips, as 32 at a time needs too.
+    # 1, 2, 32 and the rest (96) at a time: four round trips; 32 at a time needs five.
     assert seconds <= 5 * 0.04 + 1e-6
 
 
@@ -184,7 +243,7 @@ async def test_auto_against_a_server_that_starts_one_run_at_a_time_stays_low() -
         batch = await wf.start_runs([{"sleep": 1}] * 80)
     assert serial.started == 80
     assert batch.concurrency == 1
-    assert batch.peak_concurrency <= FIRST_FACTOR
+    assert batch.peak_concurrency <= PROBE
 
 
 async def test_fixed_concurrency_is_kept_and_reported() -> None:

@@ -1,7 +1,7 @@
 """The click app: the ``aioflowserv`` group, the options every command shares, error handling.
 
-Every command takes ``--url``, ``--token``, ``--profile`` and ``--debug``
-(also accepted before the command name). Listing and result commands take ``--json``.
+Every command takes ``--url``, ``--token``, ``--profile``, ``--transport`` and
+``--debug`` (also accepted before the command name). Listing and result commands take ``--json``.
 Errors end a command with one line on stderr and the exit code of
 :class:`ExitCode`; ``--debug`` adds the traceback and the SDK's debug log. An
 output whose reader went away (``aioflowserv runs G | head -1``) ends the
@@ -29,6 +29,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from .. import AsyncFlowserv, FlowservError, NotFoundError, __version__
+from .._config import ENV_TRANSPORT, TRANSPORTS
 from .._saved import saved_logins
 from .config import Connection
 from .output import CLIError, ExitCode, error_message, exit_code_for, unknown_id
@@ -89,8 +90,30 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
+def _use_transport(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--transport``: every client of the command sends with it (until the command ends)."""
+    if value is None:
+        return
+    before = os.environ.get(ENV_TRANSPORT)
+    os.environ[ENV_TRANSPORT] = value
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(ENV_TRANSPORT, None)
+        else:
+            os.environ[ENV_TRANSPORT] = before
+
+    ctx.call_on_close(restore)
+
+
 def shared_options(func: F) -> F:
-    """``--url``, ``--token``, ``--profile`` and ``--debug``."""
+    """``--url``, ``--token``, ``--profile``, ``--transport`` and ``--debug``."""
+    func = click.option(
+        "--transport", type=click.Choice(TRANSPORTS), expose_value=False,
+        callback=_use_transport,
+        help=f"The HTTP stack (default: {ENV_TRANSPORT}, then httpx); aiohttp costs less CPU "
+        "per request (the aiohttp extra).",
+    )(func)
     func = click.option(
         "--debug", is_flag=True, default=False, expose_value=False, callback=_store("debug"),
         help="On errors, show the traceback; log the SDK's requests.",
