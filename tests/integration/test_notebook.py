@@ -17,24 +17,20 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import aioflowserv as afs
 from aioflowserv import _config
 from aioflowserv.testing import FlowservServer
+from tests.support.realserver import unique
 
 LIMIT = 300
 TIMEOUT = 240
 """Seconds a cell may take (bounds a hang of the real server; no timing is asserted)."""
 
-SWEEP_CELL_ENABLED = hasattr(afs.AsyncWorkflow, "sweep")
-"""The sweep cell (marked SWEEP CELL below) runs once the sweep branch is merged: ``wf.sweep``
-exists then, and its ``SweepResult`` must show as a table like everything else."""
-
 CELLS = [
     # Each cell: the code, and the class of the object its last line displays (or None).
     ("import aioflowserv as afs\n\nfs = afs.Flowserv()\nfs.whoami()", "User"),
-    ("group = fs.create_group('sleeper', 'notebook-cells')\n"
+    (f"group = fs.create_group('sleeper', {unique('notebook')!r})\n"
      "wf = fs.workflow('sleeper', group.id)\nwf", "Workflow"),
-    ("runs = wf.start_runs([{'sleep': 0.2, 'greeting': 'Hi'}] * 4 + [{'exitcode': 1}],\n"
+    ("runs = wf.start_runs([{'sleep': 0.5, 'greeting': 'Hi'}] * 4 + [{'exitcode': 1}],\n"
      "                     poll_interval=0.2, timeout=120, return_exceptions=True)\nruns",
      "RunBatch"),
     ("listed = wf.get_runs()\nlisted", "RunList"),
@@ -47,19 +43,15 @@ CELLS = [
     ("wf.parameters()", "ParameterIndex"),
     ("fs.watching", "WatchStats"),
     ("print(runs[0])  # str(run) is the state, as in flowServ", None),
+    ("result = wf.sweep(afs.grid(sleep=[0.5, 0.6], greeting=['hi', 'yo']),\n"
+     "                  max_active=2, poll_interval=0.2, timeout=120)\nresult",
+     "SweepResult"),
+    ("result.failures()", "FailureSummary"),
 ]
-
-SWEEP_CELL = (
-    # SWEEP CELL: enabled by SWEEP_CELL_ENABLED once the sweep branch (wf.sweep, afs.grid,
-    # SweepResult) is merged; it must then display an HTML table like every other cell.
-    "result = wf.sweep(afs.grid(sleep=[0.1, 0.2], greeting=['hi', 'yo']),\n"
-    "                  poll_interval=0.2, timeout=120)\nresult",
-    "SweepResult",
-)
 
 
 def notebook() -> Any:
-    cells = [*CELLS, *([SWEEP_CELL] if SWEEP_CELL_ENABLED else [])]
+    cells = CELLS
     book = nbformat.v4.new_notebook()
     book.cells = [nbformat.v4.new_code_cell(code) for code, _ in cells]
     book.cells.append(nbformat.v4.new_code_cell("fs.close()"))
@@ -94,6 +86,7 @@ def test_a_notebook_shows_every_object_as_a_table_and_a_short_line(
             (result,) = results
             shown.append(result.data["text/plain"])
             assert result.data["text/plain"].startswith(f"<{kind}"), cell.source
-    printed = "".join(out.get("text", "") for out in book.cells[len(CELLS) - 1].outputs)
+    (printing,) = [cell for cell in book.cells if cell.source.startswith("print(runs[0])")]
+    printed = "".join(out.get("text", "") for out in printing.outputs)
     assert printed.strip() in ("SUCCESS", "ERROR")
     assert shown[2].startswith("<RunBatch: 5 runs: 4 SUCCESS, 1 ERROR; concurrency auto")
