@@ -286,7 +286,23 @@ def _dims(kind: str, dims: Mapping[str, object]) -> dict[str, tuple[Any, ...]]:
     return {name: _choices(name, value) for name, value in dims.items()}
 
 
-class _Grid(Space):
+class _Dimensions(Space):
+    """A space made of named dimensions (``_dims``: choices, or a distribution)."""
+
+    _dims: Mapping[str, Any]  # choices (tuples), or distributions in a sample
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._dims)
+
+    def dimensions(self) -> list[tuple[str, str]]:
+        return [(name, _describe(values)) for name, values in self._dims.items()]
+
+    def _leaves(self) -> Iterator[tuple[str, tuple[Any, ...] | Distribution]]:
+        yield from self._dims.items()
+
+
+class _Grid(_Dimensions):
     kind = "grid"
 
     def __init__(self, dims: Mapping[str, tuple[Any, ...]]) -> None:
@@ -301,15 +317,6 @@ class _Grid(Space):
         for combination in itertools.product(*self._dims.values()):
             yield dict(zip(names, combination, strict=True))
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._dims)
-
-    def dimensions(self) -> list[tuple[str, str]]:
-        return [(name, _describe(values)) for name, values in self._dims.items()]
-
-    def _leaves(self) -> Iterator[tuple[str, tuple[Any, ...] | Distribution]]:
-        yield from self._dims.items()
 
 
 class _Zipped(_Grid):
@@ -337,7 +344,7 @@ class _Zipped(_Grid):
             }
 
 
-class _Sample(Space):
+class _Sample(_Dimensions):
     kind = "sample"
 
     def __init__(self, count: int, seed: int, dims: Mapping[str, object]) -> None:
@@ -364,15 +371,6 @@ class _Sample(Space):
                     drawn[name] = values.draw(rng)
             yield drawn
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._dims)
-
-    def dimensions(self) -> list[tuple[str, str]]:
-        return [(name, _describe(values)) for name, values in self._dims.items()]
-
-    def _leaves(self) -> Iterator[tuple[str, tuple[Any, ...] | Distribution]]:
-        yield from self._dims.items()
 
 
 class _Chain(Space):

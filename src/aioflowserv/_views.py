@@ -46,11 +46,11 @@ from ._models import (
 )
 from ._space import Space
 from ._study import FailureCause, FailureSummary, SweepResult
+from ._watched import WatchStats
 
 __all__ = [
     "BatchView",
     "DownloadView",
-    "WatchView",
     "WorkflowView",
     "batch_table",
     "batch_text",
@@ -224,21 +224,7 @@ def download_table(item: DownloadView) -> Table:
     ], note="already on disk: nothing was fetched" if item.skipped else None)
 
 
-class WatchView(Protocol):
-    """What a client's watcher shows (``_watch.WatchStats``)."""
-
-    runs: int
-    groups: int
-    streams: int
-    polling: bool
-    listings: int
-    fetches: int
-
-    @property
-    def idle(self) -> bool: ...
-
-
-def watch_text(stats: WatchView) -> str:
+def watch_text(stats: WatchStats) -> str:
     """``<WatchStats: 3 runs, 1 group, 0 streams; polling; 12 listings, 4 fetches>``."""
     now = "idle" if stats.idle else "polling" if stats.polling else "waiting"
     return (f"<WatchStats: {plural(stats.runs, 'run')}, {plural(stats.groups, 'group')}, "
@@ -246,7 +232,7 @@ def watch_text(stats: WatchView) -> str:
             f"{plural(stats.fetches, 'fetch')}>")
 
 
-def watch_table(stats: WatchView) -> Table:
+def watch_table(stats: WatchStats) -> Table:
     """The watcher's counts, a row each."""
     rows = [("runs waited for", str(stats.runs)), ("groups polled", str(stats.groups)),
             ("streams (watch)", str(stats.streams)),
@@ -389,3 +375,5 @@ register(SweepResult, text=_sweep_repr, table=sweep_table)
 register(FailureCause, text=lambda cause: (
     f"<FailureCause x{cause.count}: {shorten(cause.cause, 80)!r} (e.g. {cause.example.run_id})>"
 ))
+
+register(WatchStats, text=watch_text, table=watch_table)

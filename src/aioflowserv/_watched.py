@@ -27,12 +27,10 @@ import anyio.lowlevel
 import attrs
 
 from ._config import FETCH_BATCH
-from ._display import register
 from ._errors import FlowservError, RunWaitTimeout, add_note, copy_error
 from ._listing import ListingReader
 from ._models import Run, RunState
 from ._presenter import Drawn
-from ._views import watch_table, watch_text
 
 __all__ = [
     "WatchStats",
@@ -391,5 +389,3 @@ class WatchStats(Drawn):
         """True when nothing is watched, so nothing is polled or sent."""
         return not self.runs and not self.groups and not self.polling
 
-
-register(WatchStats, text=watch_text, table=watch_table)
