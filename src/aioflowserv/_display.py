@@ -111,8 +111,10 @@ def shorten(text: str, limit: int = 60) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 run``, ``2 runs``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """``1 run``, ``2 runs``; ``1 fetch``, ``2 fetches``."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}es" if noun.endswith(("s", "sh", "ch", "x")) else f"{count} {noun}s"
 
 
 def when(moment: datetime | None) -> str:

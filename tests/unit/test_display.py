@@ -178,3 +178,11 @@ def test_the_parameter_table_has_a_help_column_when_a_declaration_has_help() -> 
     table = _display.parameter_table([*index.sorted(), helped])
     assert list(table.header or ())[-1] == "help"
     assert list(table.rows[-1])[-1] == "How many."
+
+
+def test_plural_words_take_their_ending() -> None:
+    from aioflowserv._display import plural
+
+    assert [plural(1, "run"), plural(2, "run"), plural(0, "fetch"), plural(3, "process")] == [
+        "1 run", "2 runs", "0 fetches", "3 processes",
+    ]
