@@ -28,7 +28,7 @@ TIMEOUT = 240
 CELLS = [
     # Each cell: the code, and the class of the object its last line displays (or None).
     ("import aioflowserv as afs\n\nfs = afs.Flowserv()\nfs.whoami()", "User"),
-    (f"group = fs.create_group('sleeper', {unique('notebook')!r})\n"
+    ("group = fs.create_group('sleeper', GROUP_NAME)\n"
      "wf = fs.workflow('sleeper', group.id)\nwf", "Workflow"),
     ("runs = wf.start_runs([{'sleep': 0.5, 'greeting': 'Hi'}] * 4 + [{'exitcode': 1}],\n"
      "                     poll_interval=0.2, timeout=120, return_exceptions=True)\nruns",
@@ -53,7 +53,10 @@ CELLS = [
 def notebook() -> Any:
     cells = CELLS
     book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell(code) for code, _ in cells]
+    book.cells = [  # a group name of its own each time (the test runs once per transport)
+        nbformat.v4.new_code_cell(code.replace("GROUP_NAME", repr(unique("notebook"))))
+        for code, _ in cells
+    ]
     book.cells.append(nbformat.v4.new_code_cell("fs.close()"))
     return book, [kind for _, kind in cells]
 
