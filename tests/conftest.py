@@ -8,6 +8,7 @@ found the session fails (a missing server is an error, never a skip).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,14 @@ import pytest_asyncio
 import aioflowserv as afs
 from aioflowserv.testing import FlowservServer
 from tests.support.tally import TALLY
+
+# The tests that send SIGINT to a child stand for a Ctrl-C at a terminal. A suite
+# started in the background by a non-interactive shell (`nohup make test &`) runs
+# with SIGINT ignored, which every child would inherit (an ignored signal stays
+# ignored across exec): give this process Python's own handler, so that children
+# start with SIGINT's default, as they do under a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

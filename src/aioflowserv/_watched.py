@@ -11,7 +11,8 @@ time whatever the backlog of fetches, and at most ``limit`` fetches are in
 flight (a real flowServ answers about 110 requests a second on a 2-core
 machine). Answers are handed over in batches of up to :data:`FETCH_BATCH`,
 each sorted by the runs' finish times, so that runs seen ending in the same
-tick are reported in the order they ended.
+tick are reported in the order they ended, and in the order of the listings
+that showed them ended (a slow fetch holds back the answers after it).
 """
 
 from __future__ import annotations
@@ -226,7 +227,11 @@ class RecordQueue:
 
     def start(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start workers in ``task_group`` for what is queued (up to the limit)."""
-        while self.workers < self.limit and self.workers < len(self._queue) and not self.stopping:
+        while (
+            self.workers < self.limit
+            and self.workers - self.in_flight < len(self._queue)  # a worker free for each
+            and not self.stopping
+        ):
             self.workers += 1
             task_group.start_soon(self._work)
 
@@ -266,11 +271,7 @@ class RecordQueue:
                 self._pending[batch] -= 1
                 if not self._pending[batch]:
                     del self._pending[batch]
-                    self._flush(batch)
-                elif len(ready) >= FETCH_BATCH:
-                    self._flush(batch)
-                if self.stopping and not self.in_flight:
-                    self.flush()
+                self.flush()
                 # A transport that answers without waiting (an in-process fake) must not
                 # let one worker keep the event loop from the listings and the waits.
                 await anyio.lowlevel.checkpoint()
@@ -278,8 +279,20 @@ class RecordQueue:
             self.workers -= 1
 
     def flush(self) -> None:
-        """Hand over every answer that is in (the lead is passing on)."""
-        for batch in list(self._ready):
+        """Hand over the answers that may go, oldest batch first.
+
+        A batch goes once all of its answers are in, and only after every
+        older batch went: a run a listing showed ended is never reported
+        after one a later listing showed ended, however long its fetch took.
+        The oldest batch still waiting for answers hands over what is in
+        :data:`FETCH_BATCH` at a time.
+        """
+        oldest_pending = next(iter(self._pending), math.inf)  # batches are numbered in order
+        for batch in sorted(self._ready):
+            if batch > oldest_pending or (
+                batch == oldest_pending and len(self._ready[batch]) < FETCH_BATCH
+            ):
+                break
             self._flush(batch)
 
     def _flush(self, batch: int) -> None:

@@ -123,12 +123,12 @@ def test_ctrl_c_in_a_sync_wait_returns_at_once_and_leaves_no_thread(
     script.write_text(CTRL_C)
     with afs.Flowserv(server.url, token=member["token"]) as fs:
         run = fs.workflow("sleeper", member["sleeper"]).start_run({"sleep": 120})
+        child = subprocess.Popen(
+            [sys.executable, str(script), server.url, member["token"], member["sleeper"],
+             run.run_id],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
         try:
-            child = subprocess.Popen(
-                [sys.executable, str(script), server.url, member["token"], member["sleeper"],
-                 run.run_id],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "waiting"
             time.sleep(0.5)  # let the wait poll a few times
@@ -137,6 +137,9 @@ def test_ctrl_c_in_a_sync_wait_returns_at_once_and_leaves_no_thread(
             out, err = child.communicate(timeout=30)
         finally:
             fs.cancel_run(run.run_id, "test over")
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in out.splitlines())
     assert child.returncode == 0, err
     assert "finished" not in lines

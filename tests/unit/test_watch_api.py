@@ -11,10 +11,11 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
+import httpx
 import pytest
 
 import aioflowserv as afs
-from aioflowserv.testing import FakeFlowserv
+from aioflowserv.testing import BASE_URL, FakeFlowserv
 from tests.support.fake import FIXED, client_for
 
 pytestmark = pytest.mark.anyio
@@ -132,6 +133,52 @@ async def test_as_completed_orders_runs_seen_ending_in_the_same_tick_by_finish_t
     assert fake.count("list_runs") == 2
     assert [run.run_id for run in yielded] == [runs[1].run_id, runs[2].run_id, runs[0].run_id]
     assert [run.finished_at for run in yielded] == sorted(r.finished_at for r in yielded)
+
+
+class HeldRecord(httpx.AsyncBaseTransport):
+    """The fake, except that the record of ``held`` is answered only after that of ``first``."""
+
+    def __init__(self, fake: FakeFlowserv, held: str, first: str) -> None:
+        self.fake = fake
+        self.held = held
+        self.first = first
+        self.first_answered = anyio.Event()
+        self.order: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith(f"/runs/{self.held}"):
+            await self.first_answered.wait()
+        response = await self.fake.handle_async_request(request)
+        if request.method == "GET" and path.endswith(f"/runs/{self.first}"):
+            self.first_answered.set()
+        for run_id in (self.held, self.first):
+            if request.method == "GET" and path.endswith(f"/runs/{run_id}"):
+                self.order.append(run_id)
+        return response
+
+
+async def test_as_completed_yields_a_run_seen_ending_earlier_first_however_long_its_record_takes(
+    fake: FakeFlowserv,
+) -> None:
+    group_id = fake.add_group()
+    earlier = fake.add_run(group_id, end_after_listings=1)
+    later = fake.add_run(group_id, end_after_listings=3)
+    transport = HeldRecord(fake, held=earlier, first=later)
+    async with afs.AsyncFlowserv(
+        BASE_URL, token=fake.token, transport=transport, retries=0
+    ) as client:
+        workflow = await client.workflow("sleeper", group_id)
+        with anyio.fail_after(600):
+            yielded = [
+                run async for run in workflow.as_completed(
+                    [fake.snapshot(earlier), fake.snapshot(later)], **FIXED
+                )
+            ]
+    # The later run's record came in first; the runs are still yielded in the
+    # order the listings showed them ended.
+    assert transport.order == [later, earlier]
+    assert [run.run_id for run in yielded] == [earlier, later]
 
 
 async def test_as_completed_yields_a_run_given_twice_once(
