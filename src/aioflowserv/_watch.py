@@ -632,7 +632,7 @@ class Watcher:
 
     def _want_each(self, group: Group) -> None:
         """A group without a listing (post-processing runs): fetch each of its runs."""
-        self._records.new_batch()
+        self._records.new_batch(group.group_id)
         for entry in group.entries.values():
             self._want(entry)
 
@@ -652,8 +652,9 @@ class Watcher:
         if self._cost.bare == math.inf and len(body) >= _LARGE_LISTING:
             await self._measure_round_trip()
         # From here on nothing waits: the records this listing asks for are one batch,
-        # reported together once they are in (in the order the runs ended).
-        self._records.new_batch()
+        # reported together once they are in (in the order the runs ended), after the
+        # batches of this group's earlier listings.
+        self._records.new_batch(group.group_id)
         states = group.reader.states
         entries = group.entries
         for run_id, state in change.changed.items():

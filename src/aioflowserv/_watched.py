@@ -12,14 +12,15 @@ flight (a real flowServ answers about 110 requests a second on a 2-core
 machine). Answers are handed over in batches of up to :data:`FETCH_BATCH`,
 each sorted by the runs' finish times, so that runs seen ending in the same
 tick are reported in the order they ended, and in the order of the listings
-that showed them ended (a slow fetch holds back the answers after it).
+of their group that showed them ended (a slow fetch holds back the group's
+answers after it, not another group's).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any
 
 import anyio
@@ -175,9 +176,13 @@ class RecordQueue:
     ``fetch`` gets one record; ``deliver`` takes a batch of answers (in the
     order the runs ended; errors last): the records one listing asked for
     (:meth:`new_batch`), once all of them are in, or :data:`FETCH_BATCH` of
-    them at a time when there are many. Workers run in the task group of
-    whoever leads the watching (:meth:`start`); a fetch cancelled with its
-    leader goes back to the front of the queue for the next one.
+    them at a time when there are many. The batches of one group (its
+    *lane*) are handed over in the order of its listings: a run a listing
+    showed ended is never reported after one a later listing of the group
+    showed ended, however long its fetch took; lanes do not wait for each
+    other. Workers run in the task group of whoever leads the watching
+    (:meth:`start`); a fetch cancelled with its leader goes back to the front
+    of the queue for the next one.
     """
 
     def __init__(
@@ -193,6 +198,11 @@ class RecordQueue:
         self._wanted: dict[str, Wanted] = {}
         self._ready: dict[int, list[tuple[Wanted, Outcome]]] = {}
         self._pending: dict[int, int] = {}
+        """Answers still to come, by batch, for each batch not handed over yet."""
+        self._lanes: dict[Hashable, deque[int]] = {}
+        """The batches of each lane not handed over yet, oldest first."""
+        self._lane_of: dict[int, Hashable] = {}
+        self._lane: Hashable = None
         self.batch = 0
         self.in_flight = 0
         self.workers = 0
@@ -210,9 +220,10 @@ class RecordQueue:
         """True while a fetch is queued or in flight."""
         return bool(self._wanted)
 
-    def new_batch(self) -> None:
-        """The records wanted from now on are a new batch (those one listing asks for)."""
+    def new_batch(self, lane: Hashable = None) -> None:
+        """The records wanted from now on are a new batch: those a listing of ``lane`` asks for."""
         self.batch += 1
+        self._lane = lane
 
     def want(self, run_id: str) -> Wanted:
         """The record of ``run_id`` is wanted (once, however often asked, until fetched)."""
@@ -220,8 +231,13 @@ class RecordQueue:
         if wanted is None:
             if not self._wanted:
                 self.since = anyio.current_time()
-            wanted = self._wanted[run_id] = Wanted(run_id, self.batch)
-            self._pending[self.batch] = self._pending.get(self.batch, 0) + 1
+            batch = self.batch
+            wanted = self._wanted[run_id] = Wanted(run_id, batch)
+            if batch not in self._pending:
+                self._pending[batch] = 0
+                self._lane_of[batch] = self._lane
+                self._lanes.setdefault(self._lane, deque()).append(batch)
+            self._pending[batch] += 1
             self._queue.append(run_id)
         return wanted
 
@@ -269,9 +285,7 @@ class RecordQueue:
                 ready = self._ready.setdefault(batch, [])
                 ready.append((wanted, outcome))
                 self._pending[batch] -= 1
-                if not self._pending[batch]:
-                    del self._pending[batch]
-                self.flush()
+                self._release(self._lane_of[batch])
                 # A transport that answers without waiting (an in-process fake) must not
                 # let one worker keep the event loop from the listings and the waits.
                 await anyio.lowlevel.checkpoint()
@@ -279,21 +293,27 @@ class RecordQueue:
             self.workers -= 1
 
     def flush(self) -> None:
-        """Hand over the answers that may go, oldest batch first.
+        """Hand over every answer that may go (the lead is passing on)."""
+        for lane in list(self._lanes):
+            self._release(lane)
 
-        A batch goes once all of its answers are in, and only after every
-        older batch went: a run a listing showed ended is never reported
-        after one a later listing showed ended, however long its fetch took.
-        The oldest batch still waiting for answers hands over what is in
-        :data:`FETCH_BATCH` at a time.
+    def _release(self, lane: Hashable) -> None:
+        """Hand over the batches of ``lane`` that are complete, oldest first, up to one that is not.
+
+        Of that one, what is in goes :data:`FETCH_BATCH` answers at a time.
         """
-        oldest_pending = next(iter(self._pending), math.inf)  # batches are numbered in order
-        for batch in sorted(self._ready):
-            if batch > oldest_pending or (
-                batch == oldest_pending and len(self._ready[batch]) < FETCH_BATCH
-            ):
-                break
-            self._flush(batch)
+        order = self._lanes[lane]
+        while order:
+            oldest = order[0]
+            if self._pending[oldest]:
+                if len(self._ready.get(oldest, ())) >= FETCH_BATCH:
+                    self._flush(oldest)
+                return
+            order.popleft()
+            del self._pending[oldest]
+            del self._lane_of[oldest]
+            self._flush(oldest)
+        del self._lanes[lane]
 
     def _flush(self, batch: int) -> None:
         """Hand over the answers of ``batch`` that are in, sorted by the runs' finish times."""

@@ -136,25 +136,28 @@ async def test_as_completed_orders_runs_seen_ending_in_the_same_tick_by_finish_t
 
 
 class HeldRecord(httpx.AsyncBaseTransport):
-    """The fake, except that the record of ``held`` is answered only after that of ``first``."""
+    """The fake, except that the record of ``held`` is answered once ``release`` is set.
 
-    def __init__(self, fake: FakeFlowserv, held: str, first: str) -> None:
+    ``release`` is set when the record of ``first`` has been answered, unless the
+    test sets it itself (``first=None``).
+    """
+
+    def __init__(self, fake: FakeFlowserv, held: str, first: str | None = None) -> None:
         self.fake = fake
         self.held = held
         self.first = first
-        self.first_answered = anyio.Event()
-        self.order: list[str] = []
+        self.release = anyio.Event()
+        self.answered: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if request.method == "GET" and path.endswith(f"/runs/{self.held}"):
-            await self.first_answered.wait()
+        run_id = request.url.path.rpartition("/runs/")[2] if request.method == "GET" else ""
+        if run_id == self.held:
+            await self.release.wait()
         response = await self.fake.handle_async_request(request)
-        if request.method == "GET" and path.endswith(f"/runs/{self.first}"):
-            self.first_answered.set()
-        for run_id in (self.held, self.first):
-            if request.method == "GET" and path.endswith(f"/runs/{run_id}"):
-                self.order.append(run_id)
+        if run_id in (self.held, self.first):
+            self.answered.append(run_id)
+        if run_id == self.first:
+            self.release.set()
         return response
 
 
@@ -175,10 +178,35 @@ async def test_as_completed_yields_a_run_seen_ending_earlier_first_however_long_
                     [fake.snapshot(earlier), fake.snapshot(later)], **FIXED
                 )
             ]
-    # The later run's record came in first; the runs are still yielded in the
-    # order the listings showed them ended.
-    assert transport.order == [later, earlier]
+    # The later run's record was fetched while the earlier one's was held, and
+    # came in first; the runs are still yielded in the order the listings
+    # showed them ended.
+    assert transport.answered == [later, earlier]
     assert [run.run_id for run in yielded] == [earlier, later]
+
+
+async def test_a_slow_record_of_one_group_does_not_hold_back_the_runs_of_another(
+    fake: FakeFlowserv,
+) -> None:
+    slow_group, other_group = fake.add_group(), fake.add_group()
+    slow = fake.add_run(slow_group, end_after_listings=1)
+    other = fake.add_run(other_group, end_after_listings=3)
+    transport = HeldRecord(fake, held=slow)
+
+    def on_change(run: afs.Run) -> None:
+        if run.run_id == other and not run.is_active():
+            transport.release.set()  # the slow record comes once the other run is reported
+
+    async with afs.AsyncFlowserv(
+        BASE_URL, token=fake.token, transport=transport, retries=0
+    ) as client:
+        with anyio.fail_after(600):
+            yielded = [
+                run.run_id async for run in client.as_completed(
+                    [fake.snapshot(slow), fake.snapshot(other)], on_change=on_change, **FIXED
+                )
+            ]
+    assert yielded == [other, slow]
 
 
 async def test_as_completed_yields_a_run_given_twice_once(
