@@ -10,6 +10,7 @@ import pytest
 import aioflowserv as afs
 from aioflowserv import cli as cli_entry
 from aioflowserv.cli.commands import cli
+from aioflowserv.cli.output import ExitCode
 from tests.support.cli import Invoke, finished_run, parse
 from tests.support.realserver import QUICK, WORKFLOWS
 
@@ -32,6 +33,12 @@ def test_every_command_has_help(invoke: Invoke, path: list[str]) -> None:
     assert result.exit_code == 0
     assert "Usage: " in result.stdout
     assert "--help" in result.stdout
+
+
+def test_the_help_gives_every_exit_code(invoke: Invoke) -> None:
+    text = " ".join(invoke("--help").stdout.split())
+    for code in ExitCode:
+        assert f" {code.value} " in text, code
 
 
 def test_the_command_list_has_the_documented_commands() -> None:

@@ -328,8 +328,8 @@ def cli() -> None:
 
     Exit codes: 0 ok (every run asked about succeeded), 1 some runs failed,
     were canceled or were still active at a deadline, 2 usage or configuration
-    error, 3 server or connection error, 130 Ctrl-C, 141 the output's reader
-    went away (| head).
+    error, 3 server or connection error, 4 a sweep stopped early (some argument
+    sets never started), 130 Ctrl-C, 141 the output's reader went away (| head).
     """
 
 
