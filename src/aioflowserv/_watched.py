@@ -162,6 +162,7 @@ class Wanted:
 
     run_id: str
     batch: int = 0
+    lane: Hashable = None
     entry: Entry | None = None
     streams: list[Stream] = attrs.Factory(list)
 
@@ -201,7 +202,6 @@ class RecordQueue:
         """Answers still to come, by batch, for each batch not handed over yet."""
         self._lanes: dict[Hashable, deque[int]] = {}
         """The batches of each lane not handed over yet, oldest first."""
-        self._lane_of: dict[int, Hashable] = {}
         self._lane: Hashable = None
         self.batch = 0
         self.in_flight = 0
@@ -232,10 +232,9 @@ class RecordQueue:
             if not self._wanted:
                 self.since = anyio.current_time()
             batch = self.batch
-            wanted = self._wanted[run_id] = Wanted(run_id, batch)
+            wanted = self._wanted[run_id] = Wanted(run_id, batch, self._lane)
             if batch not in self._pending:
                 self._pending[batch] = 0
-                self._lane_of[batch] = self._lane
                 self._lanes.setdefault(self._lane, deque()).append(batch)
             self._pending[batch] += 1
             self._queue.append(run_id)
@@ -285,7 +284,7 @@ class RecordQueue:
                 ready = self._ready.setdefault(batch, [])
                 ready.append((wanted, outcome))
                 self._pending[batch] -= 1
-                self._release(self._lane_of[batch])
+                self._release(wanted.lane)
                 # A transport that answers without waiting (an in-process fake) must not
                 # let one worker keep the event loop from the listings and the waits.
                 await anyio.lowlevel.checkpoint()
@@ -311,7 +310,6 @@ class RecordQueue:
                 return
             order.popleft()
             del self._pending[oldest]
-            del self._lane_of[oldest]
             self._flush(oldest)
         del self._lanes[lane]
 

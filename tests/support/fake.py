@@ -12,6 +12,10 @@ FIXED = {"poll_interval": 0.1, "max_interval": 0.1}
 
 
 def client_for(fake: FakeFlowserv, **options: Any) -> afs.AsyncFlowserv:
-    """An AsyncFlowserv on the fake, logged in, without HTTP-level retries (unless given)."""
+    """An AsyncFlowserv on the fake, logged in, without HTTP-level retries (unless given).
+
+    ``transport=`` may put a transport of the test's in front of the fake.
+    """
     options.setdefault("retries", 0)
-    return afs.AsyncFlowserv(BASE_URL, token=fake.token, transport=fake, **options)
+    options.setdefault("transport", fake)
+    return afs.AsyncFlowserv(BASE_URL, token=fake.token, **options)

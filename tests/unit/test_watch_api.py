@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import aioflowserv as afs
-from aioflowserv.testing import BASE_URL, FakeFlowserv
+from aioflowserv.testing import FakeFlowserv
 from tests.support.fake import FIXED, client_for
 
 pytestmark = pytest.mark.anyio
@@ -168,9 +168,7 @@ async def test_as_completed_yields_a_run_seen_ending_earlier_first_however_long_
     earlier = fake.add_run(group_id, end_after_listings=1)
     later = fake.add_run(group_id, end_after_listings=3)
     transport = HeldRecord(fake, held=earlier, first=later)
-    async with afs.AsyncFlowserv(
-        BASE_URL, token=fake.token, transport=transport, retries=0
-    ) as client:
+    async with client_for(fake, transport=transport) as client:
         workflow = await client.workflow("sleeper", group_id)
         with anyio.fail_after(600):
             yielded = [
@@ -197,9 +195,7 @@ async def test_a_slow_record_of_one_group_does_not_hold_back_the_runs_of_another
         if run.run_id == other and not run.is_active():
             transport.release.set()  # the slow record comes once the other run is reported
 
-    async with afs.AsyncFlowserv(
-        BASE_URL, token=fake.token, transport=transport, retries=0
-    ) as client:
+    async with client_for(fake, transport=transport) as client:
         with anyio.fail_after(600):
             yielded = [
                 run.run_id async for run in client.as_completed(
